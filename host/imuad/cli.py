@@ -1,0 +1,69 @@
+"""The `imuad` command: parse arguments, call one stage, print its result.
+
+Each stage lives in its own module exposing `register(subparsers)`; modules are
+imported lazily so that e.g. the gateway never imports TensorFlow.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import ImuadError
+
+# module path -> subcommands it registers (so `imuad --help` works without imports)
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "imuad.data.commands": ("data", "synth"),
+    "imuad.models.commands": ("train", "evaluate", "zoo"),
+    "imuad.deploy.commands": ("quantize", "export", "parity"),
+    "imuad.targets.commands": ("replay", "sim", "flash", "monitor", "hil"),
+    "imuad.gateway.commands": ("gateway",),
+    "imuad.dashboard.commands": ("dashboard",),
+    "imuad.bench": ("bench",),
+    "imuad.pipeline": ("demo",),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imuad", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name, commands in COMMAND_MODULES.items():
+        if only is not None and only not in commands:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if only is not None and exc.name and exc.name.startswith("imuad"):
+                raise
+            if only is not None:
+                raise ImuadError(
+                    f"'imuad {only}' needs the Python package '{exc.name}'; "
+                    f"install the matching extra, e.g. pip install -e '.[all]'"
+                ) from exc
+            for name in commands:  # listed in help, explains itself when called
+                sub.add_parser(name, help=f"(unavailable: missing package {exc.name})")
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    only = next((a for a in argv if not a.startswith("-")), None)
+    try:
+        parser = build_parser(only)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except ImuadError as exc:
+        print(f"imuad: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("imuad: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
