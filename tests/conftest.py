@@ -1,0 +1,34 @@
+"""Fixtures shared by every area's tests."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from imuad.paths import REPO_ROOT, datasets_dir
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def smartmanuad() -> Path:
+    """Folder of the shared SmartManuAD recordings; tests needing it skip when absent."""
+    d = datasets_dir() / "smartmanuad"
+    if not d.is_dir():
+        pytest.skip(f"shared datasets not found at {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    d = REPO_ROOT / "artifacts"
+    d.mkdir(exist_ok=True)
+    return d
