@@ -1,0 +1,101 @@
+// Drivers for the QEMU mps2-an386 board; see mps2.h.
+#include "mps2.h"
+
+#include <stdint.h>
+
+#define REG32(addr) (*(volatile uint32_t*)(addr))
+
+// ---------------------------------------------------------------- CMSDK UART0
+#define UART0_BASE 0x40004000u
+#define UART_DATA REG32(UART0_BASE + 0x00)
+#define UART_STATE REG32(UART0_BASE + 0x04)
+#define UART_CTRL REG32(UART0_BASE + 0x08)
+#define UART_BAUDDIV REG32(UART0_BASE + 0x10)
+#define UART_STATE_TXFULL 0x1u
+#define UART_STATE_RXFULL 0x2u
+#define UART_CTRL_TXEN 0x1u
+#define UART_CTRL_RXEN 0x2u
+
+void mps2_uart_init(void) {
+  UART_BAUDDIV = 16;  // minimum legal divider; QEMU ignores the rate
+  UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
+}
+
+int mps2_uart_getc(void) {
+  if (!(UART_STATE & UART_STATE_RXFULL)) return -1;
+  return (int)(UART_DATA & 0xFFu);
+}
+
+size_t mps2_uart_read(uint8_t* buf, size_t cap) {
+  size_t n = 0;
+  while (n < cap) {
+    int c = mps2_uart_getc();
+    if (c < 0) break;
+    buf[n++] = (uint8_t)c;
+  }
+  return n;
+}
+
+void mps2_uart_write(const uint8_t* data, size_t len) {
+  for (size_t i = 0; i < len; ++i) {
+    while (UART_STATE & UART_STATE_TXFULL) {
+    }
+    UART_DATA = data[i];
+  }
+}
+
+// ---------------------------------------------------------------- SysTick
+#define SYST_CSR REG32(0xE000E010u)
+#define SYST_RVR REG32(0xE000E014u)
+#define SYST_CVR REG32(0xE000E018u)
+#define SYST_RELOAD 0x00FFFFFFu
+
+static volatile uint32_t g_systick_wraps;
+
+void SysTick_Handler(void) { g_systick_wraps++; }
+
+void mps2_systick_start(void) {
+  SYST_RVR = SYST_RELOAD;
+  SYST_CVR = 0;
+  SYST_CSR = 0x7u;  // CLKSOURCE = CPU clock, TICKINT, ENABLE
+}
+
+uint64_t mps2_ticks(void) {
+  uint32_t wraps, cvr;
+  do {  // re-read if the counter wrapped between the two loads
+    wraps = g_systick_wraps;
+    cvr = SYST_CVR;
+  } while (wraps != g_systick_wraps);
+  return ((uint64_t)wraps << 24) + (uint64_t)(SYST_RELOAD - cvr);
+}
+
+// ---------------------------------------------------------------- semihosting
+static inline int semihost_call(int op, void* arg) {
+  register int r0 __asm__("r0") = op;
+  register void* r1 __asm__("r1") = arg;
+  __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
+}
+
+void mps2_semihost_write0(const char* text) { semihost_call(0x04 /* SYS_WRITE0 */, (void*)text); }
+
+void mps2_semihost_exit(int code) {
+  // SYS_EXIT_EXTENDED carries the exit code on 32-bit ARM (plain SYS_EXIT only says 0/1).
+  uint32_t block[2] = {0x20026u /* ADP_Stopped_ApplicationExit */, (uint32_t)code};
+  semihost_call(0x20 /* SYS_EXIT_EXTENDED */, block);
+  for (;;) {
+  }
+}
+
+// ---------------------------------------------------------------- stack painting
+extern uint32_t __stack_bottom[];
+extern uint32_t __stack_top[];
+#define STACK_PAINT 0xA5A5A5A5u
+
+uint32_t mps2_stack_size(void) { return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom); }
+
+uint32_t mps2_stack_high_water(void) {
+  const uint32_t* p = __stack_bottom;
+  while (p < __stack_top && *p == STACK_PAINT) ++p;
+  return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
+}
