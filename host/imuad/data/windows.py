@@ -1,0 +1,96 @@
+"""Windows of int16 counts and their labels (docs/contracts.md C2).
+
+Window j of a span starting at sample `start` covers samples [start + j*H, start + j*H + W);
+over a whole stream (start=0) this is exactly the firmware's window j
+(`imuad.reference.window_starts`). A window is an anomaly iff 2 * sum(labels) >= W.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ImuadError
+
+
+@dataclass
+class WindowSet:
+    X: np.ndarray       # int16 [N, W, C]
+    y: np.ndarray       # int8 [N]
+    start: np.ndarray   # int64 [N] absolute start sample in the recording
+    block: np.ndarray   # int32 [N] index of the split block the window came from
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def window(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def anomaly_rate(self) -> float:
+        return float(np.mean(self.y)) if len(self) else 0.0
+
+    def subset(self, index: np.ndarray) -> "WindowSet":
+        """Windows selected by a boolean mask or integer index (order kept as given)."""
+        return WindowSet(self.X[index], self.y[index], self.start[index], self.block[index])
+
+    @classmethod
+    def empty(cls, window: int, n_channels: int) -> "WindowSet":
+        return cls(np.zeros((0, window, n_channels), np.int16), np.zeros(0, np.int8),
+                   np.zeros(0, np.int64), np.zeros(0, np.int32))
+
+    @classmethod
+    def concat(cls, parts: list["WindowSet"], window: int, n_channels: int) -> "WindowSet":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty(window, n_channels)
+        return cls(np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
+                   np.concatenate([p.start for p in parts]), np.concatenate([p.block for p in parts]))
+
+
+def window_label(y_window: np.ndarray) -> int:
+    """C2: 1 (anomaly) iff at least half of the window's samples are labelled 1."""
+    y_window = np.asarray(y_window)
+    return int(2 * int(np.sum(y_window, dtype=np.int64)) >= len(y_window))
+
+
+def n_windows(length: int, window: int, hop: int) -> int:
+    """Number of complete windows in a span of `length` samples."""
+    return 0 if length < window else (length - window) // hop + 1
+
+
+def window_labels(y: np.ndarray | None, starts: np.ndarray, window: int) -> np.ndarray:
+    """Labels of windows starting at `starts` (vectorised window_label)."""
+    if y is None:
+        return np.zeros(len(starts), np.int8)
+    cs = np.concatenate([[0], np.cumsum(np.asarray(y, dtype=np.int64))])
+    sums = cs[starts + window] - cs[starts]
+    return (2 * sums >= window).astype(np.int8)
+
+
+def make_windows(counts: np.ndarray, y: np.ndarray | None, window: int, hop: int,
+                 start: int = 0, stop: int | None = None, block: int = 0) -> WindowSet:
+    """All complete windows inside samples [start, stop) of an int16 stream [T, C]."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise ImuadError(f"windows need counts [samples, channels], got shape {counts.shape}")
+    if counts.dtype != np.int16:
+        raise ImuadError(f"windows need int16 counts, got {counts.dtype} (use Recording.counts())")
+    if window < 1 or hop < 1:
+        raise ImuadError(f"window ({window}) and hop ({hop}) must be >= 1")
+    T = counts.shape[0]
+    stop = T if stop is None else stop
+    if not 0 <= start <= stop <= T:
+        raise ImuadError(f"window span [{start}, {stop}) outside the recording of {T} samples")
+    if y is not None and len(y) != T:
+        raise ImuadError(f"labels have {len(y)} samples, counts {T}")
+    n = n_windows(stop - start, window, hop)
+    starts = start + hop * np.arange(n, dtype=np.int64)
+    X = counts[starts[:, None] + np.arange(window)[None, :]] if n else np.zeros((0, window, counts.shape[1]), np.int16)
+    return WindowSet(X.astype(np.int16, copy=False), window_labels(y, starts, window), starts,
+                     np.full(n, block, dtype=np.int32))
