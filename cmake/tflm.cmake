@@ -40,6 +40,7 @@ set(IMUAD_TFLM_KERNEL_OVERRIDE_DIR "" CACHE PATH "Directory of optimized kernel 
 set(IMUAD_TFLM_EXTRA_LIBS "" CACHE STRING "Libraries linked PUBLIC into imuad_tflm")
 set(IMUAD_TFLM_EXTRA_DEFINITIONS "" CACHE STRING "Definitions added PUBLIC to imuad_tflm")
 set(IMUAD_TFLM_EXTRA_INCLUDES "" CACHE STRING "Include dirs added PUBLIC to imuad_tflm")
+option(IMUAD_TFLM_DEBUG_LOG "Compile TFLM's debug_log.cc (stderr); OFF = the board defines DebugLog" ON)
 
 # op -> kernel sources (relative to tensorflow/lite/micro/kernels)
 set(_k_CONV_2D conv.cc conv_common.cc)
@@ -118,6 +119,9 @@ set(_micro_srcs
   arena_allocator/recording_single_arena_buffer_allocator.cc
   arena_allocator/single_arena_buffer_allocator.cc
   tflite_bridge/flatbuffer_conversions_bridge.cc tflite_bridge/micro_error_reporter.cc)
+if(NOT IMUAD_TFLM_DEBUG_LOG)
+  list(REMOVE_ITEM _micro_srcs debug_log.cc)
+endif()
 list(TRANSFORM _micro_srcs PREPEND "${_tf}/micro/")
 set(_other_srcs
   "${_tf}/kernels/kernel_util.cc"

@@ -219,3 +219,15 @@ def _layer_macs(layer) -> int:
         att = layer.heads * 2 * s * s * layer.key_dim
         return proj + att + s * layer.heads * layer.key_dim * d
     return 0
+
+
+def fixed_batch(model, batch_size: int = 1):
+    """Copy of a deep model with a fixed batch dimension, for TFLite conversion.
+
+    With batch None, Keras RNN initial states become SHAPE/FILL/PACK ops (no int8 TFLM
+    support); with batch 1 the converter folds them into constants.
+    """
+    inp = keras.Input(tuple(model.input_shape[1:]), batch_size=batch_size, name=model.input.name.split(":")[0])
+    clone = keras.models.clone_model(model, input_tensors=inp)
+    clone.set_weights(model.get_weights())
+    return clone

@@ -58,6 +58,10 @@ void mps2_systick_start(void) {
   SYST_RVR = SYST_RELOAD;
   SYST_CVR = 0;
   SYST_CSR = 0x7u;  // CLKSOURCE = CPU clock, TICKINT, ENABLE
+  // The counter starts at 0 and loads RELOAD on the first tick; wait for that so the first
+  // reading is not mistaken for a full period.
+  while (SYST_CVR == 0) {
+  }
 }
 
 uint64_t mps2_ticks(void) {

@@ -1,0 +1,123 @@
+/*
+ * imuad BLE alerts: wire layouts (contract C8) and the unacknowledged-event
+ * backlog. Pure C, no NimBLE, no OS: unit-testable on any host.
+ *
+ * Event payload (20 bytes, little-endian):
+ *   version:u8(=1) kind:u8 state:u8 flags:u8 seq:u32 uptime_ms:u32 score:i32 model_id:u32
+ * Status and control layouts: see ../README.md.
+ */
+#ifndef BLE_ALERTS_PROTO_H
+#define BLE_ALERTS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BLE_ALERTS_PAYLOAD_VERSION 1u
+#define BLE_ALERTS_PAYLOAD_LEN 20u
+#define BLE_ALERTS_STATUS_VERSION 1u
+#define BLE_ALERTS_STATUS_LEN 48u
+#define BLE_ALERTS_FW_VERSION_LEN 16u
+
+/* Event kinds (C8). */
+#define BLE_ALERTS_KIND_ONSET 1u
+#define BLE_ALERTS_KIND_CLEAR 2u
+#define BLE_ALERTS_KIND_HEARTBEAT 3u
+
+/* Event flags (C8). OVERFLOW marks the oldest event still held after older
+ * unacknowledged events were dropped: every missing seq below it is lost. */
+#define BLE_ALERTS_FLAG_REPLAYED 0x01u
+#define BLE_ALERTS_FLAG_OVERFLOW 0x02u
+
+/* Control opcodes (first byte of a control write). */
+#define BLE_ALERTS_CTRL_ACK 0x01u    /* seq:u32  -> drop events with seq <= seq */
+#define BLE_ALERTS_CTRL_REPLAY 0x02u /* seq:u32  -> resend from max(seq, oldest) */
+#define BLE_ALERTS_CTRL_CONFIG 0x03u /* thr_on:i32 thr_off:i32 k:u8 n:u8 */
+#define BLE_ALERTS_CTRL_ACK_LEN 5u
+#define BLE_ALERTS_CTRL_REPLAY_LEN 5u
+#define BLE_ALERTS_CTRL_CONFIG_LEN 11u
+
+#ifndef BLE_ALERTS_BACKLOG
+#define BLE_ALERTS_BACKLOG 128u /* events kept until acknowledged (bounded ring) */
+#endif
+
+typedef struct {
+    uint8_t kind;
+    uint8_t state;
+    uint8_t flags;
+    uint32_t seq;
+    uint32_t uptime_ms;
+    int32_t score;
+    uint32_t model_id;
+} ble_alerts_event_t;
+
+typedef struct {
+    int32_t threshold_on;
+    int32_t threshold_off;
+    uint8_t k;
+    uint8_t n;
+} ble_alerts_decision_t;
+
+typedef struct {
+    uint8_t state;
+    ble_alerts_decision_t decision;
+    uint32_t model_id;
+    uint32_t last_seq;  /* seq of the newest event pushed (first_seq - 1 if none) */
+    uint32_t acked_seq; /* every seq <= this was acknowledged by a gateway */
+    uint16_t backlog;   /* events held, not yet acknowledged */
+    uint16_t capacity;
+    uint32_t overflows; /* events dropped because the backlog was full */
+    char fw_version[BLE_ALERTS_FW_VERSION_LEN];
+} ble_alerts_status_t;
+
+typedef struct {
+    uint8_t op;
+    uint32_t seq;
+    ble_alerts_decision_t decision;
+} ble_alerts_control_t;
+
+void ble_alerts_pack_event(const ble_alerts_event_t *ev, uint8_t out[BLE_ALERTS_PAYLOAD_LEN]);
+/* Returns 0 on success, -1 if the buffer is short or the version unknown. */
+int ble_alerts_unpack_event(const uint8_t *buf, size_t len, ble_alerts_event_t *ev);
+void ble_alerts_pack_status(const ble_alerts_status_t *st, uint8_t out[BLE_ALERTS_STATUS_LEN]);
+/* Returns 0 on success, -1 for an unknown opcode or a wrong length. */
+int ble_alerts_parse_control(const uint8_t *buf, size_t len, ble_alerts_control_t *out);
+
+/* Bounded backlog of events not yet acknowledged. Seqs are contiguous:
+ * the held events are [next_seq - count, next_seq). */
+typedef struct {
+    uint8_t kind, state, flags, sent;
+    uint32_t uptime_ms;
+    int32_t score;
+    uint32_t model_id;
+} ble_alerts_slot_t;
+
+typedef struct {
+    ble_alerts_slot_t slots[BLE_ALERTS_BACKLOG];
+    uint16_t head;      /* index of the oldest held event */
+    uint16_t count;
+    uint32_t next_seq;  /* seq the next pushed event gets */
+    uint32_t send_seq;  /* next seq to notify */
+    uint32_t acked_seq;
+    uint32_t overflows;
+} ble_alerts_ring_t;
+
+void ble_alerts_ring_init(ble_alerts_ring_t *r, uint32_t first_seq);
+/* Appends an event, dropping the oldest when full; returns its seq. */
+uint32_t ble_alerts_ring_push(ble_alerts_ring_t *r, uint8_t kind, uint8_t state, int32_t score,
+                              uint32_t uptime_ms, uint32_t model_id);
+void ble_alerts_ring_ack(ble_alerts_ring_t *r, uint32_t seq);
+/* Next notification resends from max(seq, oldest held). */
+void ble_alerts_ring_rewind(ble_alerts_ring_t *r, uint32_t seq);
+/* Copies the next event to send; returns 1 if there is one, 0 if none. */
+int ble_alerts_ring_peek(const ble_alerts_ring_t *r, ble_alerts_event_t *ev);
+void ble_alerts_ring_mark_sent(ble_alerts_ring_t *r, uint32_t seq);
+uint32_t ble_alerts_ring_oldest(const ble_alerts_ring_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,51 @@
+// The detector: windower -> preprocess -> TFLM -> score -> decision, one sample at a time.
+// Shared by ReplayApp (serial frames) and live targets (IMU driver, MicroPython).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "imuad/board.h"
+#include "imuad/decision.h"
+#include "imuad/model_spec.h"
+#include "imuad/runner.h"
+#include "imuad/status.h"
+#include "imuad/windower.h"
+
+namespace imuad {
+
+struct WindowResult {
+  uint32_t window;
+  int32_t score;
+  State state;
+  bool hot;
+  EventKind event;
+  uint32_t infer_us;
+  const int8_t* out;  // raw output tensor, valid until the next window
+  uint16_t n_out;
+};
+
+class Pipeline {
+ public:
+  // ring: window * channels int16 (kMaxRing covers every model here).
+  Status init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, int16_t* ring, size_t ring_len);
+  void reset();  // window index 0, decision NORMAL
+  void configure(const DecisionSpec& d) { decider_.configure(d); }
+  // Feeds one sample (channels int16). Returns true when a window completed; *out filled.
+  // On a kernel error returns true with out->n_out = 0 and ok() false.
+  bool push(const int16_t* sample, Board* clock, WindowResult* out);
+  bool ok() const { return invoke_ok_; }
+
+  const ModelSpec* spec() const { return spec_; }
+  const Runner& runner() const { return runner_; }
+  const Decider& decider() const { return decider_; }
+
+ private:
+  const ModelSpec* spec_ = nullptr;
+  Runner runner_;
+  Windower windower_;
+  Decider decider_;
+  bool invoke_ok_ = true;
+};
+
+}  // namespace imuad

@@ -1,0 +1,40 @@
+// Message types, error codes and fixed payload sizes of the serial protocol (C7).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace imuad {
+
+enum MsgType : uint8_t {
+  kHello = 0x01,
+  kDeviceInfo = 0x02,
+  kSamples = 0x03,
+  kWindowResult = 0x04,
+  kEvent = 0x05,
+  kLog = 0x06,
+  kError = 0x07,
+  kStatsReq = 0x08,
+  kStats = 0x09,
+  kBye = 0x0A,
+  kConfig = 0x0B,
+};
+
+enum ErrorCode : uint8_t {
+  kErrGap = 1,
+  kErrBadLength = 2,
+  kErrUnknownType = 3,
+  kErrModel = 4,
+  kErrArena = 5,
+  kErrNotReady = 6,
+};
+
+inline constexpr size_t kHelloMaxName = 32;
+inline constexpr size_t kDeviceInfoLen = 16 + 32 + 2 + 2 + 1 + 2 + 4 + 4 + 8 + 32;  // 103
+inline constexpr size_t kSamplesHeaderLen = 6;
+inline constexpr size_t kWindowResultHeaderLen = 4 + 4 + 1 + 1 + 4 + 2;  // 16, then int8[n]
+inline constexpr size_t kEventLen = 4 + 1 + 4 + 4;
+inline constexpr size_t kStatsLen = 12 * 4;
+inline constexpr size_t kConfigLen = 4 + 4 + 1 + 1;
+
+}  // namespace imuad

@@ -1,0 +1,77 @@
+// The firmware main loop shared by every target: bytes from the Board -> frames -> pipeline ->
+// WINDOW_RESULT / EVENT / STATS / DEVICE_INFO / ERROR frames back (docs/contracts.md C7).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "imuad/board.h"
+#include "imuad/codec.h"
+#include "imuad/model_registry.h"
+#include "imuad/pipeline.h"
+#include "imuad/protocol.h"
+
+namespace imuad {
+
+inline constexpr const char* kFirmwareVersion = "imuad-0.1.0";
+
+struct AppCounters {
+  uint32_t unknown_type = 0;
+  uint32_t bad_length = 0;
+  uint32_t windows = 0;
+  uint32_t events = 0;
+};
+
+class ReplayApp {
+ public:
+  // Memory is the caller's (static arrays on MCUs): arena for TFLM, ring for the windower.
+  ReplayApp(Board& board, ModelRegistry models, uint8_t* arena, size_t arena_size, int16_t* ring,
+            size_t ring_len);
+
+  // Loads the default model (so STATS/DEVICE_INFO work before HELLO). Errors are also sent
+  // as ERROR frames.
+  Status begin();
+  // Reads what the board has and handles every complete frame. false once the line is closed.
+  bool poll();
+  // poll() until the line closes; returns 0.
+  int run();
+
+  // Handles one byte stream chunk directly (tests, MicroPython).
+  void feed(const uint8_t* data, size_t len);
+  // Handles one decoded frame (tests).
+  void handle_frame(uint8_t type, const uint8_t* payload, size_t len);
+
+  const DecoderCounters& decoder_counters() const { return decoder_.counters(); }
+  const AppCounters& app_counters() const { return counters_; }
+  const Pipeline& pipeline() const { return pipeline_; }
+  bool bye_received() const { return bye_; }
+
+ private:
+  Status load(const ModelSpec* spec);
+  void on_hello(const uint8_t* p, size_t len);
+  void on_samples(const uint8_t* p, size_t len);
+  void on_config(const uint8_t* p, size_t len);
+  void send(uint8_t type, const uint8_t* payload, size_t len);
+  void send_error(uint8_t code, const char* text);
+  void send_device_info();
+  void send_stats();
+  void send_window(const WindowResult& r);
+
+  Board& board_;
+  ModelRegistry models_;
+  uint8_t* arena_;
+  size_t arena_size_;
+  int16_t* ring_;
+  size_t ring_len_;
+  Pipeline pipeline_;
+  FrameDecoder decoder_;
+  AppCounters counters_;
+  bool loaded_ = false;
+  bool replay_ = false;     // HELLO received
+  bool bye_ = false;
+  uint32_t next_sample_ = 0;
+  uint8_t rx_[256];
+  uint8_t tx_[kMaxEncoded + 1];
+};
+
+}  // namespace imuad

@@ -1,0 +1,66 @@
+#include "imuad/pipeline.h"
+
+#include "imuad/preprocess.h"
+#include "imuad/protocol.h"
+#include "imuad/score.h"
+
+namespace imuad {
+
+Status Pipeline::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, int16_t* ring, size_t ring_len) {
+  spec_ = nullptr;
+  if (spec.channels == 0 || spec.channels > kMaxChannels || spec.window == 0 || spec.hop == 0) {
+    return Status{kErrModel, "model spec: window/hop/channels out of range"};
+  }
+  if (!Decider::valid(spec.decision)) {
+    return Status{kErrModel, "model spec: decision needs 1 <= k <= n <= 32 and threshold_off <= threshold_on"};
+  }
+  if (!windower_.init(ring, ring_len, spec.window, spec.hop, spec.channels)) {
+    return Status{kErrArena, "sample ring buffer too small for window x channels"};
+  }
+  Status st = runner_.init(spec, arena, arena_size);
+  if (!st.ok()) return st;
+  spec_ = &spec;
+  decider_.configure(spec.decision);
+  reset();
+  return Status{};
+}
+
+void Pipeline::reset() {
+  windower_.reset();
+  decider_.reset();
+  invoke_ok_ = true;
+}
+
+bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
+  if (spec_ == nullptr || !windower_.push(sample)) return false;
+  const uint16_t w = spec_->window;
+  const uint8_t c = spec_->channels;
+  int8_t* in = runner_.input();
+  invoke_ok_ = runner_.reset();
+  for (uint16_t t = 0; t < w; ++t) preprocess_sample(spec_->preprocess, windower_.sample(t), c, in + t * c);
+  const uint32_t t0 = clock ? clock->micros() : 0;
+  invoke_ok_ = runner_.invoke() && invoke_ok_;
+  const uint32_t t1 = clock ? clock->micros() : 0;
+  out->window = windower_.window_index();
+  out->infer_us = t1 - t0;
+  if (!invoke_ok_) {
+    out->score = 0;
+    out->state = decider_.state();
+    out->hot = false;
+    out->event = kNoEvent;
+    out->out = runner_.output();
+    out->n_out = 0;
+    return true;
+  }
+  out->score = compute_score(spec_->score, runner_.output(), runner_.output_len(), runner_.input(),
+                             runner_.input_len(), spec_->preprocess.input_zero_point);
+  const Decider::Step s = decider_.step(out->score);
+  out->state = decider_.state();
+  out->hot = s.hot;
+  out->event = s.event;
+  out->out = runner_.output();
+  out->n_out = static_cast<uint16_t>(runner_.output_len());
+  return true;
+}
+
+}  // namespace imuad

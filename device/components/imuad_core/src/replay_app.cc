@@ -1,0 +1,242 @@
+#include "imuad/replay_app.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace imuad {
+
+ReplayApp::ReplayApp(Board& board, ModelRegistry models, uint8_t* arena, size_t arena_size, int16_t* ring,
+                     size_t ring_len)
+    : board_(board), models_(models), arena_(arena), arena_size_(arena_size), ring_(ring), ring_len_(ring_len) {}
+
+Status ReplayApp::load(const ModelSpec* spec) {
+  loaded_ = false;
+  if (spec == nullptr) return Status{kErrModel, "no model compiled in"};
+  Status st = pipeline_.init(*spec, arena_, arena_size_, ring_, ring_len_);
+  if (!st.ok()) {
+    send_error(static_cast<uint8_t>(st.code), st.message);
+    board_.log(0, st.message);
+    return st;
+  }
+  loaded_ = true;
+  return st;
+}
+
+Status ReplayApp::begin() {
+  if (models_.count == 0) {
+    send_error(kErrModel, "no model compiled in");
+    return Status{kErrModel, "no model compiled in"};
+  }
+  return load(models_.models[0]);
+}
+
+bool ReplayApp::poll() {
+  const int n = board_.read(rx_, sizeof(rx_));
+  if (n < 0) return false;
+  if (n > 0) feed(rx_, static_cast<size_t>(n));
+  return true;
+}
+
+int ReplayApp::run() {
+  while (poll()) {
+  }
+  return 0;
+}
+
+void ReplayApp::feed(const uint8_t* data, size_t len) {
+  for (size_t i = 0; i < len; ++i) {
+    if (decoder_.push(data[i])) {
+      const Frame& f = decoder_.frame();
+      handle_frame(f.type, f.payload, f.len);
+    }
+  }
+}
+
+void ReplayApp::handle_frame(uint8_t type, const uint8_t* p, size_t len) {
+  auto bad_length = [&](size_t want) {
+    ++counters_.bad_length;
+    char text[96];
+    snprintf(text, sizeof(text), "type 0x%02x: payload %u bytes, expected %u", type, static_cast<unsigned>(len),
+             static_cast<unsigned>(want));
+    send_error(kErrBadLength, text);
+  };
+  switch (type) {
+    case kHello:
+      if (len > kHelloMaxName) return bad_length(kHelloMaxName);
+      return on_hello(p, len);
+    case kSamples:
+      return on_samples(p, len);
+    case kStatsReq:
+      if (len != 0) return bad_length(0);
+      return send_stats();
+    case kBye:
+      if (len != 0) return bad_length(0);
+      send_stats();
+      bye_ = true;
+      replay_ = false;
+      board_.on_bye();
+      return;
+    case kConfig:
+      if (len != kConfigLen) return bad_length(kConfigLen);
+      return on_config(p, len);
+    default: {
+      ++counters_.unknown_type;
+      char text[48];
+      snprintf(text, sizeof(text), "unknown message type 0x%02x", type);
+      send_error(kErrUnknownType, text);
+    }
+  }
+}
+
+void ReplayApp::on_hello(const uint8_t* p, size_t len) {
+  while (len > 0 && p[len - 1] == 0) --len;  // NUL padding
+  const ModelSpec* spec = models_.find(reinterpret_cast<const char*>(p), len);
+  if (spec == nullptr) {
+    char text[128];
+    int o = snprintf(text, sizeof(text), "unknown model '%.*s'; compiled in:", static_cast<int>(len),
+                     reinterpret_cast<const char*>(p));
+    for (size_t i = 0; i < models_.count && o > 0 && static_cast<size_t>(o) < sizeof(text); ++i) {
+      o += snprintf(text + o, sizeof(text) - static_cast<size_t>(o), " %s", models_.models[i]->name);
+    }
+    replay_ = false;
+    return send_error(kErrModel, text);
+  }
+  if (!loaded_ || pipeline_.spec() != spec) {
+    if (!load(spec).ok()) {
+      replay_ = false;
+      return;
+    }
+  }
+  pipeline_.configure(spec->decision);  // HELLO restores the card's decision (undoes CONFIG)
+  pipeline_.reset();
+  next_sample_ = 0;
+  replay_ = true;
+  bye_ = false;
+  send_device_info();
+}
+
+void ReplayApp::on_config(const uint8_t* p, size_t) {
+  DecisionSpec d{get_i32(p), get_i32(p + 4), p[8], p[9]};
+  if (!Decider::valid(d)) {
+    return send_error(kErrModel, "CONFIG rejected: needs 1 <= k <= n <= 32 and threshold_off <= threshold_on");
+  }
+  if (!loaded_) return send_error(kErrNotReady, "CONFIG: no model loaded");
+  pipeline_.configure(d);  // decision state back to NORMAL with the new constants
+  send_device_info();
+}
+
+void ReplayApp::on_samples(const uint8_t* p, size_t len) {
+  if (len < kSamplesHeaderLen) {
+    ++counters_.bad_length;
+    return send_error(kErrBadLength, "SAMPLES: payload shorter than its 6-byte header");
+  }
+  if (!loaded_ || !replay_) return send_error(kErrNotReady, "SAMPLES before HELLO (or no model loaded)");
+  const uint32_t first = get_u32(p);
+  const uint16_t count = get_u16(p + 4);
+  const uint8_t c = pipeline_.spec()->channels;
+  const size_t want = kSamplesHeaderLen + static_cast<size_t>(count) * c * 2;
+  if (len != want) {
+    ++counters_.bad_length;
+    char text[96];
+    snprintf(text, sizeof(text), "SAMPLES: %u samples x %u channels need %u payload bytes, got %u",
+             static_cast<unsigned>(count), static_cast<unsigned>(c), static_cast<unsigned>(want),
+             static_cast<unsigned>(len));
+    return send_error(kErrBadLength, text);
+  }
+  if (first != next_sample_) {
+    char text[80];
+    snprintf(text, sizeof(text), "GAP: expected sample %lu, got %lu", static_cast<unsigned long>(next_sample_),
+             static_cast<unsigned long>(first));
+    send_error(kErrGap, text);
+  }
+  next_sample_ = first + count;
+  int16_t sample[kMaxChannels];
+  const uint8_t* q = p + kSamplesHeaderLen;
+  WindowResult r;
+  for (uint16_t i = 0; i < count; ++i) {
+    for (uint8_t ch = 0; ch < c; ++ch, q += 2) sample[ch] = get_i16(q);
+    if (!pipeline_.push(sample, &board_, &r)) continue;
+    ++counters_.windows;
+    if (!pipeline_.ok()) {
+      char text[64];
+      snprintf(text, sizeof(text), "Invoke failed on window %lu", static_cast<unsigned long>(r.window));
+      send_error(kErrModel, text);
+    }
+    send_window(r);
+    if (r.event != kNoEvent) {
+      ++counters_.events;
+      uint8_t ev[kEventLen];
+      put_u32(ev, r.window);
+      ev[4] = r.event;
+      put_i32(ev + 5, r.score);
+      put_u32(ev + 9, board_.millis());
+      send(kEvent, ev, sizeof(ev));
+    }
+  }
+}
+
+void ReplayApp::send(uint8_t type, const uint8_t* payload, size_t len) {
+  const size_t n = encode_frame(type, payload, len, tx_, sizeof(tx_));
+  if (n > 0) board_.write(tx_, n);
+}
+
+void ReplayApp::send_error(uint8_t code, const char* text) {
+  uint8_t buf[1 + 160];
+  buf[0] = code;
+  size_t n = std::strlen(text);
+  if (n > sizeof(buf) - 1) n = sizeof(buf) - 1;
+  std::memcpy(buf + 1, text, n);
+  send(kError, buf, 1 + n);
+}
+
+static void put_str(uint8_t* dst, size_t width, const char* s) {
+  std::memset(dst, 0, width);
+  if (s == nullptr) return;
+  size_t n = std::strlen(s);
+  std::memcpy(dst, s, n < width ? n : width);
+}
+
+void ReplayApp::send_device_info() {
+  const ModelSpec& s = *pipeline_.spec();
+  uint8_t b[kDeviceInfoLen];
+  uint8_t* q = b;
+  put_str(q, 16, kFirmwareVersion); q += 16;
+  std::memcpy(q, s.sha256, 32); q += 32;
+  put_u16(q, s.window); q += 2;
+  put_u16(q, s.hop); q += 2;
+  *q++ = s.channels;
+  put_u16(q, s.n_outputs); q += 2;
+  put_u32(q, static_cast<uint32_t>(pipeline_.runner().arena_used())); q += 4;
+  put_u32(q, static_cast<uint32_t>(arena_size_)); q += 4;
+  put_str(q, 8, board_.target_name()); q += 8;
+  put_str(q, 32, s.name);
+  send(kDeviceInfo, b, sizeof(b));
+}
+
+void ReplayApp::send_stats() {
+  const DecoderCounters& d = decoder_.counters();
+  const uint32_t v[12] = {d.frames_ok, d.cobs_error, d.too_short, d.oversized, d.crc_error, d.bad_version,
+                          counters_.unknown_type, counters_.bad_length, counters_.windows, counters_.events,
+                          board_.stack_high_water(),
+                          static_cast<uint32_t>(loaded_ ? pipeline_.runner().arena_used() : 0)};
+  uint8_t b[kStatsLen];
+  for (int i = 0; i < 12; ++i) put_u32(b + 4 * i, v[i]);
+  send(kStats, b, sizeof(b));
+}
+
+void ReplayApp::send_window(const WindowResult& r) {
+  size_t n = r.n_out;
+  if (n > kMaxPayload - kWindowResultHeaderLen) n = kMaxPayload - kWindowResultHeaderLen;
+  uint8_t b[kWindowResultHeaderLen];
+  put_u32(b, r.window);
+  put_i32(b + 4, r.score);
+  b[8] = r.state;
+  b[9] = r.hot ? 1 : 0;
+  put_u32(b + 10, r.infer_us);
+  put_u16(b + 14, static_cast<uint16_t>(n));
+  const size_t m = encode_frame(kWindowResult, b, sizeof(b), reinterpret_cast<const uint8_t*>(r.out), n, tx_,
+                                sizeof(tx_));
+  if (m > 0) board_.write(tx_, m);
+}
+
+}  // namespace imuad

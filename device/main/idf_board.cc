@@ -1,0 +1,173 @@
+#include "idf_board.h"
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "esp_log.h"
+#include "esp_timer.h"
+#include "freertos/task.h"
+#include "imuad/codec.h"
+#include "imuad/protocol.h"
+#include "sdkconfig.h"
+
+#if CONFIG_IDF_TARGET_LINUX
+#include <poll.h>
+#include <unistd.h>
+#elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
+#include "driver/usb_serial_jtag.h"
+#else
+#include "driver/uart.h"
+#endif
+
+namespace imuad_app {
+namespace {
+[[maybe_unused]] const char* TAG = "board";
+
+#if !CONFIG_IDF_TARGET_LINUX && !CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
+constexpr uart_port_t kConsoleUart = static_cast<uart_port_t>(CONFIG_ESP_CONSOLE_UART_NUM);
+#endif
+
+#if CONFIG_IDF_TARGET_LINUX
+int log_to_stderr(const char* fmt, va_list args) { return vfprintf(stderr, fmt, args); }
+#else
+IdfBoard* g_log_board = nullptr;  // the board that receives esp_log output as LOG frames
+
+// esp_log -> LOG frame. Drops lines logged while a frame is being written (no recursion).
+int log_to_frames(const char* fmt, va_list args) {
+  static std::atomic<bool> busy{false};
+  IdfBoard* b = g_log_board;
+  if (b == nullptr || busy.exchange(true)) return 0;
+  char text[200];
+  int n = vsnprintf(text, sizeof text, fmt, args);
+  // "\033[0;32mI (123) tag: msg\033[0m\n" -> level from the letter, colour codes kept out.
+  const char* p = text;
+  if (p[0] == '\033') {
+    const char* m = strchr(p, 'm');
+    if (m) p = m + 1;
+  }
+  int level = 2;
+  if (*p == 'E') level = 0;
+  else if (*p == 'W') level = 1;
+  else if (*p == 'D' || *p == 'V') level = 3;
+  char* end = text + strlen(text);
+  while (end > p && (end[-1] == '\n' || end[-1] == '\r')) *--end = 0;
+  char* esc = strstr(const_cast<char*>(p), "\033[0m");
+  if (esc) *esc = 0;
+  if (*p) b->send_log_frame(level, p);
+  busy.store(false);
+  return n;
+}
+#endif
+}  // namespace
+
+bool IdfBoard::begin(uint32_t stack_bytes) {
+  stack_bytes_ = stack_bytes;
+  tx_lock_ = xSemaphoreCreateMutex();
+#if CONFIG_IDF_TARGET_LINUX
+  esp_log_set_vprintf(log_to_stderr);  // stdout carries frames only
+  return tx_lock_ != nullptr;
+#elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
+  usb_serial_jtag_driver_config_t cfg = USB_SERIAL_JTAG_DRIVER_CONFIG_DEFAULT();
+  cfg.rx_buffer_size = 4096;
+  cfg.tx_buffer_size = 4096;
+  return tx_lock_ != nullptr && usb_serial_jtag_driver_install(&cfg) == ESP_OK;
+#else
+  if (uart_is_driver_installed(kConsoleUart)) return tx_lock_ != nullptr;
+  return tx_lock_ != nullptr &&
+         uart_driver_install(kConsoleUart, 4096, 4096, 0, nullptr, 0) == ESP_OK;
+#endif
+}
+
+uint32_t IdfBoard::micros() { return static_cast<uint32_t>(esp_timer_get_time()); }
+uint32_t IdfBoard::millis() { return static_cast<uint32_t>(esp_timer_get_time() / 1000); }
+
+int IdfBoard::read(uint8_t* buf, size_t cap) {
+#if CONFIG_IDF_TARGET_LINUX
+  // Never block inside a FreeRTOS task: poll, then let other tasks run for a tick.
+  struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+  const int r = poll(&pfd, 1, 0);
+  if (r > 0 && (pfd.revents & (POLLIN | POLLHUP))) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, cap);
+    if (n > 0) return static_cast<int>(n);
+    if (n == 0) return -1;  // EOF: the host closed the line
+  }
+  if (r > 0 && (pfd.revents & (POLLERR | POLLNVAL))) return -1;
+  vTaskDelay(1);
+  return 0;
+#elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
+  const int n = usb_serial_jtag_read_bytes(buf, cap, pdMS_TO_TICKS(10));
+  return n < 0 ? 0 : n;
+#else
+  const int n = uart_read_bytes(kConsoleUart, buf, cap, pdMS_TO_TICKS(10));
+  return n < 0 ? 0 : n;
+#endif
+}
+
+void IdfBoard::write(const uint8_t* data, size_t len) {
+  xSemaphoreTake(tx_lock_, portMAX_DELAY);  // one frame at a time from any task
+#if CONFIG_IDF_TARGET_LINUX
+  while (len > 0) {
+    const ssize_t n = ::write(STDOUT_FILENO, data, len);
+    if (n <= 0) break;  // host gone: nothing sensible left to do with the bytes
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+#elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
+  while (len > 0) {
+    const int n = usb_serial_jtag_write_bytes(data, len, pdMS_TO_TICKS(100));
+    if (n <= 0) break;
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+#else
+  uart_write_bytes(kConsoleUart, data, len);
+#endif
+  xSemaphoreGive(tx_lock_);
+}
+
+void IdfBoard::log(int level, const char* message) {
+  switch (level) {
+    case 0: ESP_LOGE("imuad", "%s", message); break;
+    case 1: ESP_LOGW("imuad", "%s", message); break;
+    case 2: ESP_LOGI("imuad", "%s", message); break;
+    default: ESP_LOGD("imuad", "%s", message); break;
+  }
+}
+
+const char* IdfBoard::target_name() const {
+#if CONFIG_IDF_TARGET_LINUX
+  return "idflinux";
+#else
+  return "esp32";
+#endif
+}
+
+uint32_t IdfBoard::stack_high_water() {
+  // ESP-IDF's FreeRTOS counts stack in bytes; the high-water mark is what was never used.
+  const UBaseType_t free_bytes = uxTaskGetStackHighWaterMark(nullptr);
+  return free_bytes < stack_bytes_ ? stack_bytes_ - static_cast<uint32_t>(free_bytes) : 0;
+}
+
+void IdfBoard::send_log_frame(int level, const char* text) {
+  uint8_t payload[1 + 190];
+  const size_t n = strnlen(text, sizeof payload - 1);
+  payload[0] = static_cast<uint8_t>(level);
+  memcpy(payload + 1, text, n);
+  uint8_t wire[sizeof payload + sizeof payload / 254 + 8];
+  const size_t len = imuad::encode_frame(imuad::kLog, payload, n + 1, wire, sizeof wire);
+  if (len) write(wire, len);
+}
+
+void IdfBoard::set_frame_logs(bool on) {
+#if CONFIG_IDF_TARGET_LINUX
+  (void)on;  // stderr already
+#else
+  g_log_board = on ? this : nullptr;
+  esp_log_set_vprintf(on ? log_to_frames : vprintf);
+  ESP_LOGI(TAG, "console: %s", on ? "replay mode (logs as LOG frames)" : "live mode (text logs)");
+#endif
+}
+
+}  // namespace imuad_app

@@ -1,0 +1,77 @@
+// C interface between the MicroPython glue (modimuad.c, plain C: the MicroPython object API is C)
+// and the C++ side (detector.cpp), which only wraps imuad_core's Pipeline. No detector logic here:
+// windowing, preprocessing (C3), score (C4) and decision (C5) all run in imuad_core.
+#ifndef IMUAD_MP_DETECTOR_H
+#define IMUAD_MP_DETECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IMUAD_MP_MAX_CHANNELS 8   // == imuad::kMaxChannels (static_assert in detector.cpp)
+#define IMUAD_MP_MAX_MODEL_OPS 64 // distinct operator codes reported by probe
+#define IMUAD_MP_ALIGN 16         // TFLM arena / flatbuffer alignment
+
+// Status codes (imuad::ErrorCode numbering, docs/contracts.md C7 ERROR codes).
+#define IMUAD_MP_OK 0
+#define IMUAD_MP_ERR_MODEL 4
+#define IMUAD_MP_ERR_ARENA 5
+
+typedef struct {
+    uint16_t window, hop;
+    uint8_t channels;
+    int32_t offset[IMUAD_MP_MAX_CHANNELS];
+    int32_t multiplier[IMUAD_MP_MAX_CHANNELS];
+    int32_t shift;
+    int32_t input_zero_point;
+    int score_kind;  // 1 class_prob, 2 recon_error (imuad::ScoreKind)
+    int32_t output_index, in_mult, out_mult, score_shift;
+    int32_t output_zero_point;
+    int32_t threshold_on, threshold_off;
+    int k, n;
+} imuad_mp_params_t;
+
+// What the flatbuffer says (read before any allocation).
+typedef struct {
+    size_t n_outputs;           // elements of output 0
+    int32_t output_zero_point;  // of output 0
+    size_t n_ops;
+    const char *ops[IMUAD_MP_MAX_MODEL_OPS];  // TFLite builtin names, static strings
+} imuad_mp_probe_t;
+
+typedef struct {
+    uint32_t window;
+    int32_t score;
+    uint8_t state;  // 0 NORMAL, 1 ANOMALY
+    uint8_t hot;
+    uint8_t event;  // 0 none, 1 onset, 2 clear
+    const int8_t *out;
+    uint16_t n_out;
+} imuad_mp_result_t;
+
+// Verifies the flatbuffer and that every op it uses is compiled into this build.
+int imuad_mp_probe(const uint8_t *model, size_t len, imuad_mp_probe_t *probe, char *msg, size_t msg_len);
+
+size_t imuad_mp_impl_size(void);  // bytes of the C++ state (placed by the caller, IMUAD_MP_ALIGN aligned)
+
+// Constructs the C++ state in impl (IMUAD_MP_ALIGN aligned) and initialises the core Pipeline.
+// model, arena and ring must outlive the impl. On error the impl is left destroyed.
+int imuad_mp_impl_init(void *impl, const imuad_mp_params_t *params, const uint8_t *model, size_t model_len,
+    size_t n_outputs, uint8_t *arena, size_t arena_size, int16_t *ring, size_t ring_len,
+    char *msg, size_t msg_len);
+void imuad_mp_impl_deinit(void *impl);  // idempotent
+
+void imuad_mp_impl_reset(void *impl);
+// One sample (channels int16): 0 no window completed, 1 window result in *r, -1 kernel error.
+int imuad_mp_impl_push(void *impl, const int16_t *sample, imuad_mp_result_t *r);
+size_t imuad_mp_impl_arena_used(const void *impl);
+size_t imuad_mp_impl_n_outputs(const void *impl);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif  // IMUAD_MP_DETECTOR_H

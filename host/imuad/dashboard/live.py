@@ -1,0 +1,142 @@
+"""Live updates: one poller tails the store, every browser gets server-sent events.
+
+A single task reads new `events` rows by rowid (the gateway is another process, so SQLite
+offers no change notification) and fans them out to bounded per-client queues. The cost
+per poll is one indexed range query whatever the number of clients; a client too slow to
+drain its queue is dropped (its browser reconnects with Last-Event-ID and backfills).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from .queries import StoreReader
+
+log = logging.getLogger("imuad.dashboard")
+
+POLL_S = 0.1
+QUEUE_MAX = 20000
+KEEPALIVE_S = 15.0
+MAX_BACKFILL = 5000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    device_id: str | None
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
+    dropped: bool = False
+
+
+class Broadcaster:
+    def __init__(self, reader: StoreReader, poll_s: float = POLL_S) -> None:
+        self.reader = reader
+        self.poll_s = poll_s
+        self.cursor = 0
+        self.subscribers: set[Subscriber] = set()
+        self._devices_version: tuple[Any, ...] | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.cursor = await asyncio.to_thread(self.reader.max_event_id)
+        self._devices_version = await asyncio.to_thread(self.reader.devices_version)
+        self._task = asyncio.create_task(self._run(), name="imuad-live-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for sub in list(self.subscribers):
+            self._push(sub, None)
+
+    def subscribe(self, device_id: str | None) -> Subscriber:
+        sub = Subscriber(device_id)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    def _push(self, sub: Subscriber, item: tuple[str, Any] | None) -> None:
+        try:
+            sub.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            sub.dropped = True
+            self.subscribers.discard(sub)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a locked/busy store must not kill live updates
+                log.exception("live poller: store read failed, retrying")
+            await asyncio.sleep(self.poll_s)
+
+    async def poll_once(self) -> int:
+        events = await asyncio.to_thread(self.reader.events_after, self.cursor)
+        while events:
+            self.cursor = events[-1]["id"]
+            for ev in events:
+                for sub in list(self.subscribers):
+                    if sub.device_id is None or sub.device_id == ev["device_id"]:
+                        self._push(sub, ("event", ev))
+            if len(events) < 5000:
+                break
+            events = await asyncio.to_thread(self.reader.events_after, self.cursor)
+        version = await asyncio.to_thread(self.reader.devices_version)
+        if version != self._devices_version:
+            self._devices_version = version
+            for sub in list(self.subscribers):
+                self._push(sub, ("devices", None))
+        return self.cursor
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def stream(bc: Broadcaster, device_id: str | None, last_id: int | None,
+                 is_disconnected: Any, max_events: int | None = None) -> AsyncIterator[str]:
+    """SSE body: backfill after Last-Event-ID, then live events until the client leaves."""
+    sub = bc.subscribe(device_id)
+    sent = 0
+    seen: set[int] = set()  # backlog ids, so queued duplicates are skipped
+    try:
+        yield "retry: 2000\n\n"
+        if last_id is not None:
+            backlog = await asyncio.to_thread(bc.reader.events_after, last_id, MAX_BACKFILL)
+            for ev in backlog:
+                if device_id is None or ev["device_id"] == device_id:
+                    seen.add(ev["id"])
+                    yield sse("event", ev, ev["id"])
+                    sent += 1
+        while max_events is None or sent < max_events:
+            if sub.dropped and sub.queue.empty():
+                return  # too slow: the browser reconnects with Last-Event-ID
+            try:
+                item = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+            except asyncio.TimeoutError:
+                if await is_disconnected():
+                    return
+                yield ": keepalive\n\n"
+                continue
+            if item is None:
+                return
+            kind, payload = item
+            if kind == "event":
+                if payload["id"] in seen:
+                    continue
+                yield sse("event", payload, payload["id"])
+                sent += 1
+            else:
+                yield sse(kind, payload)
+    finally:
+        bc.unsubscribe(sub)

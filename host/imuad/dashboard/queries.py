@@ -1,0 +1,329 @@
+"""Read layer over the gateway store (contract C9), plus the two writes the dashboard makes.
+
+The gateway (`imuad.gateway.store.Store`) owns the schema; this module never creates or
+migrates tables. Reads use their own connections with `PRAGMA query_only` so a bug here
+cannot write. The two writes (acknowledge, queue a command) go through `Store` when it is
+importable, otherwise through one parameterised statement each. All SQL is parameterised:
+the only text ever joined is constant WHERE fragments chosen from a fixed list.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import ImuadError
+
+EVENT_KINDS = {1: "onset", 2: "clear", 3: "heartbeat"}
+KIND_BY_NAME = {v: k for k, v in EVENT_KINDS.items()}
+STATES = {0: "normal", 1: "anomaly"}
+REQUIRED_TABLES = ("devices", "events", "runs", "commands")
+EVENT_COLUMNS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id",
+                 "flags", "received_at", "acked", "ack_note", "ack_at")
+DEVICE_COLUMNS = ("device_id", "name", "model_id", "fw_version", "last_seen", "state",
+                  "threshold", "uptime_ms", "battery", "source")
+RUN_COLUMNS = ("run_id", "kind", "target", "model", "recording", "started_at", "report_json")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Filters of the alert timeline; None means 'any'."""
+
+    device_id: str | None = None
+    kinds: tuple[int, ...] | None = None
+    acked: bool | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.device_id is not None:
+            clauses.append("device_id = ?")
+            params.append(self.device_id)
+        if self.kinds:
+            clauses.append("kind IN (%s)" % ",".join("?" * len(self.kinds)))
+            params.extend(self.kinds)
+        if self.acked is not None:
+            clauses.append("acked = ?" if self.acked else "(acked = ? OR acked IS NULL)")
+            params.append(1 if self.acked else 0)
+        if self.since is not None:
+            clauses.append("received_at >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append("received_at <= ?")
+            params.append(self.until)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = {k: row[k] for k in EVENT_COLUMNS}
+    d["kind_name"] = EVENT_KINDS.get(d["kind"], str(d["kind"]))
+    d["acked"] = bool(d["acked"])
+    if "rowid" in row.keys():
+        d["id"] = row["rowid"]
+    return d
+
+
+class StoreReader:
+    """Thread-safe read access: one read-only connection per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ImuadError(f"store {self.path}: no such file (start `imuad gateway` first, "
+                             f"it creates the database)")
+        self._local = threading.local()
+        missing = [t for t in REQUIRED_TABLES if not self._table_exists(t)]
+        if missing:
+            raise ImuadError(f"store {self.path}: missing table(s) {', '.join(missing)} "
+                             f"(not a C9 gateway store)")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("PRAGMA busy_timeout = 5000")
+            self._local.conn = conn
+        return conn
+
+    def _table_exists(self, name: str) -> bool:
+        row = self._conn().execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        return row is not None
+
+    def _all(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        conn = self._conn()
+        # an explicit read transaction gives a consistent snapshot and releases the WAL at once
+        with _read_tx(conn):
+            return conn.execute(sql, params).fetchall()
+
+    # ---- devices -------------------------------------------------------------------------
+    def devices(self) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT d.*, "
+            " (SELECT COUNT(*) FROM events e WHERE e.device_id = d.device_id AND e.kind = 1"
+            "   AND (e.acked = 0 OR e.acked IS NULL)) AS open_alerts,"
+            " (SELECT e.score FROM events e WHERE e.device_id = d.device_id"
+            "   ORDER BY e.seq DESC LIMIT 1) AS last_score "
+            "FROM devices d ORDER BY d.device_id")
+        return [dict(r) for r in rows]
+
+    def sparks(self, device_ids: list[str], n: int) -> dict[str, list[int]]:
+        """The last `n` scores of each device, oldest first (seq order uses the primary key)."""
+        out: dict[str, list[int]] = {}
+        conn = self._conn()
+        with _read_tx(conn):
+            for dev in device_ids:
+                rows = conn.execute("SELECT score FROM events WHERE device_id = ? "
+                                    "ORDER BY seq DESC LIMIT ?", (dev, n)).fetchall()
+                out[dev] = [r[0] for r in reversed(rows)]
+        return out
+
+    def device(self, device_id: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT * FROM devices WHERE device_id = ?", (device_id,))
+        return dict(rows[0]) if rows else None
+
+    # ---- events --------------------------------------------------------------------------
+    def events(self, flt: EventFilter, limit: int = 500, offset: int = 0,
+               newest_first: bool = True) -> list[dict[str, Any]]:
+        where, params = flt.where()
+        order = "DESC" if newest_first else "ASC"
+        rows = self._all(
+            f"SELECT rowid, * FROM events{where} ORDER BY received_at {order}, seq {order} "
+            f"LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [_event_dict(r) for r in rows]
+
+    def iter_events(self, flt: EventFilter, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every matching event, oldest first, in batches (CSV export of any size)."""
+        offset = 0
+        while True:
+            chunk = self.events(flt, limit=batch, offset=offset, newest_first=False)
+            yield from chunk
+            if len(chunk) < batch:
+                return
+            offset += batch
+
+    def count_events(self, flt: EventFilter) -> int:
+        where, params = flt.where()
+        return int(self._all(f"SELECT COUNT(*) FROM events{where}", params)[0][0])
+
+    def event(self, device_id: str, seq: int) -> dict[str, Any] | None:
+        rows = self._all("SELECT rowid, * FROM events WHERE device_id = ? AND seq = ?",
+                         (device_id, seq))
+        return _event_dict(rows[0]) if rows else None
+
+    def series(self, device_id: str, since: float | None = None,
+               limit: int = 2000) -> list[dict[str, Any]]:
+        """The newest `limit` events of one device, oldest first (live chart backfill)."""
+        rows = self._all(
+            "SELECT * FROM (SELECT rowid, * FROM events WHERE device_id = ? "
+            "AND received_at >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (device_id, since if since is not None else 0.0, limit))
+        return [_event_dict(r) for r in rows]
+
+    def max_event_id(self) -> int:
+        return int(self._all("SELECT COALESCE(MAX(rowid), 0) FROM events")[0][0])
+
+    def events_after(self, rowid: int, limit: int = 5000) -> list[dict[str, Any]]:
+        """Events inserted after `rowid` (the live stream's cursor), in insertion order."""
+        rows = self._all("SELECT rowid, * FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                         (rowid, limit))
+        return [_event_dict(r) for r in rows]
+
+    def devices_version(self) -> tuple[Any, ...]:
+        """Cheap fingerprint that changes when a device row is added or updated."""
+        row = self._all("SELECT COUNT(*), MAX(last_seen), TOTAL(state), TOTAL(threshold), "
+                        "TOTAL(battery), TOTAL(uptime_ms) FROM devices")[0]
+        return tuple(row)
+
+    # ---- runs ----------------------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self._all("SELECT * FROM runs ORDER BY started_at DESC, run_id")
+        return [_run_dict(r) for r in rows]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return _run_dict(rows[0]) if rows else None
+
+    def pending_commands(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        if device_id is None:
+            rows = self._all("SELECT * FROM commands WHERE sent_at IS NULL ORDER BY id")
+        else:
+            rows = self._all("SELECT * FROM commands WHERE sent_at IS NULL AND device_id = ? "
+                             "ORDER BY id", (device_id,))
+        return [dict(r) for r in rows]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class _read_tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+
+def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = {k: row[k] for k in RUN_COLUMNS}
+    d["report"] = parse_report(d.get("report_json"))
+    d["device_id"] = f"{d['kind']}:{d['run_id']}" if d.get("kind") else d["run_id"]
+    return d
+
+
+def parse_report(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return {"unparsed_report": str(text)[:2000]}
+
+
+def load_run_files(folder: str | Path) -> list[dict[str, Any]]:
+    """Run reports saved as JSON files (`--runs DIR`), shown beside the store's runs."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImuadError(f"--runs {folder}: not a directory")
+    runs = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            runs.append({"run_id": path.stem, "kind": "file", "target": None, "model": None,
+                         "recording": None, "started_at": path.stat().st_mtime,
+                         "report": {"error": f"{path.name}: {exc}"}, "device_id": None,
+                         "report_json": None, "file": str(path)})
+            continue
+        meta = report if isinstance(report, dict) else {}
+        run_id = str(meta.get("run_id") or path.stem)
+        kind = meta.get("kind")
+        runs.append({"run_id": run_id, "kind": kind, "target": meta.get("target"),
+                     "model": meta.get("model"), "recording": meta.get("recording"),
+                     "started_at": meta.get("started_at") or path.stat().st_mtime,
+                     "report": report, "report_json": None, "file": str(path),
+                     "device_id": f"{kind}:{run_id}" if kind else None})
+    return runs
+
+
+class StoreWriter:
+    """The dashboard's only writes: acknowledge an event, queue a command for the gateway.
+
+    Goes through the gateway's `Store` (the schema's owner; one instance per thread, as
+    sqlite3 connections are per thread) and falls back to one parameterised statement each
+    only when the gateway package is not installed.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        try:
+            from ..gateway.store import Store  # noqa: PLC0415
+        except ImportError:
+            Store = None  # noqa: N806
+        self._store_cls = Store
+
+    @property
+    def uses_store(self) -> bool:
+        return self._store_cls is not None
+
+    def _store(self) -> Any:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = self._store_cls(self.path)
+        return store
+
+    def ack_event(self, device_id: str, seq: int, note: str) -> bool:
+        if self._store_cls is not None:
+            return bool(self._store().ack_event(device_id, seq, note))
+        with _connect_rw(self.path) as conn:
+            cur = conn.execute("UPDATE events SET acked = 1, ack_note = ?, ack_at = ? "
+                               "WHERE device_id = ? AND seq = ?",
+                               (note, time.time(), device_id, seq))
+            return cur.rowcount == 1
+
+    def queue_command(self, device_id: str, kind: str, payload: dict[str, Any]) -> int:
+        if self._store_cls is not None:
+            return int(self._store().queue_command(device_id, kind, payload))
+        with _connect_rw(self.path) as conn:
+            cur = conn.execute(
+                "INSERT INTO commands (device_id, kind, payload_json, created_at) "
+                "VALUES (?, ?, ?, ?)", (device_id, kind, json.dumps(payload), time.time()))
+            return int(cur.lastrowid)
+
+    def close(self) -> None:
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            store.close()
+            self._local.store = None
+
+
+class _connect_rw:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn = sqlite3.connect(self.path, timeout=10.0)
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.conn.commit()
+        self.conn.close()

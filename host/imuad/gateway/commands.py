@@ -1,0 +1,155 @@
+"""`imuad gateway ...`: run the BLE gateway, list stored events, queue a config command,
+run the virtual radio, benchmark the link."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ..errors import ImuadError
+from ..paths import build_dir
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("gateway", help="BLE gateway: device events -> SQLite (-> MQTT)")
+    sub = p.add_subparsers(dest="gateway_command", metavar="ACTION")
+
+    run = sub.add_parser("run", help="collect events from a device until interrupted")
+    _add_link_args(run)
+    run.add_argument("--db", required=True, help="SQLite store (created if missing)")
+    run.add_argument("--mqtt", metavar="HOST[:PORT]", help="also publish to imuad/<device>/events")
+    run.add_argument("--sessions", type=int, help="stop after this many connections")
+    run.add_argument("--until-acked", type=int, metavar="SEQ",
+                     help="stop once every event up to SEQ is stored and acknowledged")
+    run.add_argument("--json-events", action="store_true",
+                     help="print one JSON line per gateway event on stdout (for scripts)")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.set_defaults(func=_cmd_run)
+
+    ev = sub.add_parser("events", help="print stored events (newest first)")
+    ev.add_argument("--db", required=True)
+    ev.add_argument("--device")
+    ev.add_argument("--limit", type=int, default=20)
+    ev.set_defaults(func=_cmd_events)
+
+    cfg = sub.add_parser("config", help="queue a threshold/debounce change for a device")
+    cfg.add_argument("--db", required=True)
+    cfg.add_argument("--device", required=True)
+    cfg.add_argument("--threshold-on", type=int, required=True)
+    cfg.add_argument("--threshold-off", type=int, required=True)
+    cfg.add_argument("-k", type=int, required=True)
+    cfg.add_argument("-n", type=int, required=True)
+    cfg.set_defaults(func=_cmd_config)
+
+    vl = sub.add_parser("vlink", help="virtual BLE radio: Bumble controllers as HCI TCP servers")
+    vl.add_argument("--port", type=int, action="append", required=True)
+    vl.set_defaults(func=_cmd_vlink)
+
+    b = sub.add_parser("bench", help="events/s firmware -> gateway -> SQLite and pairing time "
+                                     "on the virtual link (builds imuad-ble-host)")
+    b.add_argument("--events", type=int, default=3000)
+    b.add_argument("--pairings", type=int, default=5)
+    b.add_argument("--build-dir", default=str(build_dir() / "ble_host"))
+    b.set_defaults(func=_cmd_bench)
+
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _add_link_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("bleak", "bumble"), default="bleak",
+                   help="bleak: the OS BLE stack (default); bumble: raw HCI controller")
+    p.add_argument("--transport", help="bumble HCI transport, e.g. usb:0 or tcp-client:127.0.0.1:7002")
+    p.add_argument("--keystore", help="bumble bond store (JSON file)")
+    p.add_argument("--own-address", help="bumble: our random static address")
+    p.add_argument("--address", help="only this device address")
+    p.add_argument("--passkey", type=int, help="6-digit passkey the device displays")
+    p.add_argument("--scan-timeout", type=float, default=10.0)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .backends import make_backend
+    from .core import Gateway, GatewayOptions
+    from .store import Store
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    if args.passkey is not None and not 0 <= args.passkey <= 999999:
+        raise ImuadError("--passkey must be 6 digits (0..999999)")
+    store = Store(args.db)
+    forwarder = None
+    if args.mqtt:
+        from .mqtt import MqttForwarder
+        forwarder = MqttForwarder(args.mqtt)
+    backend = make_backend(args.backend, transport=args.transport, keystore=args.keystore,
+                           own_address=args.own_address)
+
+    def report(what: str, info: dict) -> None:
+        if args.json_events:
+            print(json.dumps({"event": what, **info}, default=str), flush=True)
+        else:
+            print(f"gateway: {what} " + " ".join(f"{k}={v}" for k, v in info.items()),
+                  file=sys.stderr, flush=True)
+
+    gw = Gateway(backend, store, GatewayOptions(
+        passkey=args.passkey, address=args.address, scan_timeout=args.scan_timeout,
+        max_sessions=args.sessions, stop_after_events=args.until_acked),
+        report=report, forward=forwarder.forward if forwarder else None)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, gw.stop)
+        await gw.run()
+
+    try:
+        asyncio.run(main())
+    finally:
+        if forwarder:
+            forwarder.close()
+        store.close()
+    c = gw.counters
+    report("summary", {k: v for k, v in vars(c).items()})
+    return 0
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    from .store import Store
+    if not Path(args.db).exists():
+        raise ImuadError(f"{args.db}: no such store")
+    with Store(args.db) as s:
+        for e in s.events(args.device, limit=args.limit):
+            t = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["received_at"]))
+            print(f"{t} {e['device_id']} seq={e['seq']} kind={e['kind']} state={e['state']} "
+                  f"score={e['score']} flags={e['flags']}")
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .payload import encode_config
+    from .store import Store
+    try:
+        encode_config(args.threshold_on, args.threshold_off, args.k, args.n)
+    except ValueError as exc:
+        raise ImuadError(str(exc)) from exc
+    with Store(args.db) as s:
+        cid = s.queue_command(args.device, "config", {
+            "threshold_on": args.threshold_on, "threshold_off": args.threshold_off,
+            "k": args.k, "n": args.n})
+    print(f"queued command {cid}; sent when the gateway is next connected to {args.device}")
+    return 0
+
+
+def _cmd_vlink(args: argparse.Namespace) -> int:
+    from .vlink import main
+    return main([a for p in args.port for a in ("--port", str(p))])
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+    run_bench(events=args.events, pairings=args.pairings, build=Path(args.build_dir))
+    return 0

@@ -1,0 +1,112 @@
+"""Contract C8 wire layouts: event notification, status read, control write.
+
+Status and control layouts are documented in device/components/ble_alerts/README.md
+and implemented in C in ble_alerts_proto.c; tests/ble checks both sides agree.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+SERVICE_UUID = "6e0a0001-5f1d-4b8e-9c43-696d75616400"
+EVENT_UUID = "6e0a0002-5f1d-4b8e-9c43-696d75616400"
+STATUS_UUID = "6e0a0003-5f1d-4b8e-9c43-696d75616400"
+CONTROL_UUID = "6e0a0004-5f1d-4b8e-9c43-696d75616400"
+
+PAYLOAD_VERSION = 1
+PAYLOAD_LEN = 20
+KIND_ONSET, KIND_CLEAR, KIND_HEARTBEAT = 1, 2, 3
+FLAG_REPLAYED, FLAG_OVERFLOW = 0x01, 0x02
+
+CTRL_ACK, CTRL_REPLAY, CTRL_CONFIG = 0x01, 0x02, 0x03
+
+_EVENT = struct.Struct("<BBBBIIiI")
+_STATUS = struct.Struct("<BBBBiiIIIHHI16s")
+STATUS_LEN = _STATUS.size  # 48
+
+
+class PayloadError(ValueError):
+    """A notification that is not a valid C8 event (counted and dropped)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: int
+    state: int
+    flags: int
+    seq: int
+    uptime_ms: int
+    score: int
+    model_id: int
+
+    @property
+    def replayed(self) -> bool:
+        return bool(self.flags & FLAG_REPLAYED)
+
+    @property
+    def overflowed(self) -> bool:
+        return bool(self.flags & FLAG_OVERFLOW)
+
+
+@dataclass(frozen=True)
+class Status:
+    state: int
+    k: int
+    n: int
+    threshold_on: int
+    threshold_off: int
+    model_id: int
+    last_seq: int
+    acked_seq: int
+    backlog: int
+    capacity: int
+    overflows: int
+    fw_version: str
+
+
+def decode_event(data: bytes) -> Event:
+    """Decode one 20-byte event; longer payloads keep their first 20 bytes (future fields)."""
+    data = bytes(data)
+    if len(data) < PAYLOAD_LEN:
+        raise PayloadError(f"event payload is {len(data)} bytes, expected {PAYLOAD_LEN}")
+    version, kind, state, flags, seq, uptime, score, model_id = _EVENT.unpack_from(data)
+    if version != PAYLOAD_VERSION:
+        raise PayloadError(f"event payload version {version}, expected {PAYLOAD_VERSION}")
+    if kind not in (KIND_ONSET, KIND_CLEAR, KIND_HEARTBEAT):
+        raise PayloadError(f"event kind {kind} is not 1 (onset), 2 (clear) or 3 (heartbeat)")
+    return Event(kind, state, flags, seq, uptime, score, model_id)
+
+
+def encode_event(ev: Event) -> bytes:
+    return _EVENT.pack(PAYLOAD_VERSION, ev.kind, ev.state, ev.flags, ev.seq, ev.uptime_ms,
+                       ev.score, ev.model_id)
+
+
+def decode_status(data: bytes) -> Status:
+    data = bytes(data)
+    if len(data) < STATUS_LEN or data[0] != 1:
+        raise PayloadError(f"status is {len(data)} bytes (version {data[:1].hex() or '-'}), "
+                           f"expected {STATUS_LEN} bytes of version 01")
+    (_, state, k, n, on, off, model_id, last_seq, acked_seq, backlog, capacity, overflows,
+     fw) = _STATUS.unpack_from(data)
+    return Status(state, k, n, on, off, model_id, last_seq, acked_seq, backlog, capacity,
+                  overflows, fw.rstrip(b"\0").decode("utf-8", "replace"))
+
+
+def encode_ack(seq: int) -> bytes:
+    return struct.pack("<BI", CTRL_ACK, seq & 0xFFFFFFFF)
+
+
+def encode_replay(seq: int) -> bytes:
+    return struct.pack("<BI", CTRL_REPLAY, seq & 0xFFFFFFFF)
+
+
+def encode_config(threshold_on: int, threshold_off: int, k: int, n: int) -> bytes:
+    if not (threshold_off <= threshold_on and 1 <= k <= n <= 32):
+        raise ValueError("config needs threshold_off <= threshold_on and 1 <= k <= n <= 32")
+    return struct.pack("<BiiBB", CTRL_CONFIG, threshold_on, threshold_off, k, n)
+
+
+def model_id_hex(model_id: int) -> str:
+    """The model id as stored (C9 `model_id TEXT`): the first 4 SHA-256 bytes in hex."""
+    return model_id.to_bytes(4, "little").hex()

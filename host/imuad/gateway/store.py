@@ -1,0 +1,246 @@
+"""The gateway store: SQLite in WAL mode with exactly the contract C9 schema.
+
+Read by the dashboard, written by the gateway (BLE events) and by sim/HIL/replay
+runs (`source='sim'|'hil'|'replay'`, `device_id='<kind>:<run_id>'`). Every query is
+parameterised. One `Store` per thread (sqlite3 connections are not shared).
+
+Stable API: Store(path), insert_event, insert_events, upsert_device, add_run,
+queue_command, pending_commands, mark_sent, events, ack_event, devices, device,
+runs, max_seq, contiguous_seq, close.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ImuadError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, name TEXT, model_id TEXT,
+  fw_version TEXT, last_seen REAL, state INTEGER, threshold INTEGER, uptime_ms INTEGER,
+  battery REAL, source TEXT);
+CREATE TABLE IF NOT EXISTS events (device_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  kind INTEGER NOT NULL, state INTEGER NOT NULL, score INTEGER NOT NULL, uptime_ms INTEGER,
+  model_id TEXT, flags INTEGER DEFAULT 0, received_at REAL NOT NULL, acked INTEGER DEFAULT 0,
+  ack_note TEXT, ack_at REAL, PRIMARY KEY (device_id, seq));
+CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, kind TEXT, target TEXT, model TEXT,
+  recording TEXT, started_at REAL, report_json TEXT);
+CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT,
+  kind TEXT, payload_json TEXT, created_at REAL, sent_at REAL);
+"""
+
+DEVICE_FIELDS = ("name", "model_id", "fw_version", "last_seen", "state", "threshold",
+                 "uptime_ms", "battery", "source")
+EVENT_FIELDS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id", "flags",
+                "received_at", "acked", "ack_note", "ack_at")
+
+
+class Store:
+    """SQLite store of devices, events, runs and queued commands (C9)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", timeout: float = 10.0):
+        # FULL: a commit is on disk before insert_event(s) returns, so the gateway may ACK.
+        if synchronous not in ("OFF", "NORMAL", "FULL"):
+            raise ImuadError(f"store: synchronous must be OFF, NORMAL or FULL, not {synchronous!r}")
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={synchronous}")
+            self.db.execute("PRAGMA busy_timeout=%d" % int(timeout * 1000))
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ImuadError(f"{path}: not a usable SQLite store ({exc})") from exc
+
+    # -- schema -------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ImuadError(f"{self.path}: store schema version {version} is newer than this "
+                             f"imuad ({SCHEMA_VERSION}); upgrade imuad")
+        with self._tx():
+            for stmt in SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    self.db.execute(stmt)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _tx(self):
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- events -------------------------------------------------------------------------
+    def insert_event(self, device_id: str, seq: int, kind: int, state: int, score: int,
+                     uptime_ms: int | None = None, model_id: str | None = None, flags: int = 0,
+                     received_at: float | None = None) -> bool:
+        """Store one event (committed on return). False if (device_id, seq) was already there."""
+        return self.insert_events(device_id, [dict(seq=seq, kind=kind, state=state, score=score,
+                                                   uptime_ms=uptime_ms, model_id=model_id,
+                                                   flags=flags, received_at=received_at)]) == 1
+
+    def insert_events(self, device_id: str, events: Iterable[dict[str, Any]]) -> int:
+        """Store many events in one transaction; returns how many were new. Duplicates
+        (same device_id and seq) are ignored, never overwritten."""
+        now = time.time()
+        rows = [(device_id, int(e["seq"]), int(e["kind"]), int(e["state"]), int(e["score"]),
+                 e.get("uptime_ms"), e.get("model_id"), int(e.get("flags") or 0),
+                 e.get("received_at") or now) for e in events]
+        if not rows:
+            return 0
+        with self._tx():
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO events (device_id, seq, kind, state, score, uptime_ms, "
+                "model_id, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            return self.db.total_changes - before
+
+    def events(self, device_id: str | None = None, since: float | None = None,
+               kinds: Sequence[int] | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
+        """Events newest first (by received_at, then seq), optionally filtered."""
+        where, args = [], []
+        if device_id is not None:
+            where.append("device_id = ?")
+            args.append(device_id)
+        if since is not None:
+            where.append("received_at >= ?")
+            args.append(float(since))
+        if kinds:
+            where.append("kind IN (%s)" % ",".join("?" * len(kinds)))
+            args.extend(int(k) for k in kinds)
+        sql = "SELECT * FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY received_at DESC, seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [dict(r) for r in self.db.execute(sql, args)]
+
+    def ack_event(self, device_id: str, seq: int, note: str | None = None,
+                  at: float | None = None) -> bool:
+        """Operator acknowledgement of an event (dashboard). False if there is no such event."""
+        with self._tx():
+            cur = self.db.execute(
+                "UPDATE events SET acked = 1, ack_note = ?, ack_at = ? WHERE device_id = ? AND seq = ?",
+                (note, at or time.time(), device_id, int(seq)))
+            return cur.rowcount == 1
+
+    def max_seq(self, device_id: str) -> int | None:
+        row = self.db.execute("SELECT MAX(seq) FROM events WHERE device_id = ?", (device_id,))
+        return row.fetchone()[0]
+
+    def contiguous_seq(self, device_id: str, after: int) -> int:
+        """Largest s >= after such that every seq in (after, s] is stored."""
+        rows = self.db.execute("SELECT seq FROM events WHERE device_id = ? AND seq > ? ORDER BY seq",
+                               (device_id, int(after)))
+        s = after
+        for (seq,) in rows:
+            if seq != s + 1:
+                break
+            s = seq
+        return s
+
+    def count_events(self, device_id: str | None = None) -> int:
+        if device_id is None:
+            return self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM events WHERE device_id = ?",
+                               (device_id,)).fetchone()[0]
+
+    # -- devices ------------------------------------------------------------------------
+    def upsert_device(self, device_id: str, **fields: Any) -> None:
+        """Create or update a device; only the given fields change."""
+        unknown = set(fields) - set(DEVICE_FIELDS)
+        if unknown:
+            raise ImuadError(f"store: unknown device field(s) {sorted(unknown)}; "
+                             f"known: {', '.join(DEVICE_FIELDS)}")
+        cols = list(fields)
+        with self._tx():
+            self.db.execute("INSERT OR IGNORE INTO devices (device_id) VALUES (?)", (device_id,))
+            if cols:
+                # column names come from DEVICE_FIELDS only, values are parameters
+                self.db.execute("UPDATE devices SET " + ", ".join(f"{c} = ?" for c in cols) +
+                                " WHERE device_id = ?", [fields[c] for c in cols] + [device_id])
+
+    def devices(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM devices ORDER BY device_id")]
+
+    def device(self, device_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        return dict(row) if row else None
+
+    # -- runs ---------------------------------------------------------------------------
+    def add_run(self, run_id: str, kind: str, target: str | None = None, model: str | None = None,
+                recording: str | None = None, started_at: float | None = None,
+                report: dict[str, Any] | str | None = None) -> None:
+        """Record (or replace) a sim/HIL/replay run and its report."""
+        report_json = report if isinstance(report, str) or report is None else json.dumps(report)
+        with self._tx():
+            self.db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, kind, target, model, recording, started_at, "
+                "report_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, kind, target, model, recording, started_at or time.time(), report_json))
+
+    def runs(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        if kind is None:
+            cur = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+        else:
+            cur = self.db.execute("SELECT * FROM runs WHERE kind = ? ORDER BY started_at DESC "
+                                  "LIMIT ?", (kind, limit))
+        return [dict(r) for r in cur]
+
+    # -- commands (dashboard -> gateway -> device) ---------------------------------------
+    def queue_command(self, device_id: str, kind: str, payload: dict[str, Any] | None = None) -> int:
+        """Queue a command (e.g. kind='config', payload {threshold_on, threshold_off, k, n})."""
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO commands (device_id, kind, payload_json, created_at, sent_at) "
+                "VALUES (?, ?, ?, ?, NULL)", (device_id, kind, json.dumps(payload or {}), time.time()))
+            return int(cur.lastrowid)
+
+    def pending_commands(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        """Commands not sent yet, oldest first; payload_json is decoded into `payload`."""
+        if device_id is None:
+            cur = self.db.execute("SELECT * FROM commands WHERE sent_at IS NULL ORDER BY id")
+        else:
+            cur = self.db.execute("SELECT * FROM commands WHERE sent_at IS NULL AND device_id = ? "
+                                  "ORDER BY id", (device_id,))
+        out = []
+        for r in cur:
+            d = dict(r)
+            d["payload"] = json.loads(d["payload_json"] or "{}")
+            out.append(d)
+        return out
+
+    def mark_sent(self, command_id: int, sent_at: float | None = None) -> None:
+        with self._tx():
+            self.db.execute("UPDATE commands SET sent_at = ? WHERE id = ?",
+                            (sent_at or time.time(), int(command_id)))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

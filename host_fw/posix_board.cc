@@ -1,0 +1,50 @@
+#include "posix_board.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace imuad_host {
+
+static uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint32_t PosixBoard::micros() { return static_cast<uint32_t>(now_ns() / 1000u); }
+uint32_t PosixBoard::millis() { return static_cast<uint32_t>(now_ns() / 1000000u); }
+
+int PosixBoard::read(uint8_t* buf, size_t cap) {
+  if (closed_) return -1;
+  pollfd p{in_, POLLIN, 0};
+  const int r = ::poll(&p, 1, 100);
+  if (r == 0) return 0;
+  if (r < 0) return errno == EINTR ? 0 : -1;
+  const ssize_t n = ::read(in_, buf, cap);
+  if (n < 0) return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
+  if (n == 0) return -1;  // EOF: the host closed the line
+  return static_cast<int>(n);
+}
+
+void PosixBoard::write(const uint8_t* data, size_t len) {
+  while (len > 0) {
+    const ssize_t n = ::write(out_, data, len);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      closed_ = true;  // reader gone
+      return;
+    }
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+void PosixBoard::log(int level, const char* message) {
+  static const char* const kLevels[] = {"E", "W", "I", "D"};
+  fprintf(stderr, "imuad-fw-host %s: %s\n", kLevels[(level < 0 || level > 3) ? 3 : level], message);
+}
+
+}  // namespace imuad_host

@@ -1,0 +1,27 @@
+// POSIX board for imuad-fw-host: frames on file descriptors (stdin/stdout or a pty master).
+#pragma once
+
+#include <cstdint>
+
+#include "imuad/board.h"
+
+namespace imuad_host {
+
+class PosixBoard : public imuad::Board {
+ public:
+  PosixBoard(int in_fd, int out_fd, bool exit_on_bye) : in_(in_fd), out_(out_fd), exit_on_bye_(exit_on_bye) {}
+  uint32_t micros() override;
+  uint32_t millis() override;
+  int read(uint8_t* buf, size_t cap) override;
+  void write(const uint8_t* data, size_t len) override;
+  void log(int level, const char* message) override;
+  const char* target_name() const override { return "host"; }
+  void on_bye() override { if (exit_on_bye_) closed_ = true; }
+
+ private:
+  int in_, out_;
+  bool exit_on_bye_;
+  bool closed_ = false;
+};
+
+}  // namespace imuad_host

@@ -1,0 +1,45 @@
+#include "board_qemu.h"
+
+#include "mps2.h"
+
+namespace imuad_sim {
+
+QemuBoard::QemuBoard(const char* target, uint32_t hang_after_bytes)
+    : target_(target), hang_after_bytes_(hang_after_bytes) {
+  mps2_uart_init();
+  mps2_systick_start();
+}
+
+uint32_t QemuBoard::micros() { return static_cast<uint32_t>(mps2_ticks()); }
+
+uint32_t QemuBoard::millis() {
+  return static_cast<uint32_t>(mps2_ticks() / (MPS2_SYSCLK_HZ / 1000u));
+}
+
+int QemuBoard::read(uint8_t* buf, size_t cap) {
+  size_t n = mps2_uart_read(buf, cap);
+  bytes_in_ += static_cast<uint32_t>(n);
+  if (hang_after_bytes_ != 0 && bytes_in_ >= hang_after_bytes_) {
+    for (;;) {  // test-only: a firmware that stops responding mid-stream
+      __asm__ volatile("nop");
+    }
+  }
+  return static_cast<int>(n);
+}
+
+void QemuBoard::write(const uint8_t* data, size_t len) { mps2_uart_write(data, len); }
+
+void QemuBoard::log(int level, const char* message) {
+  // Board-level log goes to the semihosting console (QEMU's stderr), never into UART0's
+  // binary frame stream; the core sends protocol LOG frames itself.
+  static const char* const kLevel[] = {"E ", "W ", "I ", "D "};
+  mps2_semihost_write0(kLevel[(level < 0 || level > 3) ? 3 : level]);
+  mps2_semihost_write0(message);
+  mps2_semihost_write0("\n");
+}
+
+uint32_t QemuBoard::stack_high_water() { return mps2_stack_high_water(); }
+
+void QemuBoard::on_bye() { mps2_semihost_exit(MPS2_EXIT_OK); }
+
+}  // namespace imuad_sim

@@ -1,0 +1,94 @@
+"""Fixtures of the BLE end-to-end tests: imuad-ble-host built once per run (CMake + Ninja,
+-j2), a virtual radio per test, and process cleanup whatever the outcome."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ble_harness import REPO, Gateway, Proc, free_ports, gateway_argv  # noqa: E402
+
+PASSKEY = 246810
+
+
+def _build_dir() -> Path:
+    sys.path.insert(0, str(REPO / "host"))
+    from imuad.paths import build_dir
+    return build_dir() / "ble_host"
+
+
+@pytest.fixture(scope="session")
+def build_tree() -> Path:
+    """Configure and build ble_host (incremental; about 30 s from scratch on 2 cores)."""
+    if not shutil.which("cmake"):
+        pytest.fail("cmake is required (scripts/apt-packages.txt)")
+    out = _build_dir()
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    if not (out / "CMakeCache.txt").exists():
+        subprocess.run(["cmake", "-S", str(REPO / "ble_host"), "-B", str(out), *gen,
+                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, capture_output=True,
+                       timeout=300)
+    r = subprocess.run(["cmake", "--build", str(out), "-j2"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def ble_host_bin(build_tree: Path) -> Path:
+    exe = build_tree / "imuad-ble-host"
+    assert exe.exists()
+    return exe
+
+
+class Rig:
+    """One virtual radio (two controllers) plus the processes started on it."""
+
+    def __init__(self, tmp: Path, exe: Path) -> None:
+        self.tmp, self.exe = tmp, exe
+        self.fw_port, self.gw_port = free_ports(2)
+        self.procs: list[Proc] = []
+        self.radio = self._add(Proc("vlink", [sys.executable, "-m", "imuad.gateway.vlink",
+                                              "--port", str(self.fw_port),
+                                              "--port", str(self.gw_port)],
+                                    tmp, stdin=True))
+        self.radio.wait_line(r"^VLINK READY", 20)
+        self.db = tmp / "gateway.db"
+        self.keystore = tmp / "keys.json"
+        self._n = 0
+
+    def _add(self, p: Proc) -> Proc:
+        self.procs.append(p)
+        return p
+
+    def firmware(self, *args: str, passkey: int = PASSKEY, stdin: bool = False) -> Proc:
+        fw = self._add(Proc("firmware", [str(self.exe), "--hci-port", str(self.fw_port),
+                                         "--passkey", str(passkey), *args], self.tmp,
+                            stdin=stdin))
+        fw.wait_line(r"^ADVERTISING", 20)
+        return fw
+
+    def gateway(self, passkey: int | None = PASSKEY, *extra: str) -> Gateway:
+        self._n += 1
+        return self._add(Gateway(f"gateway{self._n}", gateway_argv(
+            self.gw_port, self.db, self.keystore, passkey, list(extra)), self.tmp))
+
+    def drop_links(self) -> None:
+        self.radio.send("drop")
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.kill()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, ble_host_bin: Path):
+    r = Rig(tmp_path, ble_host_bin)
+    try:
+        yield r
+    finally:
+        r.close()

@@ -1,0 +1,215 @@
+"""End to end on a Bumble virtual link: imuad-ble-host (ble_alerts on upstream NimBLE)
+<-> `imuad gateway run --backend bumble` -> SQLite."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ble_harness import REPO, scripted_event
+from conftest import PASSKEY
+
+sys.path.insert(0, str(REPO / "host"))
+from imuad.gateway import payload as pl  # noqa: E402
+from imuad.gateway.backends import PairingError  # noqa: E402
+from imuad.gateway.store import Store  # noqa: E402
+
+
+def stored(db: Path) -> list[dict]:
+    with Store(db) as s:
+        return sorted(s.events(limit=None), key=lambda r: r["seq"])
+
+
+def assert_exactly(db: Path, seqs: range) -> list[dict]:
+    rows = stored(db)
+    got = [r["seq"] for r in rows]
+    assert got == list(seqs), (f"stored {len(got)} events; missing "
+                               f"{sorted(set(seqs) - set(got))[:10]}, extra "
+                               f"{sorted(set(got) - set(seqs))[:10]}")
+    for r in rows:
+        want = scripted_event(r["seq"] - 1)
+        assert {k: r[k] for k in want} == want
+    return rows
+
+
+@pytest.mark.timeout(150)
+def test_in_order_delivery_of_1200_events(rig):
+    n = 1200
+    fw = rig.firmware("--events", f"scripted:{n}", "--model-id", "a1b2c3d4")
+    gw = rig.gateway(PASSKEY, "--until-acked", str(n))
+    assert gw.wait_exit(120) == 0, gw.stderr_tail()
+    rows = assert_exactly(rig.db, range(1, n + 1))
+    # arrival order == seq order, the model id of the device, no flags on a clean stream
+    assert [r["received_at"] for r in rows] == sorted(r["received_at"] for r in rows)
+    # model_id u32 0xa1b2c3d4 = SHA-256 bytes d4 c3 b2 a1 (little-endian), stored as hex
+    assert {r["model_id"] for r in rows} == {"d4c3b2a1"}
+    assert {r["flags"] for r in rows} == {0}
+    summary = gw.events("summary")[-1]
+    assert summary["stored"] == n and summary["malformed"] == 0 and summary["lost"] == 0
+    assert summary["duplicates"] == 0 and summary["pairings"] == 1
+    fw.wait_line(rf"^ACK {n}$", 10)
+    with Store(rig.db) as s:
+        dev = s.device("F0:00:00:00:00:01")
+    assert dev["fw_version"] == "imuad-host-0.1" and dev["source"] == "ble"
+    assert dev["model_id"] == "d4c3b2a1"
+
+
+async def _central_attempts(port: int, tmp: Path) -> dict:
+    """An unpaired central, a wrong passkey, legacy pairing, then the right passkey."""
+    from bumble.pairing import PairingConfig
+
+    from imuad.gateway.backends.bumble_backend import BumbleBackend, _PasskeyDelegate
+    out: dict = {}
+    be = BumbleBackend(f"tcp-client:127.0.0.1:{port}", keystore=str(tmp / "intruder.json"),
+                       own_address="C0:DE:00:00:00:99")
+    await be.open()
+    try:
+        addr = await be.find(pl.SERVICE_UUID, None, 15)
+        received: list[bytes] = []
+
+        link = await be.connect(addr, 10)  # no pairing at all
+        for name, op in (("read", link.read_status()), ("subscribe", link.subscribe(received.append)),
+                         ("write", link.write_control(pl.encode_ack(3)))):
+            try:
+                await asyncio.wait_for(op, 10)
+                out[name] = "allowed"
+            except Exception as exc:  # ATT error: insufficient authentication/encryption
+                out[name] = type(exc).__name__ + ": " + str(exc)
+        await asyncio.sleep(0.5)
+        out["notifications_unpaired"] = len(received)
+        await link.close()
+        await asyncio.sleep(0.3)
+
+        link = await be.connect(addr, 10)
+        try:
+            await link.secure(PASSKEY + 1)
+            out["wrong_passkey"] = "accepted"
+        except PairingError as exc:
+            out["wrong_passkey"] = str(exc)
+        await link.close()
+        await asyncio.sleep(0.3)
+
+        legacy = be.device.pairing_config_factory
+        be.device.pairing_config_factory = lambda c: PairingConfig(
+            sc=False, mitm=True, bonding=True, delegate=_PasskeyDelegate(PASSKEY))
+        link = await be.connect(addr, 10)
+        try:
+            await link.secure(PASSKEY)
+            out["legacy"] = "accepted"
+        except PairingError as exc:
+            out["legacy"] = str(exc)
+        await link.close()
+        be.device.pairing_config_factory = legacy
+        await asyncio.sleep(0.3)
+
+        link = await be.connect(addr, 10)  # the right passkey works on the same device
+        out["right_passkey_bonded_before"] = await link.secure(PASSKEY)
+        out["status"] = pl.decode_status(await link.read_status())
+        await link.close()
+    finally:
+        await be.close()
+    return out
+
+
+@pytest.mark.timeout(120)
+def test_unpaired_wrong_passkey_and_legacy_centrals_are_rejected(rig):
+    fw = rig.firmware("--events", "stdin", stdin=True)
+    for _ in range(3):
+        fw.send("push 1 1 200")
+    fw.wait_line(r"^PUSHED 3$", 10)
+    out = asyncio.run(asyncio.wait_for(_central_attempts(rig.gw_port, rig.tmp), 100))
+    for name in ("read", "subscribe", "write"):
+        assert out[name] != "allowed", out
+        assert "INSUFFICIENT" in out[name].upper(), out[name]
+    assert out["notifications_unpaired"] == 0
+    assert out["wrong_passkey"] != "accepted" and "pairing" in out["wrong_passkey"]
+    assert out["legacy"] != "accepted"
+    assert out["right_passkey_bonded_before"] is False
+    st = out["status"]
+    assert st.last_seq == 3 and st.acked_seq == 0 and st.backlog == 3 and st.capacity == 128
+    assert fw.count(r"^SECURED") == 1  # only the right passkey got through
+    assert fw.count(r"^ACK ") == 0 and fw.count(r"^SUBSCRIBED") == 0
+
+
+@pytest.mark.timeout(120)
+def test_bonded_reconnect_needs_no_passkey_and_config_reaches_device(rig):
+    n = 60
+    fw = rig.firmware("--events", f"scripted:{n}", "--rate", "200")
+    gw1 = rig.gateway(PASSKEY, "--until-acked", "20")
+    assert gw1.wait_exit(60) == 0, gw1.stderr_tail()
+    assert gw1.events("secured")[0]["bonded"] is False
+    fw.wait_line(r"^SECURED bonded=1", 10)  # NimBLE side: bonded after pairing
+
+    with Store(rig.db) as s:
+        s.queue_command("F0:00:00:00:00:01", "config",
+                        {"threshold_on": 200, "threshold_off": 150, "k": 2, "n": 4})
+    start = len(fw.lines)
+    gw2 = rig.gateway(None, "--until-acked", str(n))  # no passkey: only the bond can work
+    assert gw2.wait_exit(60) == 0, gw2.stderr_tail()
+    assert [e["bonded"] for e in gw2.events("secured")] == [True]
+    fw.wait_line(r"^CONFIG 200 150 2 4$", 10, start=start)
+    assert fw.count(r"^PASSKEY") == 1  # displayed once, for the first pairing only
+    assert_exactly(rig.db, range(1, n + 1))
+    with Store(rig.db) as s:
+        assert s.pending_commands() == []
+        assert s.device("F0:00:00:00:00:01")["threshold"] == 200
+
+
+@pytest.mark.timeout(150)
+def test_link_loss_mid_stream_loses_and_duplicates_nothing(rig):
+    n = 1500
+    fw = rig.firmware("--events", f"scripted:{n}", "--rate", "1500")
+    gw = rig.gateway(PASSKEY, "--until-acked", str(n))
+    for threshold in (300, 800):
+        gw.wait_event("acked", 60, lambda d, t=threshold: d["seq"] >= t)
+        rig.drop_links()
+        gw.wait_event("secured", 30, lambda d: d["bonded"])
+    assert gw.wait_exit(120) == 0, gw.stderr_tail()
+    assert fw.count(r"^DISCONNECTED") >= 2
+    assert_exactly(rig.db, range(1, n + 1))
+    s = gw.events("summary")[-1]
+    assert s["stored"] == n and s["lost"] == 0 and s["connections"] >= 3
+    assert s["bonded_reconnects"] >= 2
+
+
+@pytest.mark.timeout(150)
+def test_gateway_killed_mid_stream_loses_no_acknowledged_event(rig):
+    n = 1500
+    rig.firmware("--events", f"scripted:{n}", "--rate", "1500")
+    gw1 = rig.gateway(PASSKEY)
+    gw1.wait_event("acked", 60, lambda d: d["seq"] >= 400)
+    gw1.kill(signal.SIGKILL)
+    acked_before = gw1.acked()
+    assert acked_before >= 400
+    rows = stored(rig.db)
+    assert [r["seq"] for r in rows][:acked_before] == list(range(1, acked_before + 1))
+
+    gw2 = rig.gateway(PASSKEY, "--until-acked", str(n))
+    assert gw2.wait_exit(120) == 0, gw2.stderr_tail()
+    assert gw2.events("secured")[0]["bonded"] is True
+    assert_exactly(rig.db, range(1, n + 1))
+    assert gw2.events("summary")[-1]["lost"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_backlog_overflow_is_flagged_and_counted_as_lost(rig):
+    n, cap = 300, 128
+    fw = rig.firmware("--events", f"scripted:{n}", "--no-backpressure")
+    fw.wait_line(rf"^SCRIPT_DONE {n}$", 20)  # all pushed before any gateway connects
+    gw = rig.gateway(PASSKEY, "--until-acked", str(n))
+    assert gw.wait_exit(60) == 0, gw.stderr_tail()
+    rows = assert_exactly(rig.db, range(n - cap + 1, n + 1))
+    assert rows[0]["flags"] & pl.FLAG_OVERFLOW
+    assert all(r["flags"] & pl.FLAG_OVERFLOW == 0 for r in rows[1:])
+    s = gw.events("summary")[-1]
+    assert s["lost"] == n - cap and s["stored"] == cap
+
+
+def test_component_type_checks_against_esp_nimble(build_tree):
+    r = subprocess.run(["cmake", "--build", str(build_tree), "--target",
+                        "ble_alerts_espnimble_check"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr

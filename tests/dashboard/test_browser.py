@@ -1,0 +1,230 @@
+"""End to end in a real browser: Debian chromium + chromedriver, headless, via Selenium.
+
+A uvicorn server runs the dashboard in a thread over a fresh store; the test plays the
+gateway by inserting rows and checks that the page follows live, that an operator can
+acknowledge with the token and that nobody can without it. Screenshots go to artifacts/.
+"""
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from dashboard_c9 import TOKEN, FakeGateway
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
+    reason="needs Debian chromium and chromium-driver (scripts/apt-packages.txt)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[tuple[str, FakeGateway]]:
+    import uvicorn
+
+    from imuad.dashboard.app import Settings, create_app
+
+    gw = FakeGateway(tmp_path / "store.db")
+    seed_history(gw)
+    app = create_app(Settings(store=gw.path, token=TOKEN, poll_s=0.05))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                        lifespan="on", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 15
+    while not srv.started:
+        assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", gw
+    srv.should_exit = True
+    thread.join(10)
+    gw.close()
+
+
+def seed_history(gw: FakeGateway) -> None:
+    """A plant of machines with 5 minutes of heartbeats, so pages look like a real shift."""
+    rng = random.Random(7)
+    now = time.time()
+    machines = [("spindle-a", "Spindle A", 110), ("coolant-pump", "Coolant pump", 90),
+                ("gearbox-3", "Gearbox 3", 140), ("fan-north", "Exhaust fan N", 80),
+                ("press-2", "Press 2", 120)]
+    for i, (dev, name, thr) in enumerate(machines):
+        rows = []
+        for k in range(150):
+            base = 0.45 * thr + 0.08 * thr * math.sin(k / 9 + i)
+            rows.append(dict(device_id=dev, seq=k, kind=3, score=int(base + rng.gauss(0, 6)),
+                             received_at=now - 300 + 2 * k, uptime_ms=(5000 + 2 * k) * 1000))
+        anomalous = dev == "gearbox-3"
+        if anomalous:
+            rows.append(dict(device_id=dev, seq=150, kind=1, score=thr + 25, received_at=now - 5))
+        gw.insert_events(rows)
+        gw.upsert_device(dev, name=name, model_id="9f3a61c2", fw_version="1.2.0",
+                         last_seen=now - 2, state=1 if anomalous else 0, threshold=thr,
+                         uptime_ms=(5000 + 300) * 1000, battery=round(0.5 + 0.1 * i, 2),
+                         source="ble")
+    gw.add_run("qemu-0001", "sim", "qemu", "cnn_small", "smartmanuad/pump_03.csv",
+               {"parity": {"exact": 812, "total": 812, "max_lsb": 0},
+                "instructions_per_inference": 1843210, "windows": 812, "events": 4,
+                "decision": {"threshold_on": 100, "threshold_off": 80, "k": 3, "n": 5}})
+    gw.insert_events([dict(device_id="sim:qemu-0001", seq=k, kind=1 if k in (200, 600) else 2 if k in (300, 700) else 3,
+                           score=int(45 + 6 * math.sin(k / 15) + rng.gauss(0, 5)
+                                     + (75 if 200 <= k < 300 or 600 <= k < 700 else 0)),
+                           received_at=now - 400 + 0.25 * k)
+                      for k in range(1, 812)])
+
+
+@pytest.fixture()
+def browser(tmp_path: Path) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1920,1080",
+                 f"--user-data-dir={tmp_path / 'chrome-profile'}"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(20)
+    # a 1080p wall screen, whatever the headless window chrome takes
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    yield driver
+    driver.quit()
+
+
+FETCH_ACK = """
+const done = arguments[arguments.length - 1];
+fetch('/api/events/ack', {method: 'POST', credentials: 'same-origin',
+  headers: {'Content-Type': 'application/json'},
+  body: JSON.stringify({device_id: arguments[0], seq: arguments[1], note: 'sneaky'})})
+  .then(r => done(r.status), e => done(String(e)));
+"""
+
+
+@pytest.mark.timeout(120)
+def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: object,
+                                    artifacts_dir: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, gw = server
+    d = browser
+    wait = WebDriverWait(d, 15)
+    t_start = time.time()
+
+    # read access needs the token: we land on the login page, and a wrong token is refused
+    d.get(base + "/")
+    wait.until(EC.url_contains("/login"))
+    d.find_element(By.ID, "token").send_keys("not-the-token")
+    d.find_element(By.ID, "login-submit").click()
+    wait.until(EC.presence_of_element_located((By.ID, "login-error")))
+    d.find_element(By.ID, "token").send_keys(TOKEN)
+    d.find_element(By.ID, "login-submit").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '.dev[data-device="spindle-a"]')))
+    wait.until(EC.text_to_be_present_in_element((By.ID, "live-status"), "live"))
+
+    # a new device appears without reload when the gateway first hears from it
+    assert not d.find_elements(By.CSS_SELECTOR, '.dev[data-device="press-7"]')
+    now = time.time()
+    gw.upsert_device("press-7", name="Press 7", model_id="9f3a61c2", fw_version="1.2.0",
+                     last_seen=now, state=0, threshold=100, uptime_ms=42_000, battery=0.93,
+                     source="ble")
+    # received_at is the gateway's clock; spacing samples 2 s apart (in the recent past)
+    # gives the chart a realistic time axis without making the test wait
+    t0 = now - 90
+    gw.insert_events([dict(device_id="press-7", seq=0, kind=3, score=35, received_at=t0)])
+    card = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '.dev[data-device="press-7"]')))
+    assert "Press 7" in card.text
+    d.save_screenshot(str(artifacts_dir / "dashboard_overview.png"))
+
+    # its live chart follows inserted events (SSE, no reload)
+    card.click()
+    wait.until(EC.url_contains("/devices/press-7"))
+    chart = d.find_element(By.ID, "chart")
+    wait.until(lambda _: int(chart.get_attribute("data-points") or 0) >= 1)
+    rng = random.Random(1)
+    seq = 1
+    for k in range(40):
+        score = 30 + rng.randint(0, 12) + (90 if 20 <= k < 30 else 0)
+        kind = 1 if k == 20 else 2 if k == 30 else 3
+        gw.insert_events([dict(device_id="press-7", seq=seq, kind=kind, score=score,
+                               state=1 if 20 <= k < 30 else 0, received_at=t0 + 2 * seq)])
+        seq += 1
+        time.sleep(0.02)
+    wait.until(lambda _: int(chart.get_attribute("data-points")) == 41)
+    assert d.find_element(By.ID, "n-points").text == "41"
+    wait.until(EC.text_to_be_present_in_element((By.ID, "device-state"), "NORMAL"))
+    onset = wait.until(EC.element_to_be_clickable(
+        (By.CSS_SELECTOR, '#alert-list li.alert.onset .ack-btn')))
+
+    # acknowledge with the token (cookie session + CSRF header from the page)
+    onset.click()
+    note = d.find_element(By.ID, "ack-note")
+    wait.until(EC.visibility_of(note))
+    note.send_keys("belt tension checked")
+    d.find_element(By.ID, "ack-submit").click()
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#alert-list li.alert.onset"),
+                                                "belt tension checked"))
+    row = gw.conn.execute("SELECT acked, ack_note FROM events WHERE device_id='press-7' AND seq=21"
+                          ).fetchone()
+    assert tuple(row) == (1, "belt tension checked")
+    time.sleep(0.3)  # let the last animation frame paint
+    d.save_screenshot(str(artifacts_dir / "dashboard.png"))
+
+    d.get(base + "/alerts")
+    wait.until(EC.presence_of_element_located((By.ID, "events-table")))
+    assert "belt tension checked" in d.find_element(By.ID, "events-table").text
+    d.save_screenshot(str(artifacts_dir / "dashboard_alerts.png"))
+    # filters: device select, then a local-time range in the future (sent as UTC ISO 8601)
+    from selenium.webdriver.support.ui import Select
+    Select(d.find_element(By.ID, "f-device")).select_by_value("press-7")
+    d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait.until(EC.url_contains("device=press-7"))
+    rows = d.find_elements(By.CSS_SELECTOR, "#events-table tbody tr")
+    assert len(rows) == 2 and all("press-7" in r.text for r in rows)
+    d.execute_script("document.getElementById('f-since').value = '2099-01-01T00:00:00'")
+    d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait.until(EC.url_contains("since=2099"))
+    assert "No events match" in d.find_element(By.ID, "events-table").text
+    d.get(base + "/runs/qemu-0001")
+    wait.until(EC.presence_of_element_located((By.ID, "report-table")))
+    assert "1\u202f843\u202f210" in d.find_element(By.CSS_SELECTOR, ".summary").text
+    run_chart = d.find_element(By.ID, "chart")
+    wait.until(lambda _: int(run_chart.get_attribute("data-points") or 0) == 811)
+    time.sleep(0.2)
+    d.save_screenshot(str(artifacts_dir / "dashboard_run.png"))
+    import httpx; print("HEALTH", httpx.get(base + "/healthz").json())
+    d.find_element(By.ID, "run-live").click()   # a simulated run reads like a live device
+    chart = wait.until(EC.presence_of_element_located((By.ID, "chart")))
+    wait.until(lambda _: int(chart.get_attribute("data-points") or 0) == 811)
+
+    # without the token an acknowledge is refused: cookie but no CSRF header -> 403,
+    # no session at all -> 401; neither reaches the store
+    d.set_script_timeout(10)
+    assert d.execute_async_script(FETCH_ACK, "gearbox-3", 150) == 403
+    d.delete_all_cookies()
+    assert d.execute_async_script(FETCH_ACK, "gearbox-3", 150) == 401
+    assert gw.conn.execute("SELECT acked FROM events WHERE device_id='gearbox-3' AND seq=150"
+                           ).fetchone()[0] == 0
+    d.get(base + "/alerts")
+    wait.until(EC.url_contains("/login"))
+    assert time.time() - t_start < 60

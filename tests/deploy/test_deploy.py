@@ -1,0 +1,264 @@
+"""quantize / op check / export / parity / layer-by-layer (imuad.deploy)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imuad.errors import ImuadError
+from imuad.paths import REPO_ROOT, vendor_dir
+from imuad.reference import Preprocess
+
+from .conftest import C, H, W
+
+
+# ---------------------------------------------------------------- flatbuffer checks
+def test_corrupt_and_truncated_flatbuffers_give_clear_errors(tiny_run, tmp_path):
+    from imuad.deploy.flatbuffer import load_checked, read_model
+    good = (tiny_run.dir / "model_int8.tflite").read_bytes()
+    cases = {
+        "garbage": bytes(np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8)),
+        "empty": b"",
+        "truncated_half": good[: len(good) // 2],
+        "truncated_tail": good[:-7],
+        "bad_root": good[:4] + good[4:8] + b"\xff" * 8 + good[16:],
+    }
+    for name, data in cases.items():
+        p = tmp_path / f"{name}.tflite"
+        p.write_bytes(data)
+        with pytest.raises(ImuadError, match=re.escape(str(p)) + ".*(TFLite|truncated|corrupt|flatbuffer)"):
+            load_checked(p)
+    with pytest.raises(ImuadError, match="cannot read"):
+        load_checked(tmp_path / "missing.tflite")
+    assert read_model(good).op_names  # the intact one parses
+
+
+def test_float_model_is_rejected(tiny_run):
+    import tensorflow as tf
+    from imuad.deploy.flatbuffer import check_deployable, read_model
+    float_tfl = tf.lite.TFLiteConverter.from_keras_model(tiny_run.model).convert()
+    with pytest.raises(ImuadError, match="float32, not int8"):
+        check_deployable(read_model(float_tfl, "float.tflite"))
+
+
+def test_unsupported_op_names_op_and_keras_layer():
+    import keras
+    from imuad.deploy.flatbuffer import check_deployable, read_model
+    from imuad.deploy.quantize import convert_int8
+    inp = keras.Input((W, C))
+    x = keras.layers.Conv1D(4, 3, name="conv")(inp)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    x = keras.layers.Dense(4, activation="gelu", name="odd_dense")(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(x)
+    tfl = convert_int8(keras.Model(inp, out), np.random.default_rng(0).normal(size=(16, W, C)))
+    with pytest.raises(ImuadError, match=r"GELU \(from Keras layer 'odd_dense'\) has no TFLM kernel"):
+        check_deployable(read_model(tfl, "gelu.tflite"))
+
+
+def test_supported_ops_come_from_the_tflm_resolver():
+    from imuad.deploy.tflm_ops import parse_resolver_header, supported_ops
+    ops = supported_ops()
+    assert ops["CONV_2D"] == "AddConv2D" and ops["UNIDIRECTIONAL_SEQUENCE_LSTM"] == "AddUnidirectionalSequenceLSTM"
+    assert "GELU" not in ops and "CUSTOM" not in ops
+    import imuad.deploy
+    snapshot = json.loads((Path(imuad.deploy.__file__).parent / "tflm_ops.json").read_text())
+    header = vendor_dir() / "esp-tflite-micro/tensorflow/lite/micro/micro_mutable_op_resolver.h"
+    if header.is_file():
+        assert parse_resolver_header(header.read_text()) == snapshot["ops"]
+
+
+# ---------------------------------------------------------------- quantize
+def test_quantize_writes_int8_model_and_constants(tiny_run):
+    q = tiny_run.quant
+    assert (tiny_run.dir / "model_int8.tflite").is_file() and (tiny_run.dir / "quant.json").is_file()
+    assert q["input"]["dtype"] == "int8" and q["output"]["dtype"] == "int8"
+    assert q["output"]["scale"] == pytest.approx(1 / 256) and q["output"]["zero_point"] == -128
+    d = q["decision"]
+    assert d["threshold_off"] < d["threshold_on"] and (d["k"], d["n"]) == (2, 3)
+    for split_metrics in q["metrics"].values():
+        assert {"precision", "recall", "f1", "roc_auc", "pr_auc", "confusion", "split"} <= set(split_metrics)
+    assert q["metrics"]["int8"]["f1"] >= q["metrics"]["float"]["f1"] - 0.05
+
+
+def test_int8_preprocessing_is_reference_preprocess(tiny_run, tiny_export):
+    from imuad.deploy.engines import WindowBatch, _quantized
+    card = tiny_export.card
+    norm = tiny_run.normalizer
+    p = card["preprocessing"]
+    pre = Preprocess.from_card(card)
+    assert pre == Preprocess.derive(norm.mean, norm.std, p["input_scale"], p["input_zero_point"])
+    X = tiny_run.splits()["test"].X
+    batch = WindowBatch(X, np.arange(len(X)) * H, np.zeros(len(X), np.int32), H)
+    q = _quantized(card, batch)
+    assert np.array_equal(q, pre.apply(X))
+    # and it is the float model's input quantization, within rounding
+    want = np.clip(np.round(norm.apply(X) / p["input_scale"]) + p["input_zero_point"], -128, 127)
+    assert np.max(np.abs(q.astype(int) - want)) <= 1
+
+
+def test_fused_lstm_conversion(tmp_path):
+    from imuad.deploy.flatbuffer import check_deployable, read_model
+    from imuad.deploy.interpreters import run_tflm
+    from imuad.deploy.quantize import convert_int8
+    from .conftest import TinyRun
+    run = TinyRun(tmp_path / "lstm", arch="cnn_lstm")
+    Xn = run.normalizer.apply(run.splits()["test"].X)
+    tfl = convert_int8(run.model, run.normalizer.apply(run.splits()["train"].X))
+    info = read_model(tfl)
+    check_deployable(info)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in info.op_names and "WHILE" not in info.op_names
+    inp, out = info.inputs[0], info.outputs[0]
+    xq = np.clip(np.round(Xn / inp.scale) + inp.zero_point, -128, 127).astype(np.int8)
+    got = (run_tflm(tfl, xq).astype(np.float64)[:, 0] - out.zero_point) * out.scale
+    want = np.asarray(run.model(Xn))[:, 0]
+    assert np.max(np.abs(got - want)) < 0.05
+    # reset before every window: running a window twice gives the same output
+    assert np.array_equal(run_tflm(tfl, np.concatenate([xq[:1], xq[:1]]))[0], run_tflm(tfl, xq[:1])[0])
+
+
+# ---------------------------------------------------------------- export
+def test_c_array_round_trips_to_the_same_sha256(tiny_export):
+    d = tiny_export.dir
+    text = (d / "model_data.cc").read_text()
+    assert "alignas(16) const unsigned char g_tiny_model[]" in text
+    body = text.split("g_tiny_model[] = {", 1)[1].split("};", 1)[0]
+    data = bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", body))
+    n = int(re.search(r"g_tiny_model_len = (\d+);", text).group(1))
+    assert len(data) == n == (d / "model.tflite").stat().st_size
+    sha = hashlib.sha256(data).hexdigest()
+    assert sha == tiny_export.card["tflite_sha256"] == hashlib.sha256((d / "model.tflite").read_bytes()).hexdigest()
+    assert "extern const unsigned int g_tiny_model_len;" in (d / "model_data.h").read_text()
+
+
+def test_card_has_every_c6_field(tiny_export):
+    from imuad.deploy.export import CARD_KEYS, load_card
+    card = load_card(tiny_export.dir)
+    assert set(CARD_KEYS) <= set(card)
+    assert {"path", "sha256", "counts_per_unit"} <= set(card["dataset"])
+    assert {"tflite_bytes", "arena_bytes_measured", "arena_bytes"} <= set(card["sizes"])
+    s = card["sizes"]
+    assert s["arena_bytes"] % 16 == 0 and s["arena_bytes"] >= s["arena_bytes_measured"] + 1024
+    for kind in ("float", "int8"):
+        assert {"precision", "recall", "f1", "roc_auc", "pr_auc", "confusion", "split"} <= set(card["metrics"][kind])
+    assert card["preprocessing"]["kind"] == "affine_int" and card["ops"] == sorted(card["ops"])
+    assert card["window"] == W and card["hop"] == H and card["channels"] == ["x", "y", "z"]
+
+
+def test_op_resolver_lists_exactly_the_model_ops(tiny_export):
+    from imuad.deploy.flatbuffer import read_model
+    from imuad.deploy.tflm_ops import supported_ops
+    text = (tiny_export.dir / "op_resolver.h").read_text()
+    by_method = {m: op for op, m in supported_ops().items()}
+    listed = [by_method[m] for m in re.findall(r"r\.(Add\w+)\(\)", text)]
+    ops = read_model(tiny_export.dir / "model.tflite").op_names
+    assert sorted(listed) == ops == tiny_export.card["ops"] and len(listed) == len(set(listed))
+    assert f"constexpr unsigned kNumOps = {len(ops)};" in text
+    assert "template <unsigned M>" in text and "RegisterOps(tflite::MicroMutableOpResolver<M>& r)" in text
+    cfg = (tiny_export.dir / "model_config.h").read_text()
+    assert "inline const imuad::ModelSpec kSpec{" in cfg and "RegisterOps<imuad::kMaxOps>(r)" in cfg
+
+
+def test_generated_headers_compile(tiny_export, tmp_path):
+    """model_config.h + op_resolver.h + model_data.cc against the vendored TFLM headers."""
+    gxx = shutil.which("g++")
+    tflm = vendor_dir() / "esp-tflite-micro"
+    if not gxx or not tflm.is_dir():
+        pytest.skip("g++ or the vendored esp-tflite-micro is missing")
+    src = tmp_path / "use.cc"
+    src.write_text('#include "model_config.h"\n'
+                   "int use() { imuad::OpResolver r; return imuad_models::tiny::kSpec.register_ops(r)"
+                   " + static_cast<int>(imuad_models::tiny::kSpec.tflite[4]); }\n")
+    vendor = [tflm, tflm / "third_party/flatbuffers/include", tflm / "third_party/gemmlowp", tflm / "third_party/ruy"]
+    cmd = [gxx, "-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-DTF_LITE_STATIC_MEMORY",
+           f"-I{tiny_export.dir}", f"-I{REPO_ROOT / 'device/components/imuad_core/include'}"]
+    cmd += [f"-isystem{p}" for p in vendor]  # TFLM's own headers are not -Wextra clean
+    for f in (src, tiny_export.dir / "model_data.cc"):
+        r = subprocess.run(cmd + [str(f)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("bad", ["class", "1model", "my-model", "", "__x", "int"])
+def test_export_name_must_be_c_identifier(bad):
+    from imuad.deploy.export import check_name
+    with pytest.raises(ImuadError, match="identifier|keyword"):
+        check_name(bad)
+
+
+# ---------------------------------------------------------------- parity
+def _toy_batch(tiny_run):
+    from imuad.deploy.engines import WindowBatch
+    ws = tiny_run.splits()["test"]
+    return WindowBatch(ws.X, ws.start, ws.block, H, ws.y)
+
+
+def test_engines_agree_and_firmware_streams_rebuild_windows(tiny_run, tiny_export, monkeypatch):
+    from imuad.deploy import engines, parity
+    batch = _toy_batch(tiny_run)
+    for st in batch.streams():  # a firmware engine sees a stream whose window j is batch window index[j]
+        for j, i in enumerate(st.index):
+            assert np.array_equal(st.samples[j * H:j * H + W], batch.X[i])
+
+    def fake_fw(model_dir, card, b):  # "firmware": TFLM over the rebuilt streams, window by window
+        out = np.zeros((len(b), 1), np.int8)
+        for st in b.streams():
+            from imuad.reference import stream_windows
+            out[st.index] = engines._tflm(model_dir, card, engines.WindowBatch(
+                stream_windows(st.samples, W, H), np.arange(len(st.index)) * H, np.zeros(len(st.index), np.int32), H))
+        return out
+
+    def broken_fw(model_dir, card, b):
+        out = engines._tflm(model_dir, card, b).copy()
+        out[3] += 1
+        return engines.EngineResult(out)
+
+    engines.register_engine("fake-fw", fake_fw, firmware=True)
+    engines.register_engine("broken-fw", broken_fw, firmware=True)
+    monkeypatch.setattr(parity, "load_windows", lambda card, rec, split, n: (batch, Path("toy.npz")))
+    rep = parity.run_parity(tiny_export.dir, engines=["tflite-ref", "tflm", "fake-fw", "broken-fw"])
+    pairs = {p["pair"]: p for p in rep["pairs"]}
+    assert pairs["tflm vs fake-fw"]["required"] and pairs["tflm vs fake-fw"]["ok"]
+    assert pairs["tflm vs fake-fw"]["exact"] == len(batch)
+    bad = pairs["tflm vs broken-fw"]
+    assert bad["required"] and not bad["ok"] and bad["exact"] == len(batch) - 1 and bad["max_lsb"] == 1
+    assert not pairs["tflite-ref vs tflm"]["required"]  # only for the default model
+    assert "tflm vs broken-fw" in parity.format_matrix(rep)
+    card_path = parity.update_card(tiny_export.dir, rep)
+    assert json.loads(card_path.read_text())["parity"]["tflm vs fake-fw"]["exact"] == len(batch)
+
+
+def test_layer_by_layer_finds_injected_difference(tiny_run):
+    from imuad.deploy.flatbuffer import read_model
+    from imuad.deploy.parity import first_difference
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    good = (tiny_run.dir / "model_int8.tflite").read_bytes()
+    info = read_model(good)
+    target = next(op for op in info.ops if op.name == "CONV_2D" and op.layer == "conv2")
+    buf = bytearray(good)
+    m = schema.Model.GetRootAsModel(buf, 0)
+    weights = m.Buffers(m.Subgraphs(0).Tensors(target.inputs[1]).Buffer()).DataAsNumpy()
+    weights[:] = (weights.astype(np.int16) // 2).astype(np.uint8)  # numpy view into buf: perturb in place
+    pre = Preprocess.derive(tiny_run.normalizer.mean, tiny_run.normalizer.std, info.inputs[0].scale,
+                            info.inputs[0].zero_point)
+    xq = pre.apply(tiny_run.splits()["test"].X[:8])
+    res = first_difference(None, "tflm", "tflm", model_a=good, model_b=bytes(buf), x_q=xq)
+    assert res["first"]["op_index"] == target.index and res["first"]["op"] == "CONV_2D"
+    assert res["first"]["layer"] == "conv2"
+    same = first_difference(None, "tflite-ref", "tflm", model_a=good, x_q=xq)
+    assert same["first"] is None and same["windows_differing"] == 0
+
+
+def test_committed_default_model_tflite_ref_equals_tflm_on_test_split():
+    from imuad.deploy.parity import run_parity
+    model_dir = REPO_ROOT / "models" / "synth"
+    if not (model_dir / "model_card.json").is_file():
+        pytest.skip("models/synth not exported yet (scripts/make_models.sh)")
+    rep = run_parity(model_dir, split="test", engines=["tflite-ref", "tflm"])
+    (pair,) = rep["pairs"]
+    assert pair["required"] and pair["total"] > 100
+    assert pair["exact"] == pair["total"] and pair["max_lsb"] == 0

@@ -1,0 +1,58 @@
+"""Every architecture builds, fits the device budget where it must, and uses TFLM-friendly layers."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from imuad.errors import ImuadError
+from imuad.models.compare import parse_entry, suggest_hop
+from imuad.models.zoo import ARCHITECTURES, DEEP, build_model, count_macs
+
+FORBIDDEN = (keras.layers.Lambda, keras.layers.LayerNormalization, keras.layers.MultiHeadAttention)
+
+
+@pytest.mark.parametrize("arch", DEEP)
+def test_deep_models_build_and_predict(arch):
+    m = build_model(arch, 128, 3, seed=0)
+    x = np.random.default_rng(0).normal(size=(2, 128, 3)).astype(np.float32)
+    out = np.asarray(m(x))
+    if arch == "autoencoder":
+        assert out.shape == (2, 128, 3)
+    else:
+        assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
+    assert not any(isinstance(layer, FORBIDDEN) for layer in m.layers)
+    assert 0 < count_macs(m) < 250_000
+
+
+def test_default_cnn_fits_the_device_budget():
+    m = build_model("cnn", 128, 3, seed=0)
+    # conv1 64x12x5x3 + conv2 32x16x5x12 + conv3 16x24x3x16 + fc 24x16 + out 16
+    assert count_macs(m) == 64 * 12 * 5 * 3 + 32 * 16 * 5 * 12 + 16 * 24 * 3 * 16 + 24 * 16 + 16
+    assert count_macs(m) <= 150_000
+    assert m.count_params() * 1 < 8_000          # int8 weights: a few KB of the 32 KB flatbuffer
+
+
+def test_recurrent_models_see_short_sequences():
+    for arch, layer_type in (("cnn_lstm", keras.layers.LSTM), ("cnn_gru", keras.layers.GRU)):
+        m = build_model(arch, 128, 3, seed=0)
+        rnn = next(layer for layer in m.layers if isinstance(layer, layer_type))
+        assert rnn.input.shape[1] <= 16
+    gru = next(layer for layer in build_model("cnn_gru", 128, 3).layers if isinstance(layer, keras.layers.GRU))
+    assert gru.unroll
+
+
+def test_same_seed_same_weights():
+    a = build_model("cnn", 128, 3, seed=7).get_weights()
+    b = build_model("cnn", 128, 3, seed=7).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_unknown_arch_and_entries():
+    assert set(ARCHITECTURES) == {"cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder", "classical"}
+    with pytest.raises(ImuadError):
+        build_model("mlp", 128, 3)
+    assert parse_entry("classical:iforest") == ("classical", {"variant": "iforest"})
+    with pytest.raises(ImuadError):
+        parse_entry("cnn:big")
+    assert suggest_hop(99_399, 128) == 64 and suggest_hop(12_000, 128) == 8
