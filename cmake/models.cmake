@@ -4,18 +4,24 @@
 # Configure fails if a model card lists an op outside IMUAD_TFLM_OPS.
 include_guard(GLOBAL)
 
-file(GLOB _default_model_configs "${CMAKE_SOURCE_DIR}/models/*/model_config.h")
+# CONFIGURE_DEPENDS: a model exported later is picked up by the next build without a re-configure.
+file(GLOB _default_model_configs CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/models/*/model_config.h")
 set(_default_models)
 foreach(cfg IN LISTS _default_model_configs)
   get_filename_component(d "${cfg}" DIRECTORY)
   list(APPEND _default_models "${d}")
 endforeach()
 list(SORT _default_models)
-set(IMUAD_MODELS "${_default_models}" CACHE STRING
-    "Model dirs compiled into the firmware (default: every models/*/ with model_config.h)")
+set(IMUAD_MODELS "auto" CACHE STRING
+    "Model dirs compiled into the firmware; 'auto' = every models/*/ with model_config.h")
+if(IMUAD_MODELS STREQUAL "auto")
+  set(_selected_models ${_default_models})
+else()
+  set(_selected_models ${IMUAD_MODELS})
+endif()
 # Small fixture models of the core tests (tests/core/fixtures/models/*), compiled in after the
 # real ones so HELLO can select them; never the default model unless nothing else exists.
-file(GLOB _fixture_configs "${CMAKE_SOURCE_DIR}/tests/core/fixtures/models/*/model_config.h")
+file(GLOB _fixture_configs CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/tests/core/fixtures/models/*/model_config.h")
 set(_fixture_models)
 foreach(cfg IN LISTS _fixture_configs)
   get_filename_component(d "${cfg}" DIRECTORY)
@@ -24,7 +30,7 @@ endforeach()
 list(SORT _fixture_models)
 option(IMUAD_FIXTURE_MODELS "Also compile in the test fixture models" ON)
 
-set(_all_models ${IMUAD_MODELS})
+set(_all_models ${_selected_models})
 if(IMUAD_FIXTURE_MODELS)
   list(APPEND _all_models ${_fixture_models})
 endif()
@@ -55,6 +61,10 @@ foreach(dir IN LISTS _all_models)
       endforeach()
     endif()
     imuad_tflm_check_ops("model ${dir}" ${_ops})
+  endif()
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${dir}/model_config.h")
+  if(EXISTS "${dir}/model_card.json")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${dir}/model_card.json")
   endif()
   string(MAKE_C_IDENTIFIER "${name}" ident)
   list(APPEND _model_srcs "${dir}/model_data.cc")

@@ -40,6 +40,7 @@ set(IMUAD_TFLM_KERNEL_OVERRIDE_DIR "" CACHE PATH "Directory of optimized kernel 
 set(IMUAD_TFLM_EXTRA_LIBS "" CACHE STRING "Libraries linked PUBLIC into imuad_tflm")
 set(IMUAD_TFLM_EXTRA_DEFINITIONS "" CACHE STRING "Definitions added PUBLIC to imuad_tflm")
 set(IMUAD_TFLM_EXTRA_INCLUDES "" CACHE STRING "Include dirs added PUBLIC to imuad_tflm")
+set(IMUAD_TFLM_FLAGS "" CACHE STRING "Extra compile flags for TFLM only (e.g. -O1 in sanitizer builds)")
 option(IMUAD_TFLM_DEBUG_LOG "Compile TFLM's debug_log.cc (stderr); OFF = the board defines DebugLog" ON)
 
 # op -> kernel sources (relative to tensorflow/lite/micro/kernels)
@@ -143,23 +144,38 @@ foreach(f IN LISTS _other_srcs)
   endif()
 endforeach()
 
-add_library(imuad_tflm STATIC ${_micro_srcs} ${_kernel_srcs} ${_other_srcs})
-target_include_directories(imuad_tflm SYSTEM PUBLIC
+# IMUAD_TFLM_PREBUILT: reuse a libimuad_tflm.a built by another preset with the same compiler,
+# kernels and definitions (host-asan links build/host's: TFLM stays uninstrumented anyway, and
+# CI pays the TFLM compile once instead of twice).
+set(IMUAD_TFLM_PREBUILT "" CACHE FILEPATH "Prebuilt libimuad_tflm.a to link instead of compiling TFLM")
+if(IMUAD_TFLM_PREBUILT AND EXISTS "${IMUAD_TFLM_PREBUILT}")
+  add_library(imuad_tflm STATIC IMPORTED GLOBAL)
+  set_target_properties(imuad_tflm PROPERTIES IMPORTED_LOCATION "${IMUAD_TFLM_PREBUILT}")
+  set(_tflm_scope INTERFACE)
+  message(STATUS "imuad: linking prebuilt TFLM ${IMUAD_TFLM_PREBUILT}")
+else()
+  if(IMUAD_TFLM_PREBUILT)
+    message(STATUS "imuad: ${IMUAD_TFLM_PREBUILT} not built yet; compiling TFLM here")
+  endif()
+  add_library(imuad_tflm STATIC ${_micro_srcs} ${_kernel_srcs} ${_other_srcs})
+  set(_tflm_scope PUBLIC)
+  target_compile_options(imuad_tflm PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:-fno-rtti -fno-exceptions -fno-threadsafe-statics>
+    -ffunction-sections -fdata-sections -w ${IMUAD_TFLM_FLAGS})
+  set_target_properties(imuad_tflm PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON
+    POSITION_INDEPENDENT_CODE ON)
+endif()
+target_include_directories(imuad_tflm SYSTEM ${_tflm_scope}
   "${IMUAD_TFLM_DIR}"
   "${IMUAD_TFLM_DIR}/third_party/gemmlowp"
   "${IMUAD_TFLM_DIR}/third_party/flatbuffers/include"
   "${IMUAD_TFLM_DIR}/third_party/ruy"
   ${IMUAD_TFLM_EXTRA_INCLUDES})
 # TF_LITE_STATIC_MEMORY changes TfLiteTensor's layout: library and users must agree (PUBLIC).
-target_compile_definitions(imuad_tflm PUBLIC TF_LITE_STATIC_MEMORY TF_LITE_DISABLE_X86_NEON
+target_compile_definitions(imuad_tflm ${_tflm_scope} TF_LITE_STATIC_MEMORY TF_LITE_DISABLE_X86_NEON
   ${IMUAD_TFLM_EXTRA_DEFINITIONS})
-target_compile_options(imuad_tflm PRIVATE
-  $<$<COMPILE_LANGUAGE:CXX>:-fno-rtti -fno-exceptions -fno-threadsafe-statics>
-  -ffunction-sections -fdata-sections -w)
-set_target_properties(imuad_tflm PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON
-  POSITION_INDEPENDENT_CODE ON)
 if(IMUAD_TFLM_EXTRA_LIBS)
-  target_link_libraries(imuad_tflm PUBLIC ${IMUAD_TFLM_EXTRA_LIBS})
+  target_link_libraries(imuad_tflm ${_tflm_scope} ${IMUAD_TFLM_EXTRA_LIBS})
 endif()
 list(LENGTH _kernel_srcs _nk)
 message(STATUS "imuad: TFLM (${IMUAD_TFLM_KERNEL_VARIANT} kernels) from ${IMUAD_TFLM_DIR}: ${_nk} kernel files")

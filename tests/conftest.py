@@ -32,3 +32,12 @@ def artifacts_dir() -> Path:
     d = REPO_ROOT / "artifacts"
     d.mkdir(exist_ok=True)
     return d
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Firmware targets for tests/targets (core area); the same tests run on each one.
+    try:
+        parser.addoption("--target", action="append", default=None, metavar="NAME",
+                         help="firmware target for tests/targets (repeatable; default: IMUAD_TARGETS or 'host')")
+    except ValueError:  # already added by another plugin/conftest
+        pass

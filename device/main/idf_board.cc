@@ -107,6 +107,16 @@ int IdfBoard::read(uint8_t* buf, size_t cap) {
 
 void IdfBoard::write(const uint8_t* data, size_t len) {
   xSemaphoreTake(tx_lock_, portMAX_DELAY);  // one frame at a time from any task
+  if (need_delimiter_) {  // boot/text logs may have left a partial "frame" on the host side
+    need_delimiter_ = false;
+    static const uint8_t kDelimiter = 0;
+    raw_write(&kDelimiter, 1);
+  }
+  raw_write(data, len);
+  xSemaphoreGive(tx_lock_);
+}
+
+void IdfBoard::raw_write(const uint8_t* data, size_t len) {
 #if CONFIG_IDF_TARGET_LINUX
   while (len > 0) {
     const ssize_t n = ::write(STDOUT_FILENO, data, len);
@@ -124,7 +134,6 @@ void IdfBoard::write(const uint8_t* data, size_t len) {
 #else
   uart_write_bytes(kConsoleUart, data, len);
 #endif
-  xSemaphoreGive(tx_lock_);
 }
 
 void IdfBoard::log(int level, const char* message) {
@@ -164,6 +173,7 @@ void IdfBoard::set_frame_logs(bool on) {
 #if CONFIG_IDF_TARGET_LINUX
   (void)on;  // stderr already
 #else
+  if (on) need_delimiter_ = true;
   g_log_board = on ? this : nullptr;
   esp_log_set_vprintf(on ? log_to_frames : vprintf);
   ESP_LOGI(TAG, "console: %s", on ? "replay mode (logs as LOG frames)" : "live mode (text logs)");

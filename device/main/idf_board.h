@@ -29,7 +29,10 @@ class IdfBoard : public imuad::Board {
   void send_log_frame(int level, const char* text);
 
  private:
+  void raw_write(const uint8_t* data, size_t len);
+
   SemaphoreHandle_t tx_lock_ = nullptr;
+  bool need_delimiter_ = true;  // text may precede the first frame: end it with 0x00
   uint32_t stack_bytes_ = 0;
 };
 

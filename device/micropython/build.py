@@ -52,7 +52,13 @@ def ensure_micropython(preset: str = "host", quiet: bool = False) -> Path:
     with _LOCK:
         if preset in _DONE:
             return _DONE[preset]
-        core = ensure_built(preset, quiet=quiet)
+        # Only the two libraries this build links (the rest of the firmware tree is not needed here).
+        core = ensure_built(preset, targets=["imuad_core", "imuad_tflm"], quiet=quiet)
+        if not list(core.rglob("libimuad_core.a")) or not list(core.rglob("libimuad_tflm.a")):
+            # ensure_built() caches per preset: an earlier call in this process may have built
+            # other targets only.
+            subprocess.run(["cmake", "--build", str(core), "-j", os.environ.get("IMUAD_BUILD_JOBS", "2"),
+                            "--target", "imuad_core", "imuad_tflm"], check=False, capture_output=True)
         cache = _cmake_cache(core)
         core_lib = _find_lib(core, "libimuad_core.a")
         tflm_lib = _find_lib(core, "libimuad_tflm.a")

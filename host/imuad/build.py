@@ -18,7 +18,7 @@ from .errors import ImuadError
 from .paths import REPO_ROOT, build_dir
 
 _LOCK = threading.Lock()
-_DONE: dict[tuple[str, tuple[str, ...] | None], Path] = {}
+_DONE: dict[tuple, Path] = {}
 
 
 def _tail(text: str, n: int = 40) -> str:
@@ -47,8 +47,10 @@ def ensure_built(preset: str = "host", models: Iterable[str | Path] | None = Non
     for tool in ("cmake", "ninja"):
         if shutil.which(tool) is None:
             raise ImuadError(f"'{tool}' not found on PATH (scripts/setup.sh installs it)")
+    if preset == "host-asan" and models is None:
+        ensure_built("host", targets=["imuad_tflm"], quiet=quiet)  # host-asan links host's TFLM
     model_key = None if models is None else tuple(sorted(str(Path(m).resolve()) for m in models))
-    key = (preset, model_key)
+    key = (preset, model_key, tuple(targets or ()))
     with _LOCK:
         if key in _DONE:
             return _DONE[key]

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# Quiet, deterministic TensorFlow for every stage that imports it (oneDNN reorders float math).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("PYTHONHASHSEED", "0")
 
 from .errors import ImuadError
 

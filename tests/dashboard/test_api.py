@@ -249,3 +249,40 @@ def test_cli_reports_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["dashboard", "--store", str(tmp_path / "missing.db"), "--token", TOKEN]) == 2
     assert "no such file" in capsys.readouterr().err
     assert main(["dashboard", "--store", str(tmp_path / "missing.db"), "--token", "short"]) == 2
+
+
+def test_live_stream_unsubscribes_departed_clients(populated: FakeGateway) -> None:
+    """A browser that leaves an idle stream must not stay subscribed (bounded server state)."""
+    import threading
+    import time as _time
+
+    import uvicorn
+
+    from imuad.dashboard import live
+
+    app = create_app(Settings(store=populated.path, token=TOKEN, poll_s=0.05))
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning",
+                                        timeout_graceful_shutdown=1))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    while not srv.started:
+        _time.sleep(0.02)
+    try:
+        import httpx
+        bc = app.state.broadcaster
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/stream?device=idle", headers=AUTH,
+                          timeout=5) as r:
+            assert r.status_code == 200
+            assert next(r.iter_lines()) == "retry: 2000"
+            assert len(bc.subscribers) == 1
+        deadline = _time.time() + live.DISCONNECT_CHECK_S + 3
+        while bc.subscribers and _time.time() < deadline:
+            _time.sleep(0.1)
+        assert not bc.subscribers
+    finally:
+        srv.should_exit = True
+        th.join(5)

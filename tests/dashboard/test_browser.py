@@ -212,7 +212,6 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     wait.until(lambda _: int(run_chart.get_attribute("data-points") or 0) == 811)
     time.sleep(0.2)
     d.save_screenshot(str(artifacts_dir / "dashboard_run.png"))
-    import httpx; print("HEALTH", httpx.get(base + "/healthz").json())
     d.find_element(By.ID, "run-live").click()   # a simulated run reads like a live device
     chart = wait.until(EC.presence_of_element_located((By.ID, "chart")))
     wait.until(lambda _: int(chart.get_attribute("data-points") or 0) == 811)

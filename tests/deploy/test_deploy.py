@@ -105,14 +105,16 @@ def test_int8_preprocessing_is_reference_preprocess(tiny_run, tiny_export):
 def test_fused_lstm_conversion(tmp_path):
     from imuad.deploy.flatbuffer import check_deployable, read_model
     from imuad.deploy.interpreters import run_tflm
-    from imuad.deploy.quantize import convert_int8
+    from imuad.deploy.quantize import convert_int8, keras_layers
     from .conftest import TinyRun
     run = TinyRun(tmp_path / "lstm", arch="cnn_lstm")
     Xn = run.normalizer.apply(run.splits()["test"].X)
     tfl = convert_int8(run.model, run.normalizer.apply(run.splits()["train"].X))
-    info = read_model(tfl)
+    info = read_model(tfl, layers=keras_layers(run.model))
     check_deployable(info)
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in info.op_names and "WHILE" not in info.op_names
+    assert {op.layer for op in info.ops if op.name == "UNIDIRECTIONAL_SEQUENCE_LSTM"} == {"lstm"}
+    assert {op.layer for op in info.ops if op.name == "CONV_2D"} == {"conv1"}
     inp, out = info.inputs[0], info.outputs[0]
     xq = np.clip(np.round(Xn / inp.scale) + inp.zero_point, -128, 127).astype(np.int8)
     got = (run_tflm(tfl, xq).astype(np.float64)[:, 0] - out.zero_point) * out.scale

@@ -7,7 +7,7 @@ import pytest
 
 from imuad.errors import ImuadError
 from imuad.models.compare import parse_entry, suggest_hop
-from imuad.models.zoo import ARCHITECTURES, DEEP, build_model, count_macs
+from imuad.models.zoo import ARCHITECTURES, DEEP, UnrolledGRU, build_model, count_macs
 
 FORBIDDEN = (keras.layers.Lambda, keras.layers.LayerNormalization, keras.layers.MultiHeadAttention)
 
@@ -34,12 +34,22 @@ def test_default_cnn_fits_the_device_budget():
 
 
 def test_recurrent_models_see_short_sequences():
-    for arch, layer_type in (("cnn_lstm", keras.layers.LSTM), ("cnn_gru", keras.layers.GRU)):
+    for arch, layer_type in (("cnn_lstm", keras.layers.LSTM), ("cnn_gru", UnrolledGRU)):
         m = build_model(arch, 128, 3, seed=0)
         rnn = next(layer for layer in m.layers if isinstance(layer, layer_type))
         assert rnn.input.shape[1] <= 16
-    gru = next(layer for layer in build_model("cnn_gru", 128, 3).layers if isinstance(layer, keras.layers.GRU))
-    assert gru.unroll
+
+
+def test_unrolled_gru_is_keras_gru():
+    gru = UnrolledGRU(6)
+    x = np.random.default_rng(2).normal(size=(3, 5, 4)).astype(np.float32)
+    gru.build(x.shape)
+    gru.set_weights([np.random.default_rng(i).normal(size=w.shape).astype(np.float32) * 0.5
+                     for i, w in enumerate(gru.get_weights())])
+    ref = keras.layers.GRU(6, unroll=True, reset_after=True)
+    ref.build(x.shape)
+    ref.set_weights(gru.get_weights())
+    np.testing.assert_allclose(np.asarray(gru(x)), np.asarray(ref(x)), atol=1e-5)
 
 
 def test_same_seed_same_weights():

@@ -8,6 +8,7 @@
 #include "esp_log.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "sdkconfig.h"
 
 static const char* TAG = "mpu6050";
 
@@ -49,7 +50,9 @@ esp_err_t mpu6050_open_bus(int port, int sda_gpio, int scl_gpio, uint16_t addres
   bus_cfg.i2c_port = port;
   bus_cfg.sda_io_num = (gpio_num_t)sda_gpio;
   bus_cfg.scl_io_num = (gpio_num_t)scl_gpio;
+#if !CONFIG_IDF_TARGET_LINUX  // linux has no I2C clock tree (mocked bus)
   bus_cfg.clk_source = I2C_CLK_SRC_DEFAULT;
+#endif
   bus_cfg.glitch_ignore_cnt = 7;
   bus_cfg.flags.enable_internal_pullup = 1;
   ESP_RETURN_ON_ERROR(i2c_new_master_bus(&bus_cfg, bus), TAG, "I2C bus on SDA=%d SCL=%d",

@@ -172,8 +172,7 @@ TfLiteStatus add_op(imuad::OpResolver& r, BuiltinOperator op) {
 
 // True if add_op knows the op (same table, without touching a resolver).
 bool op_supported(BuiltinOperator op) {
-  // A throwaway resolver on the stack would cost ~1 KB; the table is small, so ask a static-free
-  // copy of the switch through a zero-capacity check instead.
+  // Same list as add_op (checked before anything is allocated, for a clear error message).
   switch (op) {
 #define IMUAD_CASE(name) case tflite::BuiltinOperator_##name: return true;
 #ifdef IMUAD_OP_CONV_2D
@@ -431,6 +430,12 @@ int imuad_mp_impl_init(void* impl_mem, const imuad_mp_params_t* p, const uint8_t
 void imuad_mp_impl_deinit(void* impl) { static_cast<Impl*>(impl)->~Impl(); }
 
 void imuad_mp_impl_reset(void* impl) { static_cast<Impl*>(impl)->pipeline.reset(); }
+
+void imuad_mp_impl_configure(void* impl, int32_t threshold_on, int32_t threshold_off, int k, int n) {
+  imuad::DecisionSpec d{threshold_on, threshold_off, static_cast<uint8_t>(k), static_cast<uint8_t>(n)};
+  static_cast<Impl*>(impl)->spec.decision = d;
+  static_cast<Impl*>(impl)->pipeline.configure(d);
+}
 
 int imuad_mp_impl_push(void* impl_mem, const int16_t* sample, imuad_mp_result_t* r) {
   Impl* impl = static_cast<Impl*>(impl_mem);

@@ -65,6 +65,8 @@ int imuad_mp_impl_init(void *impl, const imuad_mp_params_t *params, const uint8_
 void imuad_mp_impl_deinit(void *impl);  // idempotent
 
 void imuad_mp_impl_reset(void *impl);
+// New decision constants (C5; already validated); restarts the decision state like CONFIG (C7).
+void imuad_mp_impl_configure(void *impl, int32_t threshold_on, int32_t threshold_off, int k, int n);
 // One sample (channels int16): 0 no window completed, 1 window result in *r, -1 kernel error.
 int imuad_mp_impl_push(void *impl, const int16_t *sample, imuad_mp_result_t *r);
 size_t imuad_mp_impl_arena_used(const void *impl);

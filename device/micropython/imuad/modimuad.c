@@ -8,7 +8,7 @@
 //   d = imuad.Detector.from_card(model_bytes, card_dict)      # card = models/<name>/model_card.json
 //   results, events = d.feed(samples)  # array('h') or bytes-like of interleaved int16 LE
 //       results: [(window, score, state, out_bytes), ...]   events: [(window, kind, score), ...]
-//   d.reset(); d.info(); d.close()
+//   d.reset(); d.info(); d.configure(threshold_on, threshold_off, k, n); d.close()
 //
 // Memory: ONE MicroPython GC-heap block per Detector (allocated with a finaliser) holds the C++
 // state, a 16-byte aligned copy of the model, the tensor arena and the sample ring. The finaliser
@@ -443,6 +443,18 @@ static mp_obj_t detector_reset(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(detector_reset_obj, detector_reset);
 
+// configure(threshold_on, threshold_off, k, n): new decision constants (C5), decision restarts.
+static mp_obj_t detector_configure(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    imuad_detector_obj_t *self = live_self(args[0]);
+    imuad_mp_params_t p = self->params;
+    parse_decision(args[1], args[2], args[3], args[4], &p);
+    self->params = p;
+    imuad_mp_impl_configure(self->impl, p.threshold_on, p.threshold_off, p.k, p.n);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(detector_configure_obj, 5, 5, detector_configure);
+
 static mp_obj_t detector_info(mp_obj_t self_in) {
     imuad_detector_obj_t *self = live_self(self_in);
     mp_obj_t d = mp_obj_new_dict(12);
@@ -457,6 +469,9 @@ static mp_obj_t detector_info(mp_obj_t self_in) {
     PUT(n_outputs, mp_obj_new_int_from_uint(self->n_outputs));
     PUT(tflite_bytes, mp_obj_new_int_from_uint(self->model_len));
     PUT(pending_bytes, MP_OBJ_NEW_SMALL_INT(self->carry_len));
+    mp_obj_t dec[4] = {mp_obj_new_int(self->params.threshold_on), mp_obj_new_int(self->params.threshold_off),
+                       MP_OBJ_NEW_SMALL_INT(self->params.k), MP_OBJ_NEW_SMALL_INT(self->params.n)};
+    PUT(decision, mp_obj_new_tuple(4, dec));
     #undef PUT
     return d;
 }
@@ -477,6 +492,7 @@ static const mp_rom_map_elem_t detector_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_feed), MP_ROM_PTR(&detector_feed_obj) },
     { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&detector_reset_obj) },
     { MP_ROM_QSTR(MP_QSTR_info), MP_ROM_PTR(&detector_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_configure), MP_ROM_PTR(&detector_configure_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&detector_close_obj) },
     { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&detector_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_from_card), MP_ROM_PTR(&detector_from_card_obj) },

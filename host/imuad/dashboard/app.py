@@ -248,20 +248,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.broadcaster = bc
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
-                     "form-action 'self'; base-uri 'none'")
-        if request.url.path.startswith("/api/"):
-            h.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     # ---- auth helpers ------------------------------------------------------------------------
     def identity(request: Request) -> Identity:
@@ -471,6 +458,42 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=exc.status_code, headers=exc.headers)
 
     return app
+
+
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"same-origin",
+    b"content-security-policy": (
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+        b"base-uri 'none'"),
+}
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (BaseHTTPMiddleware would wrap and may cancel SSE streams)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS.items() if k not in present]
+                if api and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _event_query(request: Request, default_kind: str | None = None) -> EventQuery:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
@@ -20,6 +21,7 @@ log = logging.getLogger("imuad.dashboard")
 POLL_S = 0.1
 QUEUE_MAX = 20000
 KEEPALIVE_S = 15.0
+DISCONNECT_CHECK_S = 2.0
 MAX_BACKFILL = 5000
 
 
@@ -109,6 +111,7 @@ async def stream(bc: Broadcaster, device_id: str | None, last_id: int | None,
     sub = bc.subscribe(device_id)
     sent = 0
     seen: set[int] = set()  # backlog ids, so queued duplicates are skipped
+    last_write = time.monotonic()
     try:
         yield "retry: 2000\n\n"
         if last_id is not None:
@@ -122,12 +125,18 @@ async def stream(bc: Broadcaster, device_id: str | None, last_id: int | None,
             if sub.dropped and sub.queue.empty():
                 return  # too slow: the browser reconnects with Last-Event-ID
             try:
-                item = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                item = await asyncio.wait_for(sub.queue.get(), DISCONNECT_CHECK_S)
             except asyncio.TimeoutError:
+                # an idle stream only learns of a closed socket by asking: do so every few
+                # seconds, so a departed browser does not stay subscribed
                 if await is_disconnected():
                     return
-                yield ": keepalive\n\n"
+                now = time.monotonic()
+                if now - last_write >= KEEPALIVE_S:
+                    last_write = now
+                    yield ": keepalive\n\n"
                 continue
+            last_write = time.monotonic()
             if item is None:
                 return
             kind, payload = item
@@ -138,5 +147,9 @@ async def stream(bc: Broadcaster, device_id: str | None, last_id: int | None,
                 sent += 1
             else:
                 yield sse(kind, payload)
+    except BaseException as exc:
+        import traceback; print("STREAM EXC", repr(exc)); traceback.print_stack()
+        raise
     finally:
+        print("STREAM END", sent)
         bc.unsubscribe(sub)

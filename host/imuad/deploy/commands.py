@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report", type=Path, help="JSON report (default build/parity/<name>-<split>.json)")
     p.add_argument("--update-card", action="store_true", help="write the pair results into the card's `parity`")
     p.add_argument("--layers", action="store_true", help="find the first tensor that differs between two engines")
+    p.add_argument("--against", type=Path, help="--layers: compare with this .tflite (e.g. a perturbed copy) "
+                   "instead of the model's own flatbuffer on the second engine")
     p.add_argument("--list", action="store_true", help="list the registered engines and exit")
     p.set_defaults(func=cmd_parity)
 
@@ -76,11 +78,20 @@ def cmd_parity(args: argparse.Namespace) -> int:
         return 0
     engines = [e.strip() for e in args.engines.split(",") if e.strip()] if args.engines else None
     if args.layers:
-        a, b = (engines or ["tflite-ref", "tflm"])[:2] if (engines is None or len(engines) >= 2) else (None, None)
-        if a is None:
+        pair = engines or ["tflite-ref", "tflm"]
+        if args.against is not None and len(pair) == 1:
+            pair = pair * 2
+        if len(pair) != 2:
             raise ImuadError("--layers compares two engines, e.g. --engines tflite-ref,tflm")
-        res = parity.first_difference(args.model_dir, a, b, recording=args.recording, split=args.split,
-                                      max_windows=args.max_windows)
+        model_b = None
+        if args.against is not None:
+            from .flatbuffer import read_model
+            model_b = args.against.read_bytes() if args.against.is_file() else None
+            if model_b is None:
+                raise ImuadError(f"{args.against}: no such .tflite")
+            read_model(model_b, str(args.against))
+        res = parity.first_difference(args.model_dir, pair[0], pair[1], recording=args.recording,
+                                      split=args.split, max_windows=args.max_windows, model_b=model_b)
         print(parity.format_layers(res))
         return 0
     report = parity.run_parity(args.model_dir, recording=args.recording, split=args.split, engines=engines,
@@ -91,7 +102,10 @@ def cmd_parity(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"report: {out}")
     if args.update_card:
-        path = parity.update_card(args.model_dir, report)
+        notes = parity.explain_differences(args.model_dir, report, args.recording)
+        for pair, n in notes.items():
+            print(f"{pair}: first difference at op #{n['op_index']} {n['op']} (layer '{n['layer']}')")
+        path = parity.update_card(args.model_dir, report, notes)
         print(f"updated {path} (parity)")
     failed = [p for p in report["pairs"] if p["required"] and not p["ok"]]
     if failed:

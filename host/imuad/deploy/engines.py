@@ -110,6 +110,13 @@ def _import_plugins() -> None:
 def get_entry(name: str) -> _Entry:
     if name not in _REGISTRY:
         _import_plugins()
+    if name not in _REGISTRY:  # any firmware target of imuad.targets streams through its session
+        try:
+            from ..targets import parity_engine, target_names
+            if name in target_names():
+                register_engine(name, parity_engine(name), firmware=True, description=f"firmware target '{name}'")
+        except ImportError:
+            pass
     if name not in _REGISTRY:
         raise ImuadError(f"unknown parity engine '{name}' (registered: {', '.join(_REGISTRY)}); "
                          "firmware targets register theirs via imuad.deploy.engines.register_engine")

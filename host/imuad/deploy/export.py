@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ImuadError
 from ..paths import REPO_ROOT
-from .flatbuffer import ModelInfo, load_checked
+from .flatbuffer import ModelInfo, load_checked, read_model
 from .quantize import QUANT_JSON, TFLITE_NAME
 from .tflm_ops import supported_ops
 
@@ -179,13 +179,25 @@ def build_card(name: str, cfg: dict[str, Any], quant: dict[str, Any], data: byte
         # beyond C6, for reproduction and reading
         "split": {"fractions": cfg.get("fractions"), "blocks": "time blocks per label run (C2)"},
         "decision_rule": quant["decision"].get("rule"), "stateful": quant.get("stateful", False),
-        "n_ops": len(info.ops), "imuad_version": __version__,
+        "n_ops": len(info.ops), "imuad_version": __version__, "keras_layers": quant.get("keras_layers"),
+        "op_layers": [[op.name, op.layer] for op in info.ops],
+        "benchmark": benchmark(len(data), quant["arena_bytes"], name),
     }
     if old_card:
-        for key in ("benchmark", "parity_notes"):
+        for key in ("parity_notes",):
             if key in old_card and card["parity"]:
                 card[key] = old_card[key]
     return card
+
+
+BUDGET_TFLITE = 32 * 1024   # the default device model's budget (ESP32 flash/RAM share)
+BUDGET_ARENA = 16 * 1024
+
+
+def benchmark(tflite_bytes: int, arena_bytes: int, name: str) -> dict[str, Any]:
+    return {"budget_tflite_bytes": BUDGET_TFLITE, "budget_arena_bytes": BUDGET_ARENA,
+            "tflite_within_budget": tflite_bytes <= BUDGET_TFLITE, "arena_within_budget": arena_bytes <= BUDGET_ARENA,
+            "binding": name == "synth", "note": "budget binding for the default device model (synth)"}
 
 
 def write_model_dir(out: Path, name: str, data: bytes, card: dict[str, Any]) -> list[Path]:
@@ -227,6 +239,7 @@ def export_run(run_dir: str | Path, name: str, out: str | Path | None = None,
         raise ImuadError(f"{run_dir}: no {TFLITE_NAME}/{QUANT_JSON}; run `imuad quantize {run_dir}` first")
     quant = json.loads(qpath.read_text())
     data, info = load_checked(run_dir / TFLITE_NAME)
+    info = read_model(data, str(run_dir / TFLITE_NAME), quant.get("keras_layers"))
     if len(data) != quant["tflite_bytes"]:
         raise ImuadError(f"{qpath}: written for another {TFLITE_NAME} (size differs); quantize again")
     out = Path(out) if out else REPO_ROOT / "models" / name

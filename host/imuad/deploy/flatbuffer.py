@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -65,16 +66,22 @@ class ModelInfo:
         return sorted({op.name for op in self.ops})
 
 
-def keras_layer_of(tensor_name: str) -> str:
-    """'functional_1/conv1_1/Relu;...' -> 'conv1' (Keras adds '_<n>' to layer scopes)."""
-    first = tensor_name.split(";")[0]
-    parts = [p for p in first.split("/") if p]
-    if len(parts) >= 2:
+def keras_layer_of(tensor_name: str, layers: Mapping[str, str] | None = None) -> str:
+    """Keras layer behind a tensor name such as 'functional_1/conv1_1/Relu;...' ('conv1').
+
+    With `layers` (name -> class of the model's layers) the first path component naming one of
+    them wins; without, the usual 'model/layer/op' layout is assumed. '?' when unknown."""
+    comps = [re.sub(r"(_\d+)?(:\d+)?$", "", c) for seg in tensor_name.split(";") for c in seg.split("/") if c]
+    if layers is not None:
+        return next((c for c in comps if c in layers), "?")
+    parts = [p for p in tensor_name.split(";")[0].split("/") if p]
+    if len(parts) >= 3:
         return re.sub(r"_\d+$", "", parts[1])
     return re.sub(r"(_\d+)?(:\d+)?$", "", parts[0]) if parts else "?"
 
 
-def read_model(data: bytes | bytearray | Path | str, label: str | None = None) -> ModelInfo:
+def read_model(data: bytes | bytearray | Path | str, label: str | None = None,
+               layers: Mapping[str, str] | None = None) -> ModelInfo:
     """Parse a flatbuffer; ImuadError if it is not a readable TFLite model."""
     if isinstance(data, (str, Path)):
         label = label or str(data)
@@ -114,14 +121,9 @@ def read_model(data: bytes | bytearray | Path | str, label: str | None = None) -
             code = codes[op.OpcodeIndex()]
             ins = tuple(int(v) for v in op.InputsAsNumpy()) if op.InputsLength() else ()
             outs = tuple(int(v) for v in op.OutputsAsNumpy()) if op.OutputsLength() else ()
-            layer = keras_layer_of(tensors[outs[0]].name) if outs else "?"
+            layer = keras_layer_of(tensors[outs[0]].name, layers) if outs else "?"
             ops.append(OpInfo(i, names.get(code, f"BUILTIN_{code}"), ins, outs, layer))
-        producer = {t: op for op in ops for t in op.outputs}
-        for k, op in enumerate(ops):  # output renamed to the signature's: take its input's layer
-            if op.layer.startswith(("StatefulPartitionedCall", "serving_default", "PartitionedCall")):
-                src = next((producer[t] for t in op.inputs if t in producer), None)
-                if src is not None:
-                    ops[k] = OpInfo(op.index, op.name, op.inputs, op.outputs, ops[src.index].layer)
+        _attribute_unnamed(ops, layers)
         inputs = [tensors[int(v)] for v in sg.InputsAsNumpy()]
         outputs = [tensors[int(v)] for v in sg.OutputsAsNumpy()]
         # buffers must lie inside the file (a truncated file fails here)
@@ -138,6 +140,28 @@ def read_model(data: bytes | bytearray | Path | str, label: str | None = None) -
     if not inputs or not outputs:
         raise ImuadError(f"{label}: model has no inputs or outputs")
     return ModelInfo(label, len(buf), tensors, ops, inputs, outputs, n_sub)
+
+
+_UNNAMED = ("StatefulPartitionedCall", "serving_default", "PartitionedCall", "tfl.", "?", "arith.")
+_FUSED = {"UNIDIRECTIONAL_SEQUENCE_LSTM": "LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM": "LSTM"}
+
+
+def _attribute_unnamed(ops: list[OpInfo], layers: Mapping[str, str] | None) -> None:
+    """Ops whose output lost its scope (fused composites, the renamed model output): a fused
+    LSTM is the model's next LSTM layer; anything else belongs to the op that feeds it."""
+    fused_left = {cls: [n for n, c in (layers or {}).items() if c == cls] for cls in set(_FUSED.values())}
+    producer = {t: op for op in ops for t in op.outputs}
+    for k, op in enumerate(ops):
+        if not op.layer.startswith(_UNNAMED):
+            continue
+        layer = op.layer
+        if op.name in _FUSED and fused_left.get(_FUSED[op.name]):
+            layer = fused_left[_FUSED[op.name]].pop(0)
+        else:
+            src = next((producer[t] for t in op.inputs if t in producer), None)
+            if src is not None:
+                layer = ops[src.index].layer
+        ops[k] = OpInfo(op.index, op.name, op.inputs, op.outputs, layer)
 
 
 def verify_with_tflite(data: bytes, label: str) -> None:

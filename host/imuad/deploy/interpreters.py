@@ -40,6 +40,7 @@ def tflite_interpreter(model: bytes, reference: bool = True, preserve_all: bool 
 
     import tensorflow as tf
     warnings.filterwarnings("ignore", message="(?s).*tf.lite.Interpreter is deprecated")
+    warnings.filterwarnings("ignore", message="(?s).*experimental_preserve_all_tensors")
     kwargs = {"model_content": bytes(model), "experimental_preserve_all_tensors": preserve_all}
     if reference:
         kwargs["experimental_op_resolver_type"] = tf.lite.experimental.OpResolverType.BUILTIN_REF

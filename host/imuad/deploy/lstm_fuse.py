@@ -81,13 +81,14 @@ def fused_function(model):
     @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32, name="window")])
     def serve(x):
         for layer in layers:
-            if layer.name in lstm_args:
-                k, rk, b, units, seq, fn = lstm_args[layer.name]
-                zeros = tf.zeros([tf.shape(x)[0], units], tf.float32)
-                last, outputs, _, _, _ = fn(x, zeros, zeros, k, rk, b)
-                x = outputs if seq else last
-            else:
-                x = layer(x, training=False)
+            with tf.name_scope(layer.name):  # tensor names keep the Keras layer (op check messages)
+                if layer.name in lstm_args:
+                    k, rk, b, units, seq, fn = lstm_args[layer.name]
+                    zeros = tf.zeros([tf.shape(x)[0], units], tf.float32)
+                    last, outputs, _, _, _ = fn(x, zeros, zeros, k, rk, b)
+                    x = outputs if seq else last
+                else:
+                    x = layer(x, training=False)
         return x
 
     return serve

@@ -179,7 +179,22 @@ def default_report_path(report: dict[str, Any]) -> Path:
     return build_dir() / "parity" / f"{report['model']}-{report['split']}.json"
 
 
-def update_card(model_dir: Path, report: dict[str, Any]) -> Path:
+def explain_differences(model_dir: Path, report: dict[str, Any], recording: Path | None = None) -> dict[str, Any]:
+    """For every non-exact pair of layer-debuggable engines: the first op that differs."""
+    notes = {}
+    for p in report["pairs"]:
+        if p["exact"] == p["total"] or not {p["a"], p["b"]} <= set(BUILTIN_ENGINES):
+            continue
+        res = first_difference(model_dir, p["a"], p["b"], recording=recording, split=report["split"],
+                               max_windows=report["windows"])
+        if res["first"]:
+            f = res["first"]
+            notes[p["pair"]] = {"op_index": f["op_index"], "op": f["op"], "layer": f["layer"],
+                                "max_abs_diff": f["max_abs_diff"], "window": res["window"]}
+    return notes
+
+
+def update_card(model_dir: Path, report: dict[str, Any], notes: dict[str, Any] | None = None) -> Path:
     path = Path(model_dir) / CARD_NAME
     card = json.loads(path.read_text())
     if card["tflite_sha256"] != report["tflite_sha256"]:
@@ -189,7 +204,14 @@ def update_card(model_dir: Path, report: dict[str, Any]) -> Path:
         parity[p["pair"]] = {"exact": p["exact"], "total": p["total"], "max_lsb": p["max_lsb"],
                              "decisions_agree": p["decisions_agree"], "split": report["split"],
                              "required": p["required"]}
+    for pair, note in (notes or {}).items():
+        parity[pair]["first_difference"] = note
     card["parity"] = dict(sorted(parity.items()))
+    if notes is not None:
+        ops = sorted({n["op"] for n in notes.values()})
+        card["parity_notes"] = ("bit-exact across every pair" if not notes else
+                                "differences start at " + ", ".join(ops) + " (first differing op per pair in "
+                                "parity.<pair>.first_difference; TFLM is the reference)")
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 
@@ -234,7 +256,9 @@ def first_difference(model_dir: Path | None, engine_a: str, engine_b: str, *, re
         card = load_card(model_dir)
         model_a = model_bytes(Path(model_dir))
     model_b = model_a if model_b is None else model_b
-    info = read_model(model_a)
+    info = read_model(model_a, layers=(card or {}).get("keras_layers"))
+    if read_model(model_b).op_names != info.op_names or len(read_model(model_b).ops) != len(info.ops):
+        raise ImuadError("--layers: the two models do not have the same op graph")
     if x_q is None:
         from ..reference import Preprocess
         batch, _ = load_windows(card, recording, split, max_windows or 256)

@@ -56,10 +56,18 @@ def convert_int8(model, x_rep: np.ndarray, per_tensor_dense: bool = True) -> byt
     # on a few windows); per-tensor dense weights keep them bit-exact (CONV_2D stays per-channel).
     conv._experimental_disable_per_channel_quantization_for_dense_layers = bool(per_tensor_dense)
     try:
-        return bytes(conv.convert())
+        import contextlib
+        import io
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints its endpoints
+            return bytes(conv.convert())
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with long logs
         first = str(exc).strip().splitlines()
         raise ImuadError(f"int8 conversion failed: {first[0] if first else type(exc).__name__}") from exc
+
+
+def keras_layers(model) -> dict[str, str]:
+    """Layer name -> class name (maps converted ops back to the layers that made them)."""
+    return {layer.name: type(layer).__name__ for layer in model.layers}
 
 
 def representative(x_norm: np.ndarray, n: int = MAX_REPRESENTATIVE, seed: int = 0) -> np.ndarray:
@@ -96,7 +104,8 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
 
     tfl = convert_int8(model, x_rep, per_tensor_dense)
     label = f"{run.dir}/{TFLITE_NAME}"
-    info = read_model(tfl, label)
+    layers = keras_layers(model)
+    info = read_model(tfl, label, layers)
     check_deployable(info)  # fails before anything is written
     inp, out = info.inputs[0], info.outputs[0]
     W, C = int(cfg["window"]), len(norm.mean)
@@ -132,6 +141,7 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
                            "normalisation": "(raw - mean) / std, train statistics"},
         "arena_bytes_measured": arena, "arena_bytes": arena_with_margin(arena),
         "stateful": "UNIDIRECTIONAL_SEQUENCE_LSTM" in info.op_names,
+        "keras_layers": layers,
         "dense_quantization": "per-tensor" if per_tensor_dense else "per-channel",
     }
     if write:

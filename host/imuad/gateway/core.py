@@ -157,8 +157,9 @@ class Gateway:
         queue: asyncio.Queue[bytes] = asyncio.Queue()
         await link.subscribe(queue.put_nowait)
         self.report("subscribed", device_id=device_id)
-        if st.contig > st.acked:  # stored before a crash but never acknowledged
-            await self._ack(link, st)
+        # Always ACK once now: it also starts the stream when the device restored our
+        # subscription from the bond (and ACKs what was stored before a crash).
+        await self._ack(link, st)
         await self._send_commands(link, device_id)
 
         gone = asyncio.ensure_future(link.wait_disconnected())

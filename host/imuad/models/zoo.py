@@ -52,8 +52,9 @@ class PositionEmbedding(layers.Layer):
 class SelfAttention(layers.Layer):
     """Multi-head self-attention from FULLY_CONNECTED + BATCH_MATMUL + SOFTMAX only.
 
-    Heads are separate Dense projections (no reshape/transpose of a 4-D tensor), so the
-    converted graph stays 3-D, which every TFLM int8 kernel involved handles.
+    Heads are separate projections (no reshape/transpose of a 4-D tensor), so the converted
+    graph stays 3-D. Projections are 1x1 Conv1D, not Dense: a Dense on a 3-D tensor with a
+    dynamic batch converts to SHAPE/GATHER/REDUCE_PROD/PACK + RESHAPE, which TFLM cannot run.
     """
 
     def __init__(self, heads: int = 2, key_dim: int = 8, **kwargs):
@@ -62,12 +63,12 @@ class SelfAttention(layers.Layer):
 
     def build(self, input_shape):
         d = int(input_shape[-1])
-        self.q = [layers.Dense(self.key_dim, name=f"q{h}") for h in range(self.heads)]
-        self.k = [layers.Dense(self.key_dim, name=f"k{h}") for h in range(self.heads)]
-        self.v = [layers.Dense(self.key_dim, name=f"v{h}") for h in range(self.heads)]
-        for dense in self.q + self.k + self.v:
-            dense.build(input_shape)
-        self.o = layers.Dense(d, name="o")
+        self.q = [layers.Conv1D(self.key_dim, 1, name=f"q{h}") for h in range(self.heads)]
+        self.k = [layers.Conv1D(self.key_dim, 1, name=f"k{h}") for h in range(self.heads)]
+        self.v = [layers.Conv1D(self.key_dim, 1, name=f"v{h}") for h in range(self.heads)]
+        for proj in self.q + self.k + self.v:
+            proj.build(input_shape)
+        self.o = layers.Conv1D(d, 1, name="o")
         self.o.build(tuple(input_shape[:-1]) + (self.heads * self.key_dim,))
 
     def call(self, x):
@@ -85,7 +86,48 @@ class SelfAttention(layers.Layer):
         return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim}
 
 
-CUSTOM_OBJECTS = {"PositionEmbedding": PositionEmbedding, "SelfAttention": SelfAttention}
+@keras.saving.register_keras_serializable(package="imuad")
+class UnrolledGRU(layers.Layer):
+    """keras.layers.GRU(unroll=True, reset_after=True) math, written out step by step.
+
+    Why not keras' GRU: its zero initial state is built with the dynamic batch size, which
+    converts to SHAPE/FILL ops TFLM cannot prepare. Here the first step uses h0 = 0
+    analytically (no state tensor to create), and every step is FULLY_CONNECTED + ADD +
+    LOGISTIC/TANH + MUL/SUB on [batch, units] tensors. Gate order z, r, h as in Keras.
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        c_in, u = int(input_shape[-1]), self.units
+        self.kernel = self.add_weight(name="kernel", shape=(c_in, 3 * u), initializer="glorot_uniform")
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(u, 3 * u),
+                                                initializer="orthogonal")
+        self.bias = self.add_weight(name="bias", shape=(2, 3 * u), initializer="zeros")
+
+    def call(self, x):
+        u = self.units
+        h = None
+        for t in range(int(x.shape[1])):
+            gx = ops.matmul(x[:, t, :], self.kernel) + self.bias[0]
+            if h is None:                       # h0 = 0: recurrent term is just its bias
+                gh = self.bias[1]
+            else:
+                gh = ops.matmul(h, self.recurrent_kernel) + self.bias[1]
+            z = ops.sigmoid(gx[:, :u] + gh[..., :u])
+            r = ops.sigmoid(gx[:, u:2 * u] + gh[..., u:2 * u])
+            hh = ops.tanh(gx[:, 2 * u:] + r * gh[..., 2 * u:])
+            h = (1.0 - z) * hh if h is None else z * h + (1.0 - z) * hh
+        return h
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+CUSTOM_OBJECTS = {"PositionEmbedding": PositionEmbedding, "SelfAttention": SelfAttention,
+                  "UnrolledGRU": UnrolledGRU}
 
 
 # ---------------------------------------------------------------- builders
@@ -130,10 +172,11 @@ def build_cnn_lstm(window: int, channels: int, filters: int = 16, units: int = 2
 
 
 def build_cnn_gru(window: int, channels: int, filters: int = 16, units: int = 24, max_steps: int = 8):
-    # unroll=True: Keras 3 GRU otherwise becomes WHILE/TensorList ops that int8 conversion cannot handle
+    # unrolled (a rolled Keras 3 GRU becomes WHILE/TensorList ops that int8 conversion cannot
+    # handle); UnrolledGRU rather than GRU(unroll=True) to avoid the dynamic zero state (FILL)
     inp = keras.Input((window, channels), name="window")
     x = _pool_to(_conv_front(inp, filters), max_steps)
-    x = layers.GRU(units, unroll=True, name="gru")(x)
+    x = UnrolledGRU(units, name="gru")(x)
     out = layers.Dense(1, activation="sigmoid", name="prob")(x)
     return keras.Model(inp, out, name="cnn_gru")
 
@@ -147,8 +190,8 @@ def build_transformer(window: int, channels: int, d_model: int = 16, heads: int 
     x = PositionEmbedding(name="pos")(x)
     a = SelfAttention(heads, d_model // heads, name="attn")(x)
     x = layers.BatchNormalization(name="bn1")(layers.Add()([x, layers.Dropout(dropout)(a)]))
-    f = layers.Dense(ff, activation="relu", name="ff1")(x)
-    f = layers.Dense(d_model, name="ff2")(f)
+    f = layers.Conv1D(ff, 1, activation="relu", name="ff1")(x)     # pointwise FFN (see SelfAttention)
+    f = layers.Conv1D(d_model, 1, name="ff2")(f)
     x = layers.BatchNormalization(name="bn2")(layers.Add()([x, layers.Dropout(dropout)(f)]))
     x = layers.GlobalAveragePooling1D(name="gap")(x)
     out = layers.Dense(1, activation="sigmoid", name="prob")(x)
@@ -209,7 +252,7 @@ def _layer_macs(layer) -> int:
     if isinstance(layer, layers.Dense):
         rows = int(np.prod(_shape(layer.input)[:-1])) if len(_shape(layer.input)) > 1 else 1
         return rows * int(layer.input.shape[-1]) * layer.units
-    if isinstance(layer, (layers.LSTM, layers.GRU)):
+    if isinstance(layer, (layers.LSTM, layers.GRU, UnrolledGRU)):
         steps, c_in = _shape(layer.input)
         gates = 4 if isinstance(layer, layers.LSTM) else 3
         return steps * gates * layer.units * (c_in + layer.units)

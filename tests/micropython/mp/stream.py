@@ -24,7 +24,7 @@ with open(cfg["counts"], "rb") as f:
         n = chunks[i % len(chunks)]
         i += 1
         if n % 2 == 0 and i % 2 == 0:
-            buf = array.array("h", bytes(n))  # int16 array input, filled in place
+            buf = array.array("h", [0] * (n // 2))  # int16 array input, filled in place
             got = f.readinto(buf)
             if got == 0:
                 break

@@ -29,7 +29,9 @@ static const ble_uuid128_t event_uuid = IMUAD_UUID(0x02);
 static const ble_uuid128_t status_uuid = IMUAD_UUID(0x03);
 static const ble_uuid128_t control_uuid = IMUAD_UUID(0x04);
 
-#define RETRY_MS 5 /* back-off when the stack is out of buffers */
+#define RETRY_MS 5      /* back-off when the stack is out of buffers */
+#define PUMP_BURST 16   /* notifications per pump run, then yield to other host events */
+#define MSYS_RESERVE 8  /* mbufs left for ATT responses, ACK writes, SMP */
 
 static struct {
     ble_alerts_config_t cfg;
@@ -44,6 +46,7 @@ static struct {
     uint16_t event_val_handle;
     uint8_t own_addr_type;
     uint8_t subscribed;
+    uint8_t streaming; /* the gateway showed it is ready for notifications */
     uint8_t secure;
     uint8_t last_payload[BLE_ALERTS_PAYLOAD_LEN];
     ble_alerts_stats_t stats;
@@ -73,12 +76,22 @@ static void post_pump(void)
     ble_npl_eventq_put(nimble_port_get_dflt_eventq(), &s_alerts.pump_ev);
 }
 
-/* Host task: notify every pending event while a secure subscriber is there. */
+static void retry_later(void)
+{
+    ble_npl_time_t ticks;
+    s_alerts.stats.notify_retries++;
+    ble_npl_time_ms_to_ticks(RETRY_MS, &ticks);
+    ble_npl_callout_reset(&s_alerts.retry, ticks);
+}
+
+/* Host task: notify pending events while a secure subscriber is there, a burst at a
+ * time and never using the last mbufs, so requests of the gateway keep being answered. */
 static void pump(struct ble_npl_event *ev)
 {
+    int burst = 0;
     (void)ev;
     while (s_alerts.conn_handle != BLE_HS_CONN_HANDLE_NONE && s_alerts.subscribed &&
-           s_alerts.secure) {
+           s_alerts.streaming && s_alerts.secure) {
         ble_alerts_event_t e;
         uint8_t payload[BLE_ALERTS_PAYLOAD_LEN];
         struct os_mbuf *om;
@@ -90,15 +103,20 @@ static void pump(struct ble_npl_event *ev)
         if (!have) {
             return;
         }
+        if (burst++ == PUMP_BURST) {
+            post_pump();
+            return;
+        }
+        if (os_msys_num_free() < MSYS_RESERVE) {
+            retry_later();
+            return;
+        }
         ble_alerts_pack_event(&e, payload);
         om = ble_hs_mbuf_from_flat(payload, sizeof(payload));
         if (om == NULL || ble_gatts_notify_custom(s_alerts.conn_handle, s_alerts.event_val_handle,
                                                   om) != 0) {
             /* out of buffers: the event stays pending, try again shortly */
-            ble_npl_time_t ticks;
-            s_alerts.stats.notify_retries++;
-            ble_npl_time_ms_to_ticks(RETRY_MS, &ticks);
-            ble_npl_callout_reset(&s_alerts.retry, ticks);
+            retry_later();
             return;
         }
         memcpy(s_alerts.last_payload, payload, sizeof(payload));
@@ -138,6 +156,10 @@ static int on_control(struct os_mbuf *om)
     if (ble_alerts_parse_control(buf, len, &c) != 0) {
         s_alerts.stats.bad_control++;
         return BLE_ATT_ERR_VALUE_NOT_ALLOWED;
+    }
+    if (s_alerts.subscribed && !s_alerts.streaming) { /* restored subscription: go */
+        s_alerts.streaming = 1;
+        post_pump();
     }
     switch (c.op) {
     case BLE_ALERTS_CTRL_ACK:
@@ -301,6 +323,7 @@ static int gap_event(struct ble_gap_event *event, void *arg)
         if (event->connect.status == 0) {
             s_alerts.conn_handle = event->connect.conn_handle;
             s_alerts.subscribed = 0;
+            s_alerts.streaming = 0;
             s_alerts.secure = 0;
             notice(BLE_ALERTS_NOTICE_CONNECTED, event->connect.conn_handle);
         } else {
@@ -310,6 +333,7 @@ static int gap_event(struct ble_gap_event *event, void *arg)
     case BLE_GAP_EVENT_DISCONNECT:
         s_alerts.conn_handle = BLE_HS_CONN_HANDLE_NONE;
         s_alerts.subscribed = 0;
+        s_alerts.streaming = 0;
         s_alerts.secure = 0;
         ble_npl_callout_stop(&s_alerts.retry);
         lock();
@@ -343,9 +367,15 @@ static int gap_event(struct ble_gap_event *event, void *arg)
         }
         return 0;
     case BLE_GAP_EVENT_SUBSCRIBE:
+        /* A subscription restored from the bond must not start the stream: the
+         * gateway has not discovered the service nor registered its handler yet.
+         * The stream starts at a CCCD write, or at the first control write (the
+         * gateway ACKs its last stored seq right after subscribing). */
         if (event->subscribe.attr_handle == s_alerts.event_val_handle) {
             s_alerts.subscribed = event->subscribe.cur_notify ? 1 : 0;
-            if (s_alerts.subscribed) {
+            s_alerts.streaming = s_alerts.subscribed &&
+                                 event->subscribe.reason != BLE_GAP_SUBSCRIBE_REASON_RESTORE;
+            if (s_alerts.streaming) {
                 notice(BLE_ALERTS_NOTICE_SUBSCRIBED, 0);
                 post_pump();
             }
@@ -377,6 +407,7 @@ static void on_reset(int reason)
     (void)reason;
     s_alerts.conn_handle = BLE_HS_CONN_HANDLE_NONE;
     s_alerts.subscribed = 0;
+    s_alerts.streaming = 0;
     s_alerts.secure = 0;
 }
 

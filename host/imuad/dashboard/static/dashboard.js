@@ -91,6 +91,10 @@
       es.addEventListener("devices", () => handlers.devices && handlers.devices());
     }
     open();
+    // free the connection when the page goes away (HTTP/1.1 allows only 6 per host, and a
+    // page kept in the back/forward cache would otherwise hold its stream open)
+    window.addEventListener("pagehide", () => { clearTimeout(retry); if (es) es.close(); });
+    window.addEventListener("pageshow", (ev) => { if (ev.persisted) open(); });
     return () => es && es.close();
   }
 

@@ -46,6 +46,17 @@ class BumbleLink:
         if not self._gone.done():
             self._gone.set_result(reason)
 
+    async def _guard(self, coro):
+        """Bumble cancels ATT requests pending at a disconnection; report that as LinkError
+        unless our own task is the one being cancelled."""
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and getattr(task, "cancelling", lambda: 1)() == 0:
+                raise LinkError(f"{self.address}: link lost during a GATT request") from None
+            raise
+
     async def secure(self, passkey: int | None) -> bool:
         conn = self.connection
         self.backend.passkey = passkey
@@ -53,9 +64,9 @@ class BumbleLink:
         bonded = keys is not None
         try:
             if bonded:
-                await asyncio.wait_for(conn.encrypt(), 15)
+                await self._guard(asyncio.wait_for(conn.encrypt(), 15))
             else:
-                await asyncio.wait_for(conn.pair(), 30)
+                await self._guard(asyncio.wait_for(conn.pair(), 30))
         except (BaseBumbleError, hci.HCI_Error, asyncio.TimeoutError) as exc:
             raise PairingError(f"{'encryption' if bonded else 'pairing'} with {self.address} "
                                f"failed: {exc!r}") from exc
@@ -66,6 +77,9 @@ class BumbleLink:
     async def _discover(self) -> None:
         if self._chars:
             return
+        await self._guard(self._discover_now())
+
+    async def _discover_now(self) -> None:
         from ..payload import SERVICE_UUID
         peer = Peer(self.connection)
         services = await peer.discover_services([UUID(SERVICE_UUID)])
@@ -83,16 +97,17 @@ class BumbleLink:
 
     async def read_status(self) -> bytes:
         from ..payload import STATUS_UUID
-        return bytes(await (await self._char(STATUS_UUID)).read_value())
+        return bytes(await self._guard((await self._char(STATUS_UUID)).read_value()))
 
     async def subscribe(self, on_value: Callable[[bytes], None]) -> None:
         from ..payload import EVENT_UUID
-        await (await self._char(EVENT_UUID)).subscribe(lambda v: on_value(bytes(v)),
-                                                       prefer_notify=True)
+        char = await self._char(EVENT_UUID)
+        await self._guard(char.subscribe(lambda v: on_value(bytes(v)), prefer_notify=True))
 
     async def write_control(self, data: bytes) -> None:
         from ..payload import CONTROL_UUID
-        await (await self._char(CONTROL_UUID)).write_value(data, with_response=True)
+        char = await self._char(CONTROL_UUID)
+        await self._guard(char.write_value(data, with_response=True))
 
     async def wait_disconnected(self) -> None:
         await asyncio.shield(self._gone)

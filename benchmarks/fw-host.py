@@ -1,0 +1,66 @@
+"""`imuad bench fw-host [--windows N] [--model DIR ...]`: windows/s of imuad-fw-host (the firmware
+core + TFLM on x86-64, over a pipe, protocol included) vs the TFLM Python interpreter on the
+same windows. Also checks that both give the same outputs."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from imuad.paths import REPO_ROOT, models_dir
+from imuad.reference import Preprocess, stream_windows
+from imuad.targets import ReplaySession, get_target
+
+
+def synthetic(n_windows: int, window: int, hop: int, channels: int) -> np.ndarray:
+    n = window + hop * (n_windows - 1)
+    rng = np.random.default_rng(0)
+    return np.clip(rng.normal(0, 1500, (n, channels)), -32768, 32767).astype(np.int16)
+
+
+def tflm_python(model: Path, x_q: np.ndarray, shape) -> tuple[np.ndarray, float]:
+    from tflite_micro.python.tflite_micro import runtime
+    interp = runtime.Interpreter.from_bytes(model.read_bytes())
+    outs = []
+    t0 = time.perf_counter()
+    for w in x_q:
+        interp.reset()
+        interp.set_input(w.reshape(shape), 0)
+        interp.invoke()
+        outs.append(interp.get_output(0).reshape(-1).copy())
+    return np.stack(outs), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="imuad bench fw-host")
+    ap.add_argument("--windows", type=int, default=5000)
+    ap.add_argument("--model", action="append", default=None, help="model dir (default: committed + fixtures)")
+    args = ap.parse_args()
+    dirs = [Path(m) for m in args.model] if args.model else (
+        sorted(p.parent for p in models_dir().glob("*/model_config.h"))
+        + sorted(p.parent for p in (REPO_ROOT / "tests/core/fixtures/models").glob("*/model_config.h")))
+    target = get_target("host")
+    target.executable()  # build before timing
+    print(f"{'model':24s} {'windows':>8s} {'fw-host w/s':>12s} {'infer us':>9s} {'TFLM-py w/s':>12s} {'ratio':>7s} exact")
+    for d in dirs:
+        card = json.loads((d / "model_card.json").read_text())
+        counts = synthetic(args.windows, card["window"], card["hop"], len(card["channels"]))
+        x_q = Preprocess.from_card(card).apply(stream_windows(counts, card["window"], card["hop"]))
+        with ReplaySession.open(target) as s:
+            s.hello(card["name"])  # start the process and load the model outside the timing
+            t0 = time.perf_counter()
+            res = s.replay(counts, model=card["name"], chunk=512)
+            fw_s = time.perf_counter() - t0
+        ref, py_s = tflm_python(d / "model.tflite", x_q, card["input"]["shape"])
+        exact = np.array_equal(res.outputs, ref)
+        fw_rate, py_rate = len(x_q) / fw_s, len(x_q) / py_s
+        mean_us = float(np.mean([w.infer_us for w in res.windows]))
+        print(f"{card['name']:24s} {len(x_q):8d} {fw_rate:12.0f} {mean_us:9.1f} {py_rate:12.0f} "
+              f"{fw_rate / py_rate:6.1f}x {exact}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Each deep model (LSTM aside: imuad.deploy fuses it) converts to full int8 as Keras builds it
+(dynamic batch) and TFLM can allocate and run it: no op without an int8 TFLM kernel."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from imuad.models.zoo import build_model
+
+ALLOWED = {"ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "LOGISTIC",
+           "MAX_POOL_2D", "MEAN", "MUL", "RELU", "RESHAPE", "SOFTMAX", "STRIDED_SLICE", "SUB", "TANH",
+           "TRANSPOSE_CONV"}
+
+
+def _int8(model, window: int, channels: int) -> bytes:
+    import tensorflow as tf
+    rep = np.random.default_rng(0).normal(size=(16, window, channels)).astype(np.float32)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([rep[i:i + 1]] for i in range(len(rep)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(conv.convert())
+
+
+@pytest.mark.parametrize("arch", ["cnn", "cnn_gru", "transformer", "autoencoder"])
+def test_int8_conversion_runs_on_tflm(arch):
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    import tensorflow as tf
+    tfl = _int8(build_model(arch, 128, 3, seed=0), 128, 3)
+    ops = {o["op_name"] for o in tf.lite.Interpreter(model_content=tfl)._get_ops_details()}
+    assert ops <= ALLOWED, ops - ALLOWED
+    if arch == "cnn":
+        assert len(tfl) <= 32 * 1024
+    interp = runtime.Interpreter.from_bytes(tfl, arena_size=64 * 1024)
+    interp.set_input(np.zeros((1, 128, 3), np.int8), 0)
+    interp.invoke()
+    assert interp.get_output(0).dtype == np.int8
