@@ -167,6 +167,19 @@ def main() -> int:
         time.sleep(1.5)  # let the last poll reach the clients
         rss.append((time.time() - t0, rss_mb(server.pid)))
         stop.set()
+        # how the read pages cope with the store the load left behind (median of 3)
+        timings = {}
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for url in ("/api/devices", "/api/devices?spark=120", "/api/events?kind=alerts",
+                    f"/api/devices/{devices[0]}/series?limit=3000", "/alerts",
+                    "/api/events.csv?kind=any"):
+            runs = []
+            for _ in range(3):
+                t = time.perf_counter()
+                r = httpx.get(base + url, headers=auth, timeout=60)
+                runs.append(time.perf_counter() - t)
+                r.raise_for_status()
+            timings[url] = (sorted(runs)[1], len(r.content))
     finally:
         server.terminate()
         try:
@@ -202,6 +215,8 @@ def main() -> int:
           f"max {max(m for _, m in rss):.1f}  end {rss[-1][1]:.1f}  "
           f"second-half slope {slope:+.2f} MB/min")
     print("RSS series (s, MB): " + ", ".join(f"{t:.0f}:{m:.1f}" for t, m in rss[:: max(1, len(rss) // 12)]))
+    for url, (sec, size) in timings.items():
+        print(f"GET {url:<40} {1e3 * sec:7.1f} ms  ({size / 1e3:.0f} kB)")
     print(f"store {db} ({db.stat().st_size / 1e6:.1f} MB{'' if args.keep else ', deleted'})")
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,7 +4,7 @@ recording, same model, measured in one run; prints the MicroPython overhead per 
     python3 benchmarks/micropython_feed.py [--model models/synth] [--samples 240000] [--repeats 3]
 
 imuad-fw-host is timed as a whole process replaying pre-encoded frames from a file
-(HELLO, SAMPLES of 1024 samples, BYE; --exit-on-bye) to /dev/null-like output, so its figure
+(HELLO, SAMPLES frames as large as C7 allows, BYE; --exit-on-bye) to /dev/null-like output, so its figure
 holds the firmware's frame decode/encode but no Python; best of --repeats runs each.
 Target: overhead <= 20 % for chunks >= 64 samples.
 """
@@ -31,14 +31,16 @@ from imuad.build import fw_host_binary  # noqa: E402
 def load(path: Path, name: str):
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
 
 def host_rate(exe: Path, card: dict, counts: np.ndarray, repeats: int, tmp: Path) -> tuple[float, int]:
     frames = bytearray(protocol.encode_frame(protocol.Hello(card["name"])))
-    for i in range(0, len(counts), 1024):
-        frames += protocol.encode_frame(protocol.Samples(i, counts[i:i + 1024]))
+    per = (protocol.MAX_PAYLOAD - 6) // (2 * counts.shape[1])  # samples per SAMPLES frame (C7: body <= 2048)
+    for i in range(0, len(counts), per):
+        frames += protocol.encode_frame(protocol.Samples(i, counts[i:i + per]))
     frames += protocol.encode_frame(protocol.Bye())
     src = tmp / "frames.bin"
     src.write_bytes(bytes(frames))
@@ -65,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     mdir = Path(args.model)
     card = json.loads((mdir / "model_card.json").read_text())
-    tests_conftest = load(REPO / "tests" / "micropython" / "conftest.py", "imuad_mp_conftest")
+    tests_conftest = load(REPO / "tests" / "micropython" / "mpy_support.py", "imuad_mpy_support")
     tests_conftest.MAX_SAMPLES = args.samples
     counts = tests_conftest.recording_counts(card)
     exe = fw_host_binary("host")  # first: the full host build (ensure_built caches per preset)
@@ -86,7 +88,7 @@ def main() -> None:
           f"{len(counts)} samples, best of {args.repeats}")
     print(f"imuad-fw-host          : {h_rate:12,.0f} samples/s  ({h_windows} windows)")
     ok = True
-    for size, r in mp.items():
+    for size, r in sorted(mp.items(), key=lambda kv: int(kv[0])):
         overhead = h_rate / r["samples_per_s"] - 1.0
         flag = ""
         if int(size) >= 64:

@@ -14,7 +14,7 @@ endforeach()
 list(SORT _default_models)
 set(IMUAD_MODELS "auto" CACHE STRING
     "Model dirs compiled into the firmware; 'auto' = every models/*/ with model_config.h")
-if(IMUAD_MODELS STREQUAL "auto")
+if(IMUAD_MODELS STREQUAL "auto" OR IMUAD_MODELS STREQUAL "")
   set(_selected_models ${_default_models})
 else()
   set(_selected_models ${IMUAD_MODELS})

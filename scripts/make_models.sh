@@ -36,3 +36,4 @@ make_model cnc cnn_lstm "$DATA/54_CNCMachining.npz" ""
 # UCI cooler fan with blade weights: CNN, hop 8 (the recording is short: 12,000 samples)
 make_model ucifan cnn "$DATA/76_UCIAccelerometer.npz" "--hop 8"
 echo "models regenerated: $(ls -d models/*/ | tr '\n' ' ')"
+python -m imuad.deploy.summary

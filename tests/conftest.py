@@ -41,3 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          help="firmware target for tests/targets (repeatable; default: IMUAD_TARGETS or 'host')")
     except ValueError:  # already added by another plugin/conftest
         pass
+    # Serial port of a real board for the esp32 target (device area); esp32 tests skip without it.
+    try:
+        parser.addoption("--port", default=None, metavar="PORT",
+                         help="serial port / pyserial URL of an ESP32 for --target esp32 (device tests)")
+    except ValueError:
+        pass

@@ -314,8 +314,8 @@ extern "C" void app_main(void) {
     abort();
   }
   g_app = new (g_app_storage) imuad::ReplayApp(g_board, models, arena, sz.arena, ring, sz.ring);
-  const imuad::Status st = g_app->begin();
-  if (!st.ok()) ESP_LOGE(TAG, "default model: %s", st.message);
+  // No begin() here: it would report a bad default model as an ERROR frame on the console before
+  // any host asked; HELLO loads the requested model and answers errors to the one who asked.
 
   if (kImuEnabled && models.count > 0 && models.models[0] != nullptr) {
     auto* live_arena = static_cast<uint8_t*>(aligned_alloc(16, round16(sz.arena)));

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+PASSKEY = 246810  # what the test firmware displays
 
 
 def free_ports(n: int) -> list[int]:
@@ -140,14 +141,15 @@ class Gateway(Proc):
         return out
 
     def wait_event(self, kind: str, timeout: float, pred: Callable[[dict], bool] = lambda d: True,
-                   ) -> dict:
+                   start: int = 0) -> dict:
+        """First JSON event of this kind (from stdout line `start`) satisfying pred."""
         def match(line: str) -> bool:
             try:
                 d = json.loads(line)
             except ValueError:
                 return False
             return d.get("event") == kind and pred(d)
-        return json.loads(self.wait_line(match, timeout))
+        return json.loads(self.wait_line(match, timeout, start=start))
 
     def acked(self) -> int:
         return max((d["seq"] for d in self.events("acked")), default=0)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ble_harness import REPO, Gateway, Proc, free_ports, gateway_argv  # noqa: E402
-
-PASSKEY = 246810
+from ble_harness import PASSKEY, REPO, Gateway, Proc, free_ports, gateway_argv  # noqa: E402,F401
 
 
 def _build_dir() -> Path:
@@ -92,3 +92,32 @@ def rig(tmp_path: Path, ble_host_bin: Path):
         yield r
     finally:
         r.close()
+
+
+@pytest.fixture
+def broker():
+    """A Mosquitto broker on a free 127.0.0.1 port (killed at teardown)."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).exists():
+        pytest.fail("mosquitto is required (apt: mosquitto)")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = subprocess.Popen([exe, "-p", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and p.poll() is None, "mosquitto did not start"
+                time.sleep(0.05)
+        yield port
+    finally:
+        p.terminate()
+        p.wait(10)
+
+

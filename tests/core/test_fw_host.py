@@ -41,7 +41,7 @@ def test_dead_firmware_fails_fast(tmp_path):
     fake.write_text("#!/bin/sh\necho 'boom' >&2\nexit 3\n")
     fake.chmod(0o755)
     with ReplaySession(HostTarget(binary=fake).open(), "dead", hello_timeout=5) as s:
-        with pytest.raises(ImuadError, match="closed the line|no answer"):
+        with pytest.raises(ImuadError, match="closed the line|no answer|exit code 3"):
             s.replay(np.zeros((10, 3), np.int16))
 
 
@@ -70,3 +70,31 @@ def test_random_and_mutated_frames_never_kill_it(host_build):
               f"unknown_type={stats.unknown_type} bad_length={stats.bad_length}")
         res = s.replay(np.zeros((48, 3), np.int16), model="fixture_cnn")
         assert len(res.windows) == 2
+
+
+def test_replay_command_prints_events_and_summary(host_build, tmp_path, capsys):
+    """`imuad replay` on a CSV recording: events as they happen, then the summary line."""
+    from imuad.cli import main
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 800, (32 + 16 * 199, 3))
+    x[1600:2400] *= 6  # a loud stretch -> onset then clear
+    lines = ["ax,ay,az"] + [",".join(str(int(v)) for v in row) for row in np.round(x)]
+    csv = tmp_path / "rec.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    rc = main(["replay", "--target", "host", "--model", "tests/core/fixtures/models/fixture_cnn",
+               "--recording", str(csv)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "200 windows" in out and "frames dropped by firmware 0" in out
+    assert "ONSET" in out
+
+
+def test_silent_firmware_times_out_with_message(tmp_path):
+    from imuad.errors import ImuadError
+    from imuad.targets.host import HostTarget
+    fake = tmp_path / "silent.sh"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    with ReplaySession(HostTarget(binary=fake).open(), "silent", hello_timeout=2, idle_timeout=2) as s:
+        with pytest.raises(ImuadError, match="no answer within 2 s|timed out"):
+            s.replay(np.zeros((10, 3), np.int16))

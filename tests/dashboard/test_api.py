@@ -277,8 +277,19 @@ def test_live_stream_unsubscribes_departed_clients(populated: FakeGateway) -> No
         with httpx.stream("GET", f"http://127.0.0.1:{port}/api/stream?device=idle", headers=AUTH,
                           timeout=5) as r:
             assert r.status_code == 200
-            assert next(r.iter_lines()) == "retry: 2000"
+            lines = r.iter_lines()  # keep a reference: a collected iterator closes the socket
+            assert next(lines) == "retry: 2000"
             assert len(bc.subscribers) == 1
+            # live path: rows the gateway inserts now arrive, in order, batched or not
+            populated.insert_events([dict(device_id="idle", seq=s, kind=3, score=s)
+                                     for s in range(5)])
+            got = []
+            for line in lines:
+                if line.startswith("data: "):
+                    got.append(json.loads(line[6:])["seq"])
+                if len(got) == 5:
+                    break
+            assert got == [0, 1, 2, 3, 4]
         deadline = _time.time() + live.DISCONNECT_CHECK_S + 3
         while bc.subscribers and _time.time() < deadline:
             _time.sleep(0.1)

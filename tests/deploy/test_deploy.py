@@ -264,3 +264,44 @@ def test_committed_default_model_tflite_ref_equals_tflm_on_test_split():
     (pair,) = rep["pairs"]
     assert pair["required"] and pair["total"] > 100
     assert pair["exact"] == pair["total"] and pair["max_lsb"] == 0
+
+
+# ---------------------------------------------------------------- the committed models
+COMMITTED = sorted(p.parent for p in (REPO_ROOT / "models").glob("*/model_card.json"))
+
+
+@pytest.mark.parametrize("model_dir", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_committed_model_is_consistent_and_meets_the_bars(model_dir):
+    from imuad.deploy.export import CARD_KEYS, load_card
+    from imuad.deploy.flatbuffer import check_deployable, read_model
+    card = load_card(model_dir)
+    data = (model_dir / "model.tflite").read_bytes()
+    assert set(CARD_KEYS) <= set(card) and card["name"] == model_dir.name
+    assert hashlib.sha256(data).hexdigest() == card["tflite_sha256"] and len(data) == card["sizes"]["tflite_bytes"]
+    assert card["tflite_sha256"] in (model_dir / "model_data.cc").read_text().splitlines()[0]
+    info = read_model(data)
+    check_deployable(info)
+    assert info.op_names == card["ops"]
+    assert card["metrics"]["int8"]["f1"] >= card["metrics"]["float"]["f1"] - 0.01  # int8 F1 drop bar
+    p = card["parity"]
+    assert p, "parity not recorded (imuad parity --update-card)"
+    for pair, v in p.items():
+        if "host" in pair.split(" vs ") and "tflm" in pair.split(" vs "):
+            assert v["exact"] == v["total"], pair
+    if card["name"] == "synth":  # the default device model
+        assert card["sizes"]["tflite_bytes"] <= 32 * 1024 and card["sizes"]["arena_bytes"] <= 16 * 1024
+        assert p["tflite-ref vs tflm"]["exact"] == p["tflite-ref vs tflm"]["total"]
+
+
+def test_parity_cli_exit_code_and_report(tmp_path):
+    from imuad.cli import main
+    model_dir = REPO_ROOT / "models" / "synth"
+    if not (model_dir / "model_card.json").is_file():
+        pytest.skip("models/synth not exported yet")
+    report = tmp_path / "r.json"
+    assert main(["parity", str(model_dir), "--engines", "tflite-ref,tflm", "--max-windows", "40",
+                 "--report", str(report)]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["windows"] == 40 and rep["pairs"][0]["exact"] == 40
+    assert main(["parity", str(model_dir), "--layers", "--engines", "tflite-ref,tflm", "--max-windows", "20"]) == 0
+    assert main(["export", "nonexistent-run", "--name", "class"]) == 2  # ImuadError -> exit 2

@@ -1,85 +1,17 @@
-"""Fixtures of the MicroPython tests: the unix-port binary with the imuad module, the models
-(committed models/* and the core's small fixture models), a recording per model, and the host
-reference (TFLM Python interpreter + imuad.reference) of every window."""
+"""Fixtures of the MicroPython tests (helpers in mpy_support.py)."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from imuad.paths import REPO_ROOT
-from imuad.reference import Decider, Preprocess, Score, stream_windows
-
-MP_DIR = Path(__file__).parent / "mp"
-MAX_SAMPLES = 40_000  # enough windows (hundreds) and events, a few seconds of CI
-
-
-def _load_build_module():
-    spec = importlib.util.spec_from_file_location("imuad_mpy_build", REPO_ROOT / "device/micropython/build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from mpy_support import host_reference, load_build_module, model_dirs, recording_counts
 
 
 @pytest.fixture(scope="session")
 def mpy() -> Path:
-    return _load_build_module().ensure_micropython("host")
-
-
-def run_mpy(mpy: Path, script: Path, *args: str, heap: str = "2m", timeout: float = 120,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(mpy), "-X", f"heapsize={heap}", str(script), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
-    return proc
-
-
-def model_dirs() -> list[Path]:
-    dirs = sorted(p.parent for p in (REPO_ROOT / "models").glob("*/model_card.json"))
-    dirs += sorted(p.parent for p in (REPO_ROOT / "tests/core/fixtures/models").glob("*/model_card.json"))
-    return [d for d in dirs if (d / "model.tflite").is_file()]
-
-
-def synthetic_counts(n: int, channels: int, seed: int) -> np.ndarray:
-    """int16 stream with quiet and loud stretches (for cards without a recording)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    amp = np.where((t // 400) % 3 == 2, 3000.0, 800.0)
-    x = rng.normal(0, 1, (n, channels)) * amp[:, None] + 200 * np.sin(t / 7.0)[:, None]
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
-
-
-def recording_counts(card: dict) -> np.ndarray:
-    """The card's own recording (C1 counts) when it is here, else a seeded synthetic stream."""
-    try:
-        from imuad.data.recording import load_recording
-        from imuad.deploy.parity import resolve_recording
-        rec = load_recording(resolve_recording(card, None))
-        counts = rec.counts(float(card["dataset"]["counts_per_unit"]))
-    except Exception:  # fixture models carry no dataset
-        counts = synthetic_counts(12_000, len(card["channels"]), seed=7)
-    return np.ascontiguousarray(counts[:MAX_SAMPLES].astype("<i2"))
-
-
-@dataclass
-class Reference:
-    outputs: np.ndarray   # int8 [N, n_out]
-    scores: list[int]
-    states: list[int]
-    events: list[tuple[int, int, int]]
-
-
-def host_reference(model: bytes, card: dict, counts: np.ndarray) -> Reference:
-    from imuad.deploy.interpreters import run_tflm
-    xq = Preprocess.from_card(card).apply(stream_windows(counts, int(card["window"]), int(card["hop"])))
-    out = run_tflm(model, xq)
-    scores = Score.from_card(card)(out, xq)
-    states, _, events = Decider.from_card(card).run(scores)
-    return Reference(out, [int(s) for s in scores], [int(s) for s in states], [e.as_tuple() for e in events])
+    return load_build_module().ensure_micropython("host")
 
 
 @pytest.fixture(scope="session", params=model_dirs(), ids=lambda d: d.name)

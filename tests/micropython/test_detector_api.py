@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from .conftest import MP_DIR, model_dirs, run_mpy
+from mpy_support import MP_DIR, model_dirs, run_mpy
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from .conftest import MP_DIR, run_mpy
+from mpy_support import MP_DIR, run_mpy
 
 # Byte sizes of successive feed() calls: odd sizes split int16 values and samples.
 CHUNKINGS = {
@@ -40,9 +40,10 @@ def test_stream_matches_reference(mpy, model_case, chunking):
     assert got["pending"] == 0  # the recording is whole samples: nothing left over
 
 
-def test_some_model_has_events(model_case):
-    """The parity above is only meaningful if the streams exercise onsets and clears."""
+def test_streams_have_events(model_case):
+    """The parity above is only meaningful if the streams exercise onsets and clears: the
+    committed synth model's recording must (others may be quiet in their first samples)."""
     d, card, model, counts, work, ref = model_case
-    kinds = {e[1] for e in ref.events}
-    if d.parent.name == "models":
-        assert kinds == {1, 2}, f"{d.name}: reference events {ref.events[:4]}"
+    if d.name != "synth":
+        pytest.skip("events required of the synth model's recording only")
+    assert {e[1] for e in ref.events} == {1, 2}, ref.events[:4]

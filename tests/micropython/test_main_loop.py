@@ -10,7 +10,7 @@ import pytest
 
 from imuad.paths import REPO_ROOT
 
-from .conftest import MP_DIR, run_mpy
+from mpy_support import MP_DIR, run_mpy
 
 EVENT_FMT = "<BBBBIIiI"
 

@@ -23,4 +23,4 @@ def cnn_run(synth_npz, tmp_path_factory) -> Path:
     """A cnn trained on synth_npz (seed 0); shared by the smoke, report and round-trip tests."""
     from imuad.models.train import train
     return train(synth_npz, "cnn", tmp_path_factory.mktemp("runs") / "cnn", window=128, hop=64,
-                 epochs=15, seed=0, verbose=0)
+                 epochs=8, seed=0, verbose=0)

@@ -29,8 +29,13 @@
 #define MYNEWT_VAL_BLE_SM_THEIR_KEY_DIST (0x03)
 #define MYNEWT_VAL_BLE_SM_SC_DEBUG_KEYS (0)
 
-/* Enough buffers to keep a stream of notifications in flight. */
+/* Enough buffers to keep a stream of notifications in flight. The socket transport
+ * silently drops an HCI event when no event buffer is free, and the controller sends
+ * one Number-Of-Completed-Packets event per notification: with the default 4 buffers a
+ * Disconnection Complete gets lost under load and the host believes it is connected. */
 #define MYNEWT_VAL_MSYS_1_BLOCK_COUNT (64)
+#define MYNEWT_VAL_BLE_TRANSPORT_EVT_COUNT (64)
+#define MYNEWT_VAL_BLE_TRANSPORT_ACL_FROM_LL_COUNT (24)
 
 /* stdout carries the program's line protocol: host log at ERROR only. */
 #define MYNEWT_VAL_BLE_HS_LOG_LVL (3)

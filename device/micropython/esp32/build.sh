@@ -14,15 +14,16 @@ BOARD="${1:-ESP32_GENERIC}"
 OUT="$REPO/build/micropython/esp32-$BOARD"
 : "${IDF_PATH:?source ESP-IDF export.sh first}"
 
-# The port's own sources are read-only: build out of tree, components from our pinned copies
-# (esp-tflite-micro needs esp-nn; the component manager stays off so nothing is downloaded).
-export IDF_COMPONENT_MANAGER=0
+# The port's sources are read-only: build out of tree. esp-tflite-micro and imuad_core come from
+# our pinned copies; the ESP-IDF component manager must stay ON and online: MicroPython's esp32
+# port pulls espressif/mdns (and tinyusb on S2/S3) from the registry, and esp-tflite-micro's
+# idf_component.yml pulls espressif/esp-nn (>= 1.1.1).
 cd "$VENDOR/micropython/ports/esp32"
 idf.py -B "$OUT" \
   -D MICROPY_BOARD="$BOARD" \
   -D MICROPY_BOARD_DIR="$VENDOR/micropython/ports/esp32/boards/$BOARD" \
   -D USER_C_MODULES="$REPO/device/micropython/micropython.cmake" \
-  -D "EXTRA_COMPONENT_DIRS=$VENDOR/esp-tflite-micro;$VENDOR/esp-nn;$REPO/device/components/imuad_core" \
+  -D "EXTRA_COMPONENT_DIRS=$VENDOR/esp-tflite-micro;$REPO/device/components/imuad_core" \
   -D SDKCONFIG_DEFAULTS="$VENDOR/micropython/ports/esp32/boards/sdkconfig.base;$VENDOR/micropython/ports/esp32/boards/sdkconfig.ble;$REPO/device/micropython/esp32/sdkconfig.imuad" \
   build
 echo "firmware: $OUT/micropython.bin"

@@ -27,6 +27,10 @@ def make_app(source=None, alert=None, detector=None, card=None, clock_ms=None):
         from machine import I2C, Pin
         from mpu6050 import MPU6050
         rate = int(card.get("sample_rate_hz") or 1000)
+        if rate > 1000:
+            # The MPU-6050 accelerometer samples at most 1 kHz: a model trained at a higher rate
+            # sees a different signal here (choose a model whose card says <= 1000 Hz).
+            print("imuad: warning: model expects %d Hz, MPU-6050 accel gives at most 1000 Hz" % rate)
         source = MPU6050(I2C(0, scl=Pin(I2C_SCL), sda=Pin(I2C_SDA), freq=I2C_FREQ), rate_hz=rate)
     if alert is None:
         from ble_alert import BleAlert

@@ -27,6 +27,7 @@
 #define ALIGN_UP(x) (((x) + (IMUAD_MP_ALIGN - 1)) & ~(size_t)(IMUAD_MP_ALIGN - 1))
 #define MSG_LEN 192
 #define AUTO_ARENA_MAX (1u << 20)
+#define MIN_ARENA 1024u
 
 typedef struct _imuad_detector_obj_t {
     mp_obj_base_t base;
@@ -132,7 +133,9 @@ static size_t measure_arena(const imuad_mp_params_t *params, const mp_buffer_inf
         }
         gc_free(tmp);
         if (code == IMUAD_MP_OK) {
-            return ALIGN_UP(used) + 64;  // arena_used_bytes plus a little alignment slack
+            // arena_used_bytes() misses some of what Prepare needs at another base address: add
+            // the margin the model cards use (25 %, at least 1 KB).
+            return ALIGN_UP(used + (used / 4 > 1024 ? used / 4 : 1024));
         }
         if (code != IMUAD_MP_ERR_ARENA) {
             raise_status(code, msg);
@@ -159,7 +162,14 @@ static mp_obj_t detector_create(mp_obj_t model_obj, imuad_mp_params_t *params, m
     if (arena_obj == mp_const_none) {
         arena_size = measure_arena(params, &model, probe.n_outputs, ring_len);
     } else {
-        arena_size = (size_t)get_i32(arena_obj, "arena_size", 16, 16 * 1024 * 1024);
+        arena_size = (size_t)get_i32(arena_obj, "arena_size", 0, 16 * 1024 * 1024);
+        // TFLM places its allocator objects in the arena itself and dereferences them unchecked
+        // when the arena cannot hold them (crash below ~240 bytes on x86-64): refuse tiny arenas.
+        if (arena_size < MIN_ARENA) {
+            mp_raise_msg_varg(&mp_type_MemoryError,
+                MP_ERROR_TEXT("imuad: arena_size %u bytes is below the %u TFLM needs for its own bookkeeping"),
+                (unsigned)arena_size, (unsigned)MIN_ARENA);
+        }
     }
     imuad_detector_obj_t *self = alloc_detector(&model, arena_size, ring_len);
     self->params = *params;

@@ -10,6 +10,21 @@
 
 #define FAKE_DEV ((i2c_master_dev_handle_t)0x5a5a)
 
+// Register addresses from the datasheet (RM-MPU-6000A-00), deliberately NOT the driver's
+// header: a wrong address in imu/mpu6050_regs.h must make these tests fail.
+#define FAKE_REG_SMPLRT_DIV 0x19
+#define FAKE_REG_CONFIG 0x1A
+#define FAKE_REG_GYRO_CONFIG 0x1B
+#define FAKE_REG_ACCEL_CONFIG 0x1C
+#define FAKE_REG_FIFO_EN 0x23
+#define FAKE_REG_INT_ENABLE 0x38
+#define FAKE_REG_INT_STATUS 0x3A
+#define FAKE_REG_USER_CTRL 0x6A
+#define FAKE_REG_PWR_MGMT_1 0x6B
+#define FAKE_REG_FIFO_COUNT_H 0x72
+#define FAKE_REG_FIFO_R_W 0x74
+#define FAKE_REG_WHO_AM_I 0x75
+
 typedef struct {
   uint8_t regs[128];
   uint8_t fifo[2048];

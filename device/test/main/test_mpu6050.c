@@ -40,16 +40,16 @@ void test_init_configures_registers(void) {
   cfg.gyro_fs = 1;
   cfg.timeout_ms = 33;
   TEST_ASSERT_EQUAL(ESP_OK, mpu6050_init(&dev, FAKE_DEV, &cfg));
-  TEST_ASSERT_EQUAL_HEX8(MPU6050_PWR_CLKSEL_PLL_XGYRO, g_fake.regs[MPU6050_REG_PWR_MGMT_1]);
-  TEST_ASSERT_EQUAL_HEX8(4, g_fake.regs[MPU6050_REG_SMPLRT_DIV]);  // 1000 / (1 + 4) = 200 Hz
+  TEST_ASSERT_EQUAL_HEX8(MPU6050_PWR_CLKSEL_PLL_XGYRO, g_fake.regs[FAKE_REG_PWR_MGMT_1]);
+  TEST_ASSERT_EQUAL_HEX8(4, g_fake.regs[FAKE_REG_SMPLRT_DIV]);  // 1000 / (1 + 4) = 200 Hz
   TEST_ASSERT_EQUAL_UINT32(200, dev.rate_hz);
   TEST_ASSERT_EQUAL_UINT32(200, dev.source.rate_hz);
-  TEST_ASSERT_EQUAL_HEX8(3, g_fake.regs[MPU6050_REG_CONFIG]);
-  TEST_ASSERT_EQUAL_HEX8(0x10, g_fake.regs[MPU6050_REG_ACCEL_CONFIG]);
-  TEST_ASSERT_EQUAL_HEX8(0x08, g_fake.regs[MPU6050_REG_GYRO_CONFIG]);
-  TEST_ASSERT_EQUAL_HEX8(MPU6050_FIFO_EN_ACCEL, g_fake.regs[MPU6050_REG_FIFO_EN]);
-  TEST_ASSERT_EQUAL_HEX8(MPU6050_INT_FIFO_OFLOW, g_fake.regs[MPU6050_REG_INT_ENABLE]);
-  TEST_ASSERT_EQUAL_HEX8(MPU6050_USER_CTRL_FIFO_EN, g_fake.regs[MPU6050_REG_USER_CTRL]);
+  TEST_ASSERT_EQUAL_HEX8(3, g_fake.regs[FAKE_REG_CONFIG]);
+  TEST_ASSERT_EQUAL_HEX8(0x10, g_fake.regs[FAKE_REG_ACCEL_CONFIG]);
+  TEST_ASSERT_EQUAL_HEX8(0x08, g_fake.regs[FAKE_REG_GYRO_CONFIG]);
+  TEST_ASSERT_EQUAL_HEX8(MPU6050_FIFO_EN_ACCEL, g_fake.regs[FAKE_REG_FIFO_EN]);
+  TEST_ASSERT_EQUAL_HEX8(MPU6050_INT_FIFO_OFLOW, g_fake.regs[FAKE_REG_INT_ENABLE]);
+  TEST_ASSERT_EQUAL_HEX8(MPU6050_USER_CTRL_FIFO_EN, g_fake.regs[FAKE_REG_USER_CTRL]);
   TEST_ASSERT_EQUAL_INT(1, g_fake.fifo_resets);
   TEST_ASSERT_EQUAL_INT(33, g_fake.last_timeout_ms);
   TEST_ASSERT_EQUAL_UINT8(6, dev.frame_bytes);
@@ -57,19 +57,19 @@ void test_init_configures_registers(void) {
 
 void test_init_six_channels_enables_gyro_fifo(void) {
   init_ok(6);
-  TEST_ASSERT_EQUAL_HEX8(0x78, g_fake.regs[MPU6050_REG_FIFO_EN]);
+  TEST_ASSERT_EQUAL_HEX8(0x78, g_fake.regs[FAKE_REG_FIFO_EN]);
   TEST_ASSERT_EQUAL_UINT8(12, dev.frame_bytes);
 }
 
 void test_init_wrong_who_am_i(void) {
-  g_fake.regs[MPU6050_REG_WHO_AM_I] = 0x70;  // MPU-6500
+  g_fake.regs[FAKE_REG_WHO_AM_I] = 0x70;  // MPU-6500
   mpu6050_config_t cfg = config(3);
   TEST_ASSERT_EQUAL(ESP_ERR_NOT_FOUND, mpu6050_init(&dev, FAKE_DEV, &cfg));
   TEST_ASSERT_EQUAL_INT(0, g_fake.writes);  // nothing written to an unknown chip
 }
 
 void test_init_nack(void) {
-  g_fake.fail_reg = MPU6050_REG_WHO_AM_I;
+  g_fake.fail_reg = FAKE_REG_WHO_AM_I;
   g_fake.fail_err = ESP_ERR_INVALID_RESPONSE;  // what i2c_master returns on NACK
   mpu6050_config_t cfg = config(3);
   TEST_ASSERT_EQUAL(ESP_ERR_INVALID_RESPONSE, mpu6050_init(&dev, FAKE_DEV, &cfg));
@@ -153,7 +153,7 @@ void test_fifo_overflow_flag_resets_fifo(void) {
   TEST_ASSERT_EQUAL_UINT(0, n);
   TEST_ASSERT_EQUAL_UINT32(1, dev.stats.overflows);
   TEST_ASSERT_EQUAL_INT(resets + 1, g_fake.fifo_resets);
-  TEST_ASSERT_EQUAL_HEX8(MPU6050_USER_CTRL_FIFO_EN, g_fake.regs[MPU6050_REG_USER_CTRL]);
+  TEST_ASSERT_EQUAL_HEX8(MPU6050_USER_CTRL_FIFO_EN, g_fake.regs[FAKE_REG_USER_CTRL]);
   // after the reset, reading resumes normally
   fake_mpu6050_push_sample(v, 3);
   TEST_ASSERT_EQUAL(ESP_OK, mpu6050_read_fifo(&dev, out, 256, &n, &ovf));
@@ -192,7 +192,7 @@ void test_fifo_nack_during_burst(void) {
   init_ok(3);
   const int16_t v[3] = {5, 6, 7};
   for (int i = 0; i < 3; ++i) fake_mpu6050_push_sample(v, 3);
-  g_fake.fail_reg = MPU6050_REG_FIFO_R_W;
+  g_fake.fail_reg = FAKE_REG_FIFO_R_W;
   g_fake.fail_err = ESP_ERR_INVALID_RESPONSE;
   int16_t out[8 * 3];
   size_t n = 0;
@@ -208,7 +208,7 @@ void test_fifo_nack_during_burst(void) {
 
 void test_fifo_count_timeout(void) {
   init_ok(3);
-  g_fake.fail_reg = MPU6050_REG_FIFO_COUNT_H;
+  g_fake.fail_reg = FAKE_REG_FIFO_COUNT_H;
   g_fake.fail_err = ESP_ERR_TIMEOUT;
   int16_t out[8 * 3];
   size_t n = 0;

@@ -85,10 +85,14 @@ class Broadcaster:
         events = await asyncio.to_thread(self.reader.events_after, self.cursor)
         while events:
             self.cursor = events[-1]["id"]
+            subs = list(self.subscribers)
             for ev in events:
-                for sub in list(self.subscribers):
+                text = None  # encoded once, shared by every client that wants it
+                for sub in subs:
                     if sub.device_id is None or sub.device_id == ev["device_id"]:
-                        self._push(sub, ("event", ev))
+                        if text is None:
+                            text = sse("event", ev, ev["id"])
+                        self._push(sub, ("event", (ev["id"], text)))
             if len(events) < 5000:
                 break
             events = await asyncio.to_thread(self.reader.events_after, self.cursor)
@@ -137,19 +141,29 @@ async def stream(bc: Broadcaster, device_id: str | None, last_id: int | None,
                     yield ": keepalive\n\n"
                 continue
             last_write = time.monotonic()
-            if item is None:
-                return
-            kind, payload = item
-            if kind == "event":
-                if payload["id"] in seen:
-                    continue
-                yield sse("event", payload, payload["id"])
-                sent += 1
-            else:
-                yield sse(kind, payload)
-    except BaseException as exc:
-        import traceback; print("STREAM EXC", repr(exc)); traceback.print_stack()
-        raise
+            # drain what is already queued into one write: at 1000 events/s this is one
+            # socket send per poll instead of one per event
+            items = [item]
+            while len(items) < 2000 and not sub.queue.empty():
+                items.append(sub.queue.get_nowait())
+            chunk: list[str] = []
+            for it in items:
+                if it is None:
+                    if chunk:
+                        yield "".join(chunk)
+                    return
+                kind, payload = it
+                if kind == "event":
+                    event_id, text = payload
+                    if event_id in seen:
+                        continue
+                    if max_events is not None and sent >= max_events:
+                        break
+                    chunk.append(text)
+                    sent += 1
+                else:
+                    chunk.append(sse(kind, payload))
+            if chunk:
+                yield "".join(chunk)
     finally:
-        print("STREAM END", sent)
         bc.unsubscribe(sub)

@@ -180,8 +180,13 @@ def build_card(name: str, cfg: dict[str, Any], quant: dict[str, Any], data: byte
         "split": {"fractions": cfg.get("fractions"), "blocks": "time blocks per label run (C2)"},
         "decision_rule": quant["decision"].get("rule"), "stateful": quant.get("stateful", False),
         "n_ops": len(info.ops), "imuad_version": __version__, "keras_layers": quant.get("keras_layers"),
-        "op_layers": [[op.name, op.layer] for op in info.ops],
+        "op_layers": [f"#{op.index} {op.name} <- {op.layer}" for op in info.ops],
         "benchmark": benchmark(len(data), quant["arena_bytes"], name),
+        "quantization": {"weights": "int8; CONV_2D per-channel, FULLY_CONNECTED " + quant.get("dense_quantization", "per-tensor"),
+                         "activations": "int8 (int16 LSTM cell state)", "io": "int8",
+                         "representative": quant.get("representative"),
+                         "why_per_tensor_dense": "per-channel FULLY_CONNECTED rounds differently in TFLite's "
+                                                 "reference kernel and TFLM (1 LSB on some windows)"},
     }
     if old_card:
         for key in ("parity_notes",):

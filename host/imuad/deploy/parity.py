@@ -128,6 +128,10 @@ def run_parity(model_dir: Path, recording: Path | None = None, split: str = "tes
     for e in engines:
         t0 = time.perf_counter()
         results[e] = run_engine(e, model_dir, card, batch)
+        fw_sha = results[e].info.get("model_sha256")
+        if fw_sha and str(fw_sha) != card["tflite_sha256"]:
+            raise ImuadError(f"engine '{e}' runs model {str(fw_sha)[:16]}..., the card's is "
+                             f"{card['tflite_sha256'][:16]}... (rebuild the firmware with this model)")
         timing[e] = round(time.perf_counter() - t0, 3)
     dec = {e: decisions(card, batch, r.outputs) for e, r in results.items()}
     pairs = []
@@ -210,8 +214,9 @@ def update_card(model_dir: Path, report: dict[str, Any], notes: dict[str, Any] |
     if notes is not None:
         ops = sorted({n["op"] for n in notes.values()})
         card["parity_notes"] = ("bit-exact across every pair" if not notes else
-                                "differences start at " + ", ".join(ops) + " (first differing op per pair in "
-                                "parity.<pair>.first_difference; TFLM is the reference)")
+                                "; ".join(f"{pair} first differ at op #{n['op_index']} {n['op']} (layer '{n['layer']}', "
+                                          f"{n['max_abs_diff']} LSB there)" for pair, n in sorted(notes.items()))
+                                + "; every other pair bit-exact (TFLM is the reference)")
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 

@@ -34,7 +34,7 @@ def _common(p: argparse.ArgumentParser, hop_default: int | None) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .zoo import ARCHITECTURES
+    from .names import ARCHITECTURES
     p = sub.add_parser("train", help="train one model on a recording -> run folder with run.json and report.html")
     _common(p, 64)
     p.add_argument("--arch", default="cnn", choices=ARCHITECTURES, help="architecture (default cnn)")

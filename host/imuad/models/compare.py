@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ImuadError
 from .evaluate import fmt
-from .zoo import ARCHITECTURES
+from .names import ARCHITECTURES
 
 # zoo rows: "classical" expands into its sklearn variants (host-only baselines)
 DEFAULT_ENTRIES = ("cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",

@@ -27,7 +27,7 @@ from ..data.splits import Normalizer, make_splits
 from ..errors import ImuadError
 from . import evaluate as ev
 from .run import RUN_JSON, model_filename, model_scores
-from .zoo import ARCHITECTURES, OUTPUT_MEANING, build_model, count_macs, score_kind
+from .zoo import ARCHITECTURES, OUTPUT_MEANING, SUPERVISED, build_model, count_macs, score_kind
 
 
 def seed_everything(seed: int) -> None:
@@ -150,7 +150,7 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
         "score_kind": score_kind(arch), "output_meaning": OUTPUT_MEANING[arch],
         "train_config": {"epochs": int(epochs), "batch_size": int(batch_size), "patience": int(patience),
                          "learning_rate": float(learning_rate), "optimizer": "adam", "hp": hp,
-                         "class_weights": class_weights(sets["train"].y) if arch in ("cnn", "cnn_lstm", "cnn_gru", "transformer") else None,
+                         "class_weights": class_weights(sets["train"].y) if arch in SUPERVISED else None,
                          "autoencoder_trained_on": "normal train windows" if arch == "autoencoder" else None,
                          **fit_info, "tensorflow": tf.__version__, "python": platform.python_version()},
         "threshold": threshold, "threshold_split": "val", "params": params, "macs": count_macs(model),

@@ -6,7 +6,7 @@ Supervised models take a normalised float32 window [W, C] and end in Dense(1, si
 
 Every deep model uses only ops with int8 kernels in TFLM: CONV_2D (Conv1D lowers to it),
 MAX_POOL_2D, MEAN (GlobalAveragePooling1D), FULLY_CONNECTED, LOGISTIC, TANH, ADD, MUL,
-BATCH_MATMUL, SOFTMAX, RESHAPE, TRANSPOSE, TRANSPOSE_CONV. No LayerNormalization (it
+BATCH_MATMUL, SOFTMAX, RESHAPE, STRIDED_SLICE, SUB. No LayerNormalization (it
 lowers to RSQRT/SQUARED_DIFFERENCE chains that quantize badly); the transformer uses
 BatchNormalization, which folds into a per-channel MUL/ADD at inference.
 """
@@ -19,10 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from ..errors import ImuadError
-
-ARCHITECTURES: tuple[str, ...] = ("cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder", "classical")
-SUPERVISED = ("cnn", "cnn_lstm", "cnn_gru", "transformer")
-DEEP = SUPERVISED + ("autoencoder",)
+from .names import ARCHITECTURES, DEEP, SUPERVISED  # noqa: F401  (re-exported)
 
 # what the score means, per architecture (goes to run.json and the model card)
 OUTPUT_MEANING = {a: "anomaly probability (sigmoid)" for a in SUPERVISED}
@@ -87,6 +84,25 @@ class SelfAttention(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="imuad")
+class FixedReshape(layers.Layer):
+    """Reshape to (-1, *target): converts to one RESHAPE with a constant shape, where
+    keras.layers.Reshape builds the shape from the dynamic batch (SHAPE/STRIDED_SLICE/PACK)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def call(self, x):
+        return ops.reshape(x, (-1,) + self.target_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self.target_shape
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@keras.saving.register_keras_serializable(package="imuad")
 class UnrolledGRU(layers.Layer):
     """keras.layers.GRU(unroll=True, reset_after=True) math, written out step by step.
 
@@ -127,7 +143,7 @@ class UnrolledGRU(layers.Layer):
 
 
 CUSTOM_OBJECTS = {"PositionEmbedding": PositionEmbedding, "SelfAttention": SelfAttention,
-                  "UnrolledGRU": UnrolledGRU}
+                  "UnrolledGRU": UnrolledGRU, "FixedReshape": FixedReshape}
 
 
 # ---------------------------------------------------------------- builders
@@ -199,14 +215,21 @@ def build_transformer(window: int, channels: int, d_model: int = 16, heads: int 
 
 
 def build_autoencoder(window: int, channels: int, filters: int = 16, latent: int = 8):
-    """Conv encoder (two stride-2 convs) / transposed-conv decoder; linear output [W, C]."""
+    """Conv encoder (two stride-2 convs) and sub-pixel decoder; linear output [W, C].
+
+    Each decoder stage is a Conv1D with 2x the channels reshaped to twice the length
+    (1-D pixel shuffle) rather than Conv1DTranspose, whose dynamic output shape converts
+    to SHAPE/STRIDED_SLICE/CONCATENATION ops in front of TRANSPOSE_CONV.
+    """
     if window % 4:
         raise ImuadError(f"autoencoder: window {window} must be a multiple of 4")
     inp = keras.Input((window, channels), name="window")
     x = layers.Conv1D(filters, 5, strides=2, padding="same", activation="relu", name="enc1")(inp)
     x = layers.Conv1D(latent, 5, strides=2, padding="same", activation="relu", name="enc2")(x)
-    x = layers.Conv1DTranspose(filters, 5, strides=2, padding="same", activation="relu", name="dec1")(x)
-    out = layers.Conv1DTranspose(channels, 5, strides=2, padding="same", name="recon")(x)
+    x = layers.Conv1D(2 * filters, 5, padding="same", activation="relu", name="dec1")(x)
+    x = FixedReshape((window // 2, filters), name="up1")(x)
+    x = layers.Conv1D(2 * channels, 5, padding="same", name="dec2")(x)
+    out = FixedReshape((window, channels), name="recon")(x)
     return keras.Model(inp, out, name="autoencoder")
 
 
@@ -243,9 +266,6 @@ def _shape(t) -> tuple:
 
 
 def _layer_macs(layer) -> int:
-    if isinstance(layer, layers.Conv1DTranspose):
-        (l_in, c_in), k = _shape(layer.input), layer.kernel_size[0]
-        return l_in * c_in * k * layer.filters
     if isinstance(layer, layers.Conv1D):
         (l_out, c_out), k = _shape(layer.output), layer.kernel_size[0]
         return l_out * c_out * k * int(layer.input.shape[-1])

@@ -50,10 +50,14 @@ def build_idf_app(project: Path, build: Path, elf_name: str) -> Path:
     miss = idf_missing()
     if miss:
         raise ImuadError(f"cannot build {project} for linux: {miss}")
+    logs = build.parent / f"{build.name}-logs"
     if not (build / "CMakeCache.txt").exists():
-        idf_run(project, build, ["--preview", "set-target", "linux"], build / "set-target.log",
+        if build.exists():  # idf.py refuses to clean a dir that is not a CMake build dir
+            import shutil as _sh
+            _sh.rmtree(build)
+        idf_run(project, build, ["--preview", "set-target", "linux"], logs / "set-target.log",
                 f"idf.py set-target linux ({project})")
-    idf_run(project, build, [*STD_FLAGS, "build"], build / "build.log", f"idf.py build ({project})")
+    idf_run(project, build, [*STD_FLAGS, "build"], logs / "build.log", f"idf.py build ({project})")
     elf = build / elf_name
     if not elf.exists():
         raise ImuadError(f"{elf}: not produced by idf.py build")

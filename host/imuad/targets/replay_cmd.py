@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"replay {Path(args.recording).name} on '{target.name}' model {card['name']} "
           f"({len(segments)} segment(s){', split ' + args.split if args.split else ''}): "
           f"{total_windows} windows, {total_events} events, {total_windows / max(secs, 1e-9):.0f} windows/s, "
-          f"mean infer {mean_us:.0f} (board clock), frames dropped by firmware {dropped}")
+          f"mean infer {mean_us:.0f} board-clock units (µs; QEMU: SysTick ticks), frames dropped by firmware {dropped}")
     return 0
 
 

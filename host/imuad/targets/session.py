@@ -107,8 +107,14 @@ class ReplaySession:
             raise self._fail(f"firmware closed the line while waiting for {waiting_for}")
         return msg
 
+    def write(self, data: bytes) -> None:
+        try:
+            self.transport.write(data)
+        except (EOFError, OSError) as exc:
+            raise self._fail(f"firmware closed the line while we were sending ({exc})") from None
+
     def send(self, msg) -> None:
-        self.transport.write(P.encode_frame(msg))
+        self.write(P.encode_frame(msg))
 
     def close(self) -> None:
         self._stop.set()
@@ -124,9 +130,14 @@ class ReplaySession:
         self.close()
 
     # ------------------------------------------------------------ protocol steps
-    def hello(self, model: str = "", config: P.Config | None = None) -> P.DeviceInfo:
-        # A leading delimiter ends whatever partial frame the device may hold.
-        self.transport.write(b"\0" + P.encode_frame(P.Hello(model)))
+    def hello(self, model: str = "", config: P.Config | None = None, barrier: bool = True) -> P.DeviceInfo:
+        # A leading delimiter ends whatever partial frame the device may hold; STATS_REQ/STATS
+        # first is a barrier: answers to earlier traffic (garbage, a previous run) are drained
+        # and not mistaken for the answer to this HELLO.
+        if barrier:
+            self.write(b"\0")
+            self.stats()
+        self.write(b"\0" + P.encode_frame(P.Hello(model)))
         info = self._await(P.DeviceInfo, self.hello_timeout, "DEVICE_INFO after HELLO")
         if config is not None:
             self.send(config)
@@ -135,7 +146,8 @@ class ReplaySession:
         self.decoder.channels = info.channels
         return info
 
-    def _await(self, kind: type, timeout: float, what: str, result: ReplayResult | None = None):
+    def _await(self, kind: type, timeout: float, what: str, result: ReplayResult | None = None,
+               fatal: bool = True):
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -144,7 +156,7 @@ class ReplaySession:
             msg = self._next(left, what)
             if isinstance(msg, kind):
                 return msg
-            if isinstance(msg, P.Error) and msg.code in (P.ERR_MODEL, P.ERR_ARENA, P.ERR_NOT_READY):
+            if fatal and isinstance(msg, P.Error) and msg.code in (P.ERR_MODEL, P.ERR_ARENA, P.ERR_NOT_READY):
                 raise self._fail(f"firmware error {msg}")
             if result is not None:
                 self._collect(msg, result, None)
@@ -194,10 +206,10 @@ class ReplaySession:
         self._drain_until(result, want_total, on_event)
         if bye:
             self.send(P.Bye())
-            result.stats = self._await(P.Stats, self.idle_timeout, "STATS after BYE", result)
+            result.stats = self._await(P.Stats, self.idle_timeout, "STATS after BYE", result, fatal=False)
         else:  # STATS_REQ as a barrier: everything before it has arrived when STATS does
             self.send(P.StatsReq())
-            result.stats = self._await(P.Stats, self.idle_timeout, "STATS", result)
+            result.stats = self._await(P.Stats, self.idle_timeout, "STATS", result, fatal=False)
         # collect events/errors that raced with STATS (none expected: device is in order)
         self._drain_nowait(result, on_event)
         result.host_counters = dict(self.decoder.counters)
@@ -226,13 +238,13 @@ class ReplaySession:
 
     def stats(self) -> P.Stats:
         self.send(P.StatsReq())
-        return self._await(P.Stats, self.idle_timeout, "STATS")
+        return self._await(P.Stats, self.hello_timeout, "STATS", fatal=False)
 
     def run_windows(self, windows: np.ndarray, model: str = "") -> np.ndarray:
         """Raw outputs [N, n_out] for independent windows [N, W, C] (one HELLO per window)."""
         outs = []
-        for w in np.asarray(windows, dtype=np.int16):
-            self.hello(model)
+        for i, w in enumerate(np.asarray(windows, dtype=np.int16)):
+            self.hello(model, barrier=i == 0)
             self.send(P.Samples(0, w))
             res = ReplayResult(self.device_info)  # type: ignore[arg-type]
             self._drain_until(res, 1, None)

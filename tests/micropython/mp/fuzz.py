@@ -99,6 +99,8 @@ for case in range(cfg["cases"]):
     model, card = random.choice(MODELS)
     kw = kwargs_of(card)
     what = random.randint(0, 4)
+    if cfg.get("trace"):
+        print("case", case, what)
     try:
         if what == 0:
             for _ in range(random.randint(1, 3)):

@@ -29,7 +29,7 @@ with open(cfg["counts"], "rb") as f:
             if got == 0:
                 break
             if got < n:
-                buf = memoryview(buf)[: got // 2]  # file length is a whole number of int16
+                buf = bytes(memoryview(buf))[:got]  # the last read may be odd-sized
         else:
             buf = f.read(n)
             if not buf:

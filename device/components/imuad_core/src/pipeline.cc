@@ -52,8 +52,23 @@ bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
     out->n_out = 0;
     return true;
   }
-  out->score = compute_score(spec_->score, runner_.output(), runner_.output_len(), runner_.input(),
-                             runner_.input_len(), spec_->preprocess.input_zero_point);
+  if (spec_->score.kind == ScoreKind::kReconError) {
+    // TFLM may reuse the input tensor's arena bytes for later tensors during Invoke(), so the
+    // input is regenerated from the raw window (preprocessing is exact and cheap).
+    ReconAccumulator acc(spec_->score, spec_->preprocess.input_zero_point);
+    const int8_t* o = runner_.output();
+    const PreprocessSpec& p = spec_->preprocess;
+    for (uint16_t t = 0; t < w; ++t) {
+      const int16_t* raw = windower_.sample(t);
+      for (uint8_t ch = 0; ch < c; ++ch, ++o) {
+        acc.add(*o, preprocess_one(raw[ch], p.offset[ch], p.multiplier[ch], p.shift, p.input_zero_point));
+      }
+    }
+    out->score = acc.finish();
+  } else {
+    out->score = compute_score(spec_->score, runner_.output(), runner_.output_len(), nullptr, 0,
+                               spec_->preprocess.input_zero_point);
+  }
   const Decider::Step s = decider_.step(out->score);
   out->state = decider_.state();
   out->hot = s.hot;

@@ -16,7 +16,7 @@ int main() {
   CHECK_EQ(preprocess_one(-3, 0, 1 << 15, 16, 0), -1);        // -1.5 -> -1
   CHECK_EQ(preprocess_one(-32768, 100, 1 << 20, 16, 5), -128);  // clamp low
   CHECK_EQ(preprocess_one(32767, -32768, 2147483647, 1, 0), 127);  // int64 path, clamp high
-  CHECK_EQ(preprocess_one(1000, 10, 3000, 12, -3), -3 + ((990 * 3000 + 2048) >> 12));
+  CHECK_EQ(preprocess_one(100, 10, 3000, 12, -3), -3 + ((90 * 3000 + 2048) >> 12));
   {
     PreprocessSpec p{{1, -2}, {1 << 16, 3 << 15}, 16, 4, };
     const int16_t raw[4] = {3, 0, -5, 10};

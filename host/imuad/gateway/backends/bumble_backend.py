@@ -47,15 +47,24 @@ class BumbleLink:
             self._gone.set_result(reason)
 
     async def _guard(self, coro):
-        """Bumble cancels ATT requests pending at a disconnection; report that as LinkError
-        unless our own task is the one being cancelled."""
+        """Run a GATT/SMP operation, failing with LinkError as soon as the link is gone:
+        a request sent just after a disconnection would otherwise wait for the 30 s ATT
+        timeout, and Bumble cancels requests pending at a disconnection."""
+        task = asyncio.ensure_future(coro)
+        if self._gone.done():
+            task.cancel()
+            raise LinkError(f"{self.address}: link lost")
         try:
-            return await coro
+            await asyncio.wait({task, self._gone}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and getattr(task, "cancelling", lambda: 1)() == 0:
-                raise LinkError(f"{self.address}: link lost during a GATT request") from None
+            task.cancel()
             raise
+        if not task.done():
+            task.cancel()
+            raise LinkError(f"{self.address}: link lost during a GATT request")
+        if task.cancelled():
+            raise LinkError(f"{self.address}: link lost during a GATT request")
+        return task.result()
 
     async def secure(self, passkey: int | None) -> bool:
         conn = self.connection

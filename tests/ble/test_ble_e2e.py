@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
+import struct
 import sys
 from pathlib import Path
 
 import pytest
 
-from ble_harness import REPO, scripted_event
-from conftest import PASSKEY
+from ble_harness import PASSKEY, REPO, scripted_event
 
 sys.path.insert(0, str(REPO / "host"))
 from imuad.gateway import payload as pl  # noqa: E402
@@ -56,6 +55,13 @@ def test_in_order_delivery_of_1200_events(rig):
         dev = s.device("F0:00:00:00:00:01")
     assert dev["fw_version"] == "imuad-host-0.1" and dev["source"] == "ble"
     assert dev["model_id"] == "d4c3b2a1"
+
+
+async def _until(cond, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 async def _central_attempts(port: int, tmp: Path) -> dict:
@@ -109,6 +115,23 @@ async def _central_attempts(port: int, tmp: Path) -> dict:
         link = await be.connect(addr, 10)  # the right passkey works on the same device
         out["right_passkey_bonded_before"] = await link.secure(PASSKEY)
         out["status"] = pl.decode_status(await link.read_status())
+        got: list[pl.Event] = []
+        await link.subscribe(lambda d: got.append(pl.decode_event(d)))
+        await _until(lambda: len(got) >= 3)
+        await link.write_control(pl.encode_replay(2))  # device resends 2, 3 flagged replayed
+        await _until(lambda: len(got) >= 5)
+        out["stream"] = [(e.seq, e.flags) for e in got]
+        bad = {}
+        for name, data in (("short", b"\x01\x02"), ("op", b"\x09\x00\x00\x00\x00"),
+                           ("k>n", struct.pack("<BiiBB", 3, 200, 150, 5, 4))):
+            try:
+                await link.write_control(data)
+                bad[name] = "accepted"
+            except Exception as exc:
+                bad[name] = str(exc)
+        out["bad_control"] = bad
+        await link.write_control(pl.encode_ack(3))
+        out["status_after_ack"] = pl.decode_status(await link.read_status())
         await link.close()
     finally:
         await be.close()
@@ -132,7 +155,12 @@ def test_unpaired_wrong_passkey_and_legacy_centrals_are_rejected(rig):
     st = out["status"]
     assert st.last_seq == 3 and st.acked_seq == 0 and st.backlog == 3 and st.capacity == 128
     assert fw.count(r"^SECURED") == 1  # only the right passkey got through
-    assert fw.count(r"^ACK ") == 0 and fw.count(r"^SUBSCRIBED") == 0
+    # device side of REPLAY / ACK / malformed control writes
+    assert out["stream"] == [(1, 0), (2, 0), (3, 0), (2, pl.FLAG_REPLAYED), (3, pl.FLAG_REPLAYED)]
+    assert all(v != "accepted" for v in out["bad_control"].values()), out["bad_control"]
+    after = out["status_after_ack"]
+    assert after.acked_seq == 3 and after.backlog == 0 and after.last_seq == 3
+    assert fw.count(r"^CONFIG") == 0 and fw.count(r"^REPLAY 2$") == 1
 
 
 @pytest.mark.timeout(120)
@@ -166,8 +194,9 @@ def test_link_loss_mid_stream_loses_and_duplicates_nothing(rig):
     gw = rig.gateway(PASSKEY, "--until-acked", str(n))
     for threshold in (300, 800):
         gw.wait_event("acked", 60, lambda d, t=threshold: d["seq"] >= t)
+        mark = len(gw.lines)
         rig.drop_links()
-        gw.wait_event("secured", 30, lambda d: d["bonded"])
+        gw.wait_event("secured", 30, lambda d: d["bonded"], start=mark)
     assert gw.wait_exit(120) == 0, gw.stderr_tail()
     assert fw.count(r"^DISCONNECTED") >= 2
     assert_exactly(rig.db, range(1, n + 1))
@@ -209,7 +238,32 @@ def test_backlog_overflow_is_flagged_and_counted_as_lost(rig):
     assert s["lost"] == n - cap and s["stored"] == cap
 
 
-def test_component_type_checks_against_esp_nimble(build_tree):
-    r = subprocess.run(["cmake", "--build", str(build_tree), "--target",
-                        "ble_alerts_espnimble_check"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stdout + r.stderr
+@pytest.mark.timeout(90)
+def test_gateway_forwards_stored_events_to_mqtt(rig, broker):
+    import json
+    import threading
+    import time
+
+    import paho.mqtt.client as mqtt
+    got, ready = [], threading.Event()
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-sub")
+    sub.on_connect = lambda c, u, f, rc, p=None: c.subscribe("imuad/+/events", qos=1)
+    sub.on_subscribe = lambda *a: ready.set()
+    sub.on_message = lambda c, u, m: got.append(json.loads(m.payload)["seq"])
+    sub.connect("127.0.0.1", broker)
+    sub.loop_start()
+    try:
+        assert ready.wait(10)
+        n = 100
+        rig.firmware("--events", f"scripted:{n}")
+        gw = rig.gateway(PASSKEY, "--until-acked", str(n), "--mqtt", f"127.0.0.1:{broker}")
+        assert gw.wait_exit(60) == 0, gw.stderr_tail()
+        deadline = time.monotonic() + 10
+        while len(got) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+    assert sorted(got) == list(range(1, n + 1))
+    assert_exactly(rig.db, range(1, n + 1))
+

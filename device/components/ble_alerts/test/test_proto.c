@@ -1,0 +1,115 @@
+/* Host unit test of the ble_alerts backlog ring and wire layouts (no NimBLE).
+ * Built by ble_host/CMakeLists.txt (ble_alerts_proto_test), run by tests/ble. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ble_alerts_proto.h"
+
+static int failures;
+#define CHECK(c)                                                              \
+    do {                                                                      \
+        if (!(c)) {                                                           \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
+            failures++;                                                       \
+        }                                                                     \
+    } while (0)
+
+static ble_alerts_ring_t ring;
+
+static uint32_t drain(ble_alerts_ring_t *r, uint32_t *seqs, uint8_t *flags, uint32_t max)
+{
+    ble_alerts_event_t e;
+    uint32_t n = 0;
+    while (n < max && ble_alerts_ring_peek(r, &e)) {
+        seqs[n] = e.seq;
+        flags[n] = e.flags;
+        ble_alerts_ring_mark_sent(r, e.seq);
+        n++;
+    }
+    return n;
+}
+
+static void test_order_ack_rewind(void)
+{
+    uint32_t seqs[300];
+    uint8_t flags[300];
+    ble_alerts_ring_init(&ring, 1);
+    for (int i = 0; i < 10; i++) {
+        CHECK(ble_alerts_ring_push(&ring, 1, 1, i, 0, 7) == (uint32_t)(i + 1));
+    }
+    CHECK(drain(&ring, seqs, flags, 300) == 10);
+    for (int i = 0; i < 10; i++) {
+        CHECK(seqs[i] == (uint32_t)(i + 1) && flags[i] == 0);
+    }
+    ble_alerts_ring_ack(&ring, 4);
+    CHECK(ring.count == 6 && ring.acked_seq == 4 && ble_alerts_ring_oldest(&ring) == 5);
+    ble_alerts_ring_rewind(&ring, 0); /* below oldest: from the oldest held */
+    CHECK(drain(&ring, seqs, flags, 300) == 6 && seqs[0] == 5 && flags[0] == BLE_ALERTS_FLAG_REPLAYED);
+    ble_alerts_ring_rewind(&ring, 9);
+    CHECK(drain(&ring, seqs, flags, 300) == 2 && seqs[0] == 9 && seqs[1] == 10);
+    ble_alerts_ring_ack(&ring, 1000); /* beyond the newest: clamps */
+    CHECK(ring.count == 0 && ring.acked_seq == 10);
+    CHECK(ble_alerts_ring_push(&ring, 2, 0, 0, 0, 0) == 11);
+    CHECK(drain(&ring, seqs, flags, 300) == 1 && seqs[0] == 11 && flags[0] == 0);
+}
+
+static void test_overflow_and_wrap(void)
+{
+    uint32_t seqs[BLE_ALERTS_BACKLOG + 8];
+    uint8_t flags[BLE_ALERTS_BACKLOG + 8];
+    uint32_t first = 0xFFFFFFF0u; /* seqs wrap past 2^32 */
+    ble_alerts_ring_init(&ring, first);
+    for (uint32_t i = 0; i < BLE_ALERTS_BACKLOG + 5; i++) {
+        ble_alerts_ring_push(&ring, 1, 1, 0, i, 0);
+    }
+    CHECK(ring.count == BLE_ALERTS_BACKLOG && ring.overflows == 5);
+    CHECK(drain(&ring, seqs, flags, BLE_ALERTS_BACKLOG + 8) == BLE_ALERTS_BACKLOG);
+    CHECK(seqs[0] == first + 5 && (flags[0] & BLE_ALERTS_FLAG_OVERFLOW));
+    for (uint32_t i = 1; i < BLE_ALERTS_BACKLOG; i++) {
+        CHECK(seqs[i] == seqs[i - 1] + 1 && flags[i] == 0);
+    }
+    ble_alerts_ring_ack(&ring, first + 5 + BLE_ALERTS_BACKLOG - 1);
+    CHECK(ring.count == 0);
+}
+
+static void test_layouts(void)
+{
+    uint8_t b[BLE_ALERTS_PAYLOAD_LEN], st[BLE_ALERTS_STATUS_LEN];
+    ble_alerts_event_t e = {1, 1, 2, 7, 1000, -2, 0xA1B2C3D4u}, d;
+    ble_alerts_status_t s;
+    ble_alerts_control_t c;
+    static const uint8_t want[20] = {1, 1, 1, 2, 7, 0, 0, 0, 0xe8, 3, 0, 0,
+                                     0xfe, 0xff, 0xff, 0xff, 0xd4, 0xc3, 0xb2, 0xa1};
+    ble_alerts_pack_event(&e, b);
+    CHECK(memcmp(b, want, 20) == 0);
+    CHECK(ble_alerts_unpack_event(b, 20, &d) == 0 && d.seq == 7 && d.score == -2);
+    CHECK(ble_alerts_unpack_event(b, 19, &d) != 0);
+    memset(&s, 0, sizeof(s));
+    s.last_seq = 0x01020304u;
+    s.capacity = 128;
+    memcpy(s.fw_version, "1.0", 3);
+    ble_alerts_pack_status(&s, st);
+    CHECK(st[0] == 1 && st[16] == 4 && st[19] == 1 && st[26] == 128 && st[32] == '1');
+    CHECK(ble_alerts_parse_control((const uint8_t *)"\x01\x05\x00\x00\x00", 5, &c) == 0 &&
+          c.op == 1 && c.seq == 5);
+    CHECK(ble_alerts_parse_control((const uint8_t *)"\x01\x05\x00\x00", 4, &c) != 0);
+    CHECK(ble_alerts_parse_control((const uint8_t *)"\x09\x05\x00\x00\x00", 5, &c) != 0);
+    CHECK(ble_alerts_parse_control((const uint8_t *)"\x03\xc8\0\0\0\x96\0\0\0\x02\x04", 11, &c) == 0 &&
+          c.decision.threshold_on == 200 && c.decision.k == 2 && c.decision.n == 4);
+    CHECK(ble_alerts_parse_control((const uint8_t *)"\x03\xc8\0\0\0\x96\0\0\0\x05\x04", 11, &c) != 0);
+    CHECK(ble_alerts_parse_control(NULL, 0, &c) != 0);
+}
+
+int main(void)
+{
+    test_order_ack_rewind();
+    test_overflow_and_wrap();
+    test_layouts();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("ble_alerts_proto: all checks passed\n");
+    return 0;
+}

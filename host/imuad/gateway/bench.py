@@ -1,0 +1,138 @@
+"""Benchmark of the BLE path on the virtual radio (not a test):
+events/s imuad-ble-host (NimBLE) -> gateway (Bumble backend) -> SQLite (committed + ACKed),
+and LE Secure Connections passkey pairing / bonded re-encryption times.
+
+    imuad gateway bench [--events 3000] [--pairings 5]
+    python benchmarks/ble_throughput.py
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import ImuadError
+from ..paths import REPO_ROOT
+from .backends.bumble_backend import BumbleBackend
+from .core import Gateway, GatewayOptions
+from .store import Store
+
+PASSKEY = 123456
+
+
+def ensure_ble_host(build: Path) -> Path:
+    """Configure + build ble_host (incremental) and return the imuad-ble-host path."""
+    if not (build / "CMakeCache.txt").exists():
+        gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+        subprocess.run(["cmake", "-S", str(REPO_ROOT / "ble_host"), "-B", str(build), *gen,
+                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, capture_output=True)
+    r = subprocess.run(["cmake", "--build", str(build), "-j2"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ImuadError(f"building ble_host failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return build / "imuad-ble-host"
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _start(argv: list[str], ready: str, stdin: bool = False) -> subprocess.Popen:
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    assert p.stdout is not None
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            break
+        if line.startswith(ready):
+            return p
+    p.kill()
+    raise ImuadError(f"{argv[0]} did not print {ready!r}")
+
+
+async def _session(port: int, db: Path, keystore: Path, passkey: int | None,
+                   until: int | None, marks: dict) -> Gateway:
+    def report(what: str, info: dict) -> None:
+        now = time.perf_counter()
+        marks.setdefault(what, []).append((now, info))
+
+    store = Store(db)
+    gw = Gateway(BumbleBackend(f"tcp-client:127.0.0.1:{port}", keystore=str(keystore)), store,
+                 GatewayOptions(passkey=passkey, max_sessions=1, stop_after_events=until),
+                 report=report)
+    try:
+        await gw.run()
+    finally:
+        store.close()
+    return gw
+
+
+def run_bench(events: int = 3000, pairings: int = 5, build: Path | None = None) -> dict:
+    exe = ensure_ble_host(build or (REPO_ROOT / "build" / "ble_host"))
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="imuad-ble-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        fw_port, gw_port = _free_ports(2)
+        radio = _start([sys.executable, "-m", "imuad.gateway.vlink", "--port", str(fw_port),
+                        "--port", str(gw_port)], "VLINK READY")
+        fw = None
+        try:
+            # -- throughput: the whole stream, each batch committed (synchronous=FULL) then ACKed
+            fw = _start([str(exe), "--hci-port", str(fw_port), "--passkey", str(PASSKEY),
+                         "--events", f"scripted:{events}"], "ADVERTISING")
+            marks: dict = {}
+            gw = asyncio.run(_session(gw_port, tmp / "bench.db", tmp / "keys.json", PASSKEY,
+                                      events, marks))
+            t0 = marks["subscribed"][0][0]
+            t1 = marks["acked"][-1][0]
+            c = gw.counters
+            if c.stored != events:
+                raise ImuadError(f"bench: stored {c.stored} of {events} events")
+            results["events"] = events
+            results["events_per_s"] = events / (t1 - t0)
+            results["acks"] = c.acks
+            results["first_pairing_s"] = marks["secured"][0][1]["seconds"]
+            fw.kill()
+            fw.wait()
+
+            # -- pairing: fresh key store each time (passkey entry, SC P-256 on both sides)
+            fw = _start([str(exe), "--hci-port", str(fw_port), "--passkey", str(PASSKEY),
+                         "--events", "stdin"], "ADVERTISING", stdin=True)
+            pair_s, bonded_s = [], []
+            for i in range(pairings):
+                m: dict = {}
+                asyncio.run(_session(gw_port, tmp / "p.db", tmp / f"k{i}.json", PASSKEY, 0, m))
+                pair_s.append(m["secured"][0][1]["seconds"])
+                m = {}
+                asyncio.run(_session(gw_port, tmp / "p.db", tmp / f"k{i}.json", None, 0, m))
+                assert m["secured"][0][1]["bonded"]
+                bonded_s.append(m["secured"][0][1]["seconds"])
+            results["pairing_s_median"] = statistics.median(pair_s)
+            results["pairing_s_max"] = max(pair_s)
+            results["bonded_encrypt_s_median"] = statistics.median(bonded_s)
+        finally:
+            for p in (fw, radio):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+    print(f"BLE virtual link, imuad-ble-host (NimBLE) -> gateway (Bumble) -> SQLite (WAL, FULL):")
+    print(f"  throughput: {results['events_per_s']:.0f} events/s over {events} events "
+          f"({results['acks']} ACK writes, every event committed before its ACK)")
+    print(f"  LE SC passkey pairing: median {results['pairing_s_median'] * 1000:.0f} ms, "
+          f"max {results['pairing_s_max'] * 1000:.0f} ms over {pairings} pairings")
+    print(f"  bonded reconnect (encryption with stored LTK): median "
+          f"{results['bonded_encrypt_s_median'] * 1000:.1f} ms")
+    return results

@@ -1,0 +1,208 @@
+"""The `qemu` / `qemu-nn` targets: imuad-fw-qemu on QEMU mps2-an386 (Cortex-M4F), frames on UART0.
+
+QEMU runs with `-icount shift=0` (1 instruction = 1 ns of virtual time, SysTick = 40
+instructions per tick, so WINDOW_RESULT.infer_us x 40 is the instruction count), UART0 on a
+TCP server chardev that we reach with pyserial `socket://`, semihosting only for the exit code
+and fatal messages (QEMU's stderr). Every wait has a timeout; close() always stops QEMU.
+"""
+from __future__ import annotations
+
+import collections
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from ..build import ensure_built
+from ..errors import ImuadError
+from .base import Target, TargetError, Transport
+
+INSTR_PER_TICK = 40          # SysTick on the 25 MHz CPU clock under -icount shift=0
+SYSCLK_HZ = 25_000_000
+PRESETS = {"reference": "qemu-cortex-m4", "cmsis_nn": "qemu-cortex-m4-cmsisnn"}
+_KERNEL_ALIASES = {"ref": "reference", "reference": "reference", "cmsis-nn": "cmsis_nn", "cmsis_nn": "cmsis_nn",
+                   "nn": "cmsis_nn"}
+# semihosting exit codes of sim/boards/mps2-an386/mps2.h
+EXIT_MEANING = {0: "clean exit after BYE", 2: "main() returned", 3: "HardFault",
+                4: "stack overflow (thread stack ran into unmapped memory)",
+                5: "abort / out of memory (tensor arena does not fit the RAM budget?)"}
+FIRMWARE = "imuad-fw-qemu"
+
+
+def kernels_name(kernels: str) -> str:
+    try:
+        return _KERNEL_ALIASES[kernels]
+    except KeyError:
+        raise ImuadError(f"unknown kernel set '{kernels}' (ref | cmsis-nn)") from None
+
+
+def build_firmware(kernels: str = "reference", quiet: bool = False) -> Path:
+    """Build dir of the QEMU preset for these kernels (all its ELFs, built once per process)."""
+    return ensure_built(PRESETS[kernels_name(kernels)], quiet=quiet)
+
+
+def firmware_elf(kernels: str = "reference", name: str = FIRMWARE) -> Path:
+    elf = build_firmware(kernels) / "sim" / f"{name}.elf"
+    if not elf.exists():
+        raise ImuadError(f"{elf} missing after the build of preset {PRESETS[kernels_name(kernels)]}")
+    return elf
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def qemu_argv(elf: Path, port: int) -> list[str]:
+    return ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-display", "none", "-monitor", "none",
+            "-icount", "shift=0,align=off,sleep=off", "-semihosting-config", "enable=on,target=native",
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-kernel", str(elf)]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class QemuTransport(Transport):
+    """QEMU process + its UART0 socket (pyserial socket://)."""
+
+    def __init__(self, elf: Path, start_timeout: float = 10.0) -> None:
+        import serial  # pyserial (extra `device`)
+        if shutil.which("qemu-system-arm") is None:
+            raise TargetError("qemu-system-arm not found (apt-get install qemu-system-arm)")
+        self.elf = Path(elf)
+        self._stderr: collections.deque[str] = collections.deque(maxlen=30)
+        self._eof = False
+        last_err = ""
+        for _attempt in range(3):  # the free port may be taken between probe and QEMU's bind
+            self.port = _free_port()
+            self.proc = subprocess.Popen(qemu_argv(self.elf, self.port), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            self._finalizer = weakref.finalize(self, _stop, self.proc)
+            threading.Thread(target=self._pump, daemon=True).start()
+            self.ser = None
+            deadline = time.monotonic() + start_timeout
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    self.ser = serial.serial_for_url(f"socket://127.0.0.1:{self.port}", timeout=0.1)
+                    break
+                except (serial.SerialException, OSError) as exc:
+                    last_err = str(exc)
+                    time.sleep(0.05)
+            if self.ser is not None:
+                self.t_start = time.monotonic()
+                return
+            _stop(self.proc)
+        raise TargetError(f"could not connect to QEMU's UART0 ({last_err}); {self.diagnostics()}")
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, b""):
+            text = line.decode(errors="replace").rstrip()
+            if "QEMU waiting for connection" not in text:
+                self._stderr.append(text)
+
+    def write(self, data: bytes) -> None:
+        if self.proc.poll() is not None:
+            raise EOFError(f"QEMU exited (code {self.proc.returncode})")
+        try:
+            self.ser.write(data)
+        except Exception as exc:  # noqa: BLE001 - pyserial raises SerialException/OSError
+            raise EOFError(f"UART0 socket closed: {exc}") from exc
+
+    def read(self, timeout: float) -> bytes:
+        if self._eof:
+            raise EOFError(f"UART0 socket closed; QEMU exit code {self.exit_code(timeout=2.0)}")
+        self.ser.timeout = timeout
+        data = b""
+        try:
+            # pyserial's socket in_waiting is 1 for "readable" (also at EOF), and a read that
+            # hits EOF raises and drops what it got: read 1 byte at a time, keep what arrived.
+            data = self.ser.read(1)
+            while data and self.ser.in_waiting and len(data) < 65536:
+                more = self.ser.read(1)
+                if not more:
+                    break
+                data += more
+        except Exception:  # noqa: BLE001 - pyserial raises SerialException on EOF
+            self._eof = True
+            if not data:
+                raise EOFError(f"UART0 socket closed; QEMU exit code {self.exit_code(timeout=2.0)}") from None
+        if not data and self.proc.poll() is not None:
+            raise EOFError(f"QEMU exited (code {self.proc.returncode})")
+        return data
+
+    def exit_code(self, timeout: float = 0.0) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout) if timeout > 0 else self.proc.poll()
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        try:
+            if self.ser is not None:
+                self.ser.close()
+        finally:
+            _stop(self.proc)
+            self._finalizer.detach()
+
+    def diagnostics(self) -> str:
+        rc = self.proc.poll()
+        lines = "\n".join(self._stderr)
+        head = ""
+        if rc is not None:
+            head = f"QEMU exit code {rc}: {EXIT_MEANING.get(rc, 'unexpected')}\n"
+        return head + (f"QEMU/semihosting output:\n{lines}" if lines else "")
+
+
+class QemuTarget(Target):
+    """imuad-fw-qemu on QEMU mps2-an386: TFLM reference kernels ('qemu') or CMSIS-NN ('qemu-nn')."""
+
+    hello_timeout = 20.0
+    idle_timeout = 30.0
+    max_inflight_chunks = 4
+
+    def __init__(self, kernels: str = "reference", elf: str | Path | None = None, firmware: str = FIRMWARE,
+                 hello_timeout: float | None = None, idle_timeout: float | None = None) -> None:
+        self.kernels = kernels_name(kernels)
+        self.name = "qemu-nn" if self.kernels == "cmsis_nn" else "qemu"
+        self.elf = Path(elf) if elf else None
+        self.firmware = firmware
+        if hello_timeout is not None:
+            self.hello_timeout = hello_timeout
+        if idle_timeout is not None:
+            self.idle_timeout = idle_timeout
+        self.last_transport: QemuTransport | None = None
+
+    @property
+    def preset(self) -> str:
+        return PRESETS[self.kernels]
+
+    def executable(self) -> Path:
+        return self.elf or firmware_elf(self.kernels, self.firmware)
+
+    def available(self) -> tuple[bool, str]:
+        for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
+            if shutil.which(tool) is None:
+                return False, f"{tool} not installed"
+        return True, ""
+
+    def open(self) -> Transport:
+        ok, why = self.available()
+        if not ok:
+            raise ImuadError(f"target '{self.name}' unavailable: {why}")
+        try:
+            self.last_transport = QemuTransport(self.executable())
+        except TargetError as exc:
+            raise ImuadError(f"target '{self.name}': {exc}") from exc
+        return self.last_transport

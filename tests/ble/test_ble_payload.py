@@ -1,0 +1,124 @@
+"""C8 payload decoding: layout, rejection of malformed notifications, Hypothesis fuzz."""
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host"))
+from imuad.gateway import payload as pl  # noqa: E402
+
+u32 = st.integers(0, 2**32 - 1)
+i32 = st.integers(-(2**31), 2**31 - 1)
+events = st.builds(pl.Event, kind=st.sampled_from([1, 2, 3]), state=st.integers(0, 255),
+                   flags=st.integers(0, 255), seq=u32, uptime_ms=u32, score=i32, model_id=u32)
+
+
+def test_layout_is_the_contract():
+    data = bytes.fromhex("01 01 01 02 07000000 e8030000 feffffff d4c3b2a1".replace(" ", ""))
+    ev = pl.decode_event(data)
+    assert ev == pl.Event(kind=1, state=1, flags=2, seq=7, uptime_ms=1000, score=-2,
+                          model_id=0xA1B2C3D4)
+    assert ev.overflowed and not ev.replayed
+    assert pl.model_id_hex(ev.model_id) == "d4c3b2a1"  # first 4 SHA-256 bytes
+    assert len(data) == pl.PAYLOAD_LEN == 20
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"", "0 bytes"), (bytes(19), "19 bytes"),
+    (bytes([2]) + bytes(19), "version 2"),
+    (bytes([1, 0]) + bytes(18), "kind 0"), (bytes([1, 4]) + bytes(18), "kind 4"),
+])
+def test_malformed_notifications_are_rejected(data, why):
+    with pytest.raises(pl.PayloadError):
+        pl.decode_event(data)
+
+
+@settings(max_examples=500, derandomize=True)
+@given(events)
+def test_roundtrip(ev):
+    assert pl.decode_event(pl.encode_event(ev)) == ev
+
+
+@settings(max_examples=2000, derandomize=True)
+@given(st.binary(max_size=64))
+def test_any_bytes_decode_or_raise_payload_error(data):
+    try:
+        ev = pl.decode_event(data)
+    except pl.PayloadError:
+        assert len(data) < 20 or data[0] != 1 or data[1] not in (1, 2, 3)
+        return
+    assert len(data) >= 20 and ev.seq == struct.unpack_from("<I", data, 4)[0]
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.binary(max_size=80))
+def test_status_decoder_never_crashes(data):
+    try:
+        s = pl.decode_status(data)
+    except pl.PayloadError:
+        return
+    assert len(data) >= pl.STATUS_LEN and isinstance(s.fw_version, str)
+
+
+def test_control_encodings():
+    assert pl.encode_ack(0x01020304) == bytes([1, 4, 3, 2, 1])
+    assert pl.encode_replay(5) == bytes([2, 5, 0, 0, 0])
+    assert pl.encode_config(200, 150, 2, 4) == struct.pack("<BiiBB", 3, 200, 150, 2, 4)
+    for bad in ((100, 150, 2, 4), (200, 150, 0, 4), (200, 150, 5, 4), (200, 150, 2, 33)):
+        with pytest.raises(ValueError):
+            pl.encode_config(*bad)
+
+
+async def _feed(batch):
+    from imuad.gateway.core import Gateway, GatewayOptions, SessionState
+    from imuad.gateway.store import Store
+
+    class FakeLink:
+        address = "AA"
+
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        async def write_control(self, data):
+            self.writes.append(data)
+
+    store = Store(":memory:")
+    gw = Gateway(backend=None, store=store, options=GatewayOptions())
+    link = FakeLink()
+    st_ = SessionState(device_id="AA", contig=0, acked=0)
+    await gw._handle_batch(link, st_, batch)
+    return gw, store, link, st_
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.binary(max_size=30), max_size=20))
+def test_core_counts_and_drops_garbage(batch):
+    import asyncio
+    gw, store, link, st_ = asyncio.run(_feed(batch))
+    valid = []
+    for d in batch:
+        try:
+            valid.append(pl.decode_event(d))
+        except pl.PayloadError:
+            pass
+    assert gw.counters.received == len(batch)
+    assert gw.counters.malformed == len(batch) - len(valid)
+    # seq <= the contiguous prefix (here 0) is a duplicate by definition
+    assert gw.counters.stored + gw.counters.duplicates == len(valid)
+    assert store.count_events() == gw.counters.stored
+
+
+def test_core_stores_acks_and_requests_replay_for_a_hole():
+    import asyncio
+    mk = lambda s, f=0: pl.encode_event(pl.Event(1, 1, f, s, 0, 0, 0))  # noqa: E731
+    gw, store, link, st_ = asyncio.run(_feed([mk(1), mk(2), mk(2), b"junk", mk(5)]))
+    assert [e["seq"] for e in store.events(limit=None)] == [5, 2, 1]
+    assert gw.counters.duplicates == 1 and gw.counters.malformed == 1
+    assert link.writes == [pl.encode_ack(2), pl.encode_replay(3)]
+    gw, store, link, st_ = asyncio.run(_feed([mk(4, pl.FLAG_OVERFLOW), mk(5)]))
+    assert gw.counters.lost == 3 and link.writes == [pl.encode_ack(5)]
