@@ -42,21 +42,30 @@ class TinyRun:
         keras.utils.set_random_seed(0)
         inp = keras.Input((W, C), name="window")
         x = keras.layers.Conv1D(6, 5, strides=2, padding="same", activation="relu", name="conv1")(inp)
-        if arch == "cnn_lstm":
+        if arch == "autoencoder":
+            x = keras.layers.Conv1DTranspose(C, 5, strides=2, padding="same", name="recon")(x)
+        elif arch == "cnn_lstm":
             x = keras.layers.LSTM(6, name="lstm")(x)
         else:
             x = keras.layers.Conv1D(8, 3, padding="same", activation="relu", name="conv2")(x)
             x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
             x = keras.layers.Dense(6, activation="relu", name="fc")(x)
-        out = keras.layers.Dense(1, activation="sigmoid", name="prob")(x)
-        self.model = keras.Model(inp, out)
-        self.model.compile("adam", "binary_crossentropy")
         tr = self._splits["train"]
-        self.model.fit(self.normalizer.apply(tr.X), tr.y, epochs=4, batch_size=32, verbose=0)
+        if arch == "autoencoder":
+            self.model = keras.Model(inp, x)
+            self.model.compile("adam", "mse")
+            Xn = self.normalizer.apply(tr.X[tr.y == 0])
+            self.model.fit(Xn, Xn, epochs=4, batch_size=32, verbose=0)
+        else:
+            out = keras.layers.Dense(1, activation="sigmoid", name="prob")(x)
+            self.model = keras.Model(inp, out)
+            self.model.compile("adam", "binary_crossentropy")
+            self.model.fit(self.normalizer.apply(tr.X), tr.y, epochs=4, batch_size=32, verbose=0)
         self.config = {"arch": arch, "seed": 0, "recording": str(directory / "toy.npz"), "recording_sha256": "0" * 64,
                        "counts_per_unit": 1.0, "window": W, "hop": H, "fractions": [0.6, 0.2, 0.2],
                        "channels": ["x", "y", "z"], "sample_rate_hz": 100.0, "normalizer": self.normalizer.to_dict(),
-                       "score_kind": "class_prob", "output_meaning": "anomaly probability (sigmoid)",
+                       "score_kind": "recon_error" if arch == "autoencoder" else "class_prob",
+                       "output_meaning": "anomaly probability (sigmoid)",
                        "train_config": {"epochs": 4}, "threshold": 0.5}
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "run.json").write_text(json.dumps(self.config))

@@ -124,6 +124,24 @@ def test_fused_lstm_conversion(tmp_path):
     assert np.array_equal(run_tflm(tfl, np.concatenate([xq[:1], xq[:1]]))[0], run_tflm(tfl, xq[:1])[0])
 
 
+def test_autoencoder_integer_error_tracks_mse(tmp_path):
+    from imuad.deploy.quantize import int8_scores, quantize_run
+    from imuad.reference import Score
+    from .conftest import TinyRun
+    run = TinyRun(tmp_path / "ae", arch="autoencoder")
+    q = quantize_run(run, verbose=False)
+    s = q["score"]
+    assert s["kind"] == "recon_error" and s["in_mult"] > 0 and s["out_mult"] > 0 and 0 <= s["shift"] <= 40
+    X = run.splits()["test"].X
+    Xn = run.normalizer.apply(X)
+    mse = np.mean((np.asarray(run.model(Xn)) - Xn) ** 2, axis=(1, 2))
+    card_like = {"score": s, "input": q["input"], "output": q["output"]}
+    pre = Preprocess.from_card({"preprocessing": q["preprocessing"]})
+    _, e = int8_scores((tmp_path / "ae" / "model_int8.tflite").read_bytes(), pre, Score.from_card(card_like), X)
+    rank = lambda v: np.argsort(np.argsort(v))
+    assert np.corrcoef(rank(mse), rank(e))[0, 1] > 0.9  # the integer error orders windows like MSE
+
+
 # ---------------------------------------------------------------- export
 def test_c_array_round_trips_to_the_same_sha256(tiny_export):
     d = tiny_export.dir

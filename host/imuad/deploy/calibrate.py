@@ -37,13 +37,14 @@ def ae_shift_for(e_normal: np.ndarray) -> int:
 
 def decision_from_val(kind: str, y_val: np.ndarray, score_val: np.ndarray,
                       k: int = DEFAULT_K, n: int = DEFAULT_N) -> dict[str, Any]:
-    """C5: threshold_on in score units chosen on val (F1 of window decisions for classifiers, a
-    high percentile of normal windows for the autoencoder); threshold_off a little below it."""
+    """C5: threshold_on in score units chosen on val: max F1 of window decisions (as the float
+    model's threshold was chosen); an autoencoder on a val split without anomalies takes a high
+    percentile of its normal scores. threshold_off a little below threshold_on."""
     from ..models.evaluate import best_threshold
 
     s = np.asarray(score_val, np.int64)
     y = np.asarray(y_val).astype(bool)
-    if kind == "recon_error":
+    if kind == "recon_error" and not (y.any() and (~y).any()):  # no labelled anomalies to tune on
         normal = s[~y] if (~y).any() else s
         on = int(math.ceil(np.percentile(normal, AE_PERCENTILE))) + 1
         how = f"p{AE_PERCENTILE:g} of normal val scores + 1"
