@@ -55,9 +55,12 @@ def recording_test_split(card: dict, fixture: bool) -> list[np.ndarray]:
     if fixture:
         path = datasets_dir() / "smartmanuad/76_UCIAccelerometer.npz"
     else:
+        from imuad.deploy.parity import resolve_recording
         p = str((card.get("dataset") or {}).get("path") or "")
         path = Path(p) if Path(p).is_absolute() else REPO_ROOT / p
-        if not p or not path.is_file():  # cards may name the file relative to another checkout
+        if (card.get("dataset") or {}).get("synth"):  # synthetic: regenerated when absent
+            path = resolve_recording(card, None)
+        elif not p or not path.is_file():  # cards may name the file relative to another checkout
             path = datasets_dir() / "smartmanuad" / Path(p).name
     if not path.exists():
         pytest.skip(f"recording {path} not available")

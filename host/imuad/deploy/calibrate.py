@@ -14,8 +14,7 @@ AE_MEDIAN_TARGET = 1024    # shift puts the median normal val error near this ma
 AE_PERCENTILE = 99.0
 
 
-def score_spec(kind: str, in_scale: float, out_scale: float, window: int, channels: int,
-               val_e_normal: np.ndarray | None = None) -> dict[str, Any]:
+def score_spec(kind: str, in_scale: float, out_scale: float) -> dict[str, Any]:
     """C4 card field. For the autoencoder, mults proportional to the tensor scales make the
     integer error K^2 * sum((out - in)^2) in the float model's units, i.e. it tracks MSE."""
     if kind == "class_prob":

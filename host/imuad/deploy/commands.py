@@ -46,7 +46,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from .quantize import QUANT_JSON, TFLITE_NAME, quantize_run
     from .runs import load_run
     run = load_run(args.run)
-    quant = quantize_run(run)
+    quantize_run(run)
     print(f"wrote {args.run / TFLITE_NAME} and {args.run / QUANT_JSON}")
     return 0
 

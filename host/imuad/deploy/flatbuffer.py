@@ -211,7 +211,3 @@ def load_checked(path: Path | str) -> tuple[bytes, ModelInfo]:
     verify_with_tflite(data, str(path))
     check_deployable(info)
     return data, info
-
-
-def io_arrays(info: ModelInfo) -> tuple[np.dtype, np.dtype]:
-    return np.dtype(info.inputs[0].dtype), np.dtype(info.outputs[0].dtype)

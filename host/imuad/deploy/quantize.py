@@ -113,10 +113,10 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
         raise ImuadError(f"{label}: input shape {inp.shape} does not match window [{W}, {C}]")
 
     pre = Preprocess.derive(norm.mean, norm.std, inp.scale, inp.zero_point)
-    spec = calibrate.score_spec(kind, inp.scale, out.scale, W, C)
+    spec = calibrate.score_spec(kind, inp.scale, out.scale)
     card_like = {"score": spec, "input": inp.as_card(), "output": out.as_card()}
     if kind == "recon_error":
-        o_v, e_v = int8_scores(tfl, pre, Score.from_card(card_like), splits["val"].X)
+        _, e_v = int8_scores(tfl, pre, Score.from_card(card_like), splits["val"].X)
         spec["shift"] = calibrate.ae_shift_for(e_v[splits["val"].y == 0] if (splits["val"].y == 0).any() else e_v)
     score = Score.from_card(card_like)
     _, s_val = int8_scores(tfl, pre, score, splits["val"].X)
