@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import keyword
 import re
 from pathlib import Path
 from typing import Any
@@ -181,6 +180,7 @@ def build_card(name: str, cfg: dict[str, Any], quant: dict[str, Any], data: byte
         "decision_rule": quant["decision"].get("rule"), "stateful": quant.get("stateful", False),
         "n_ops": len(info.ops), "imuad_version": __version__, "keras_layers": quant.get("keras_layers"),
         "op_layers": [f"#{op.index} {op.name} <- {op.layer}" for op in info.ops],
+        "default": name == DEFAULT_MODEL,  # the device default (firmware registry should list it first)
         "benchmark": benchmark(len(data), quant["arena_bytes"], name),
         "quantization": {"weights": "int8; CONV_2D per-channel, FULLY_CONNECTED " + quant.get("dense_quantization", "per-tensor"),
                          "activations": "int8 (int16 LSTM cell state)", "io": "int8",
@@ -195,6 +195,7 @@ def build_card(name: str, cfg: dict[str, Any], quant: dict[str, Any], data: byte
     return card
 
 
+DEFAULT_MODEL = "synth"
 BUDGET_TFLITE = 32 * 1024   # the default device model's budget (ESP32 flash/RAM share)
 BUDGET_ARENA = 16 * 1024
 
@@ -202,7 +203,7 @@ BUDGET_ARENA = 16 * 1024
 def benchmark(tflite_bytes: int, arena_bytes: int, name: str) -> dict[str, Any]:
     return {"budget_tflite_bytes": BUDGET_TFLITE, "budget_arena_bytes": BUDGET_ARENA,
             "tflite_within_budget": tflite_bytes <= BUDGET_TFLITE, "arena_within_budget": arena_bytes <= BUDGET_ARENA,
-            "binding": name == "synth", "note": "budget binding for the default device model (synth)"}
+            "binding": name == DEFAULT_MODEL, "note": "budget binding for the default device model (synth)"}
 
 
 def write_model_dir(out: Path, name: str, data: bytes, card: dict[str, Any]) -> list[Path]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
 
 from ..errors import ImuadError
 from .tflm_ops import supported_ops

@@ -14,9 +14,8 @@ from ..errors import ImuadError
 from ..paths import REPO_ROOT, build_dir
 from ..reference import Decider, Score
 from .engines import WindowBatch, is_firmware, model_bytes, run_engine
-from .export import CARD_NAME, load_card
+from .export import CARD_NAME, DEFAULT_MODEL, load_card  # tflite-ref == tflm required for the default
 
-DEFAULT_MODEL = "synth"       # the device default: tflite-ref == tflm is required for it
 BUILTIN_ENGINES = ["tflite-ref", "tflite", "tflm"]
 REFERENCE = "tflm"
 

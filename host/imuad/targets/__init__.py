@@ -102,6 +102,11 @@ def _register_parity_engines() -> None:
     if register is not None:
         register("host", parity_engine("host"), firmware=True,
                  description="imuad-fw-host: firmware core + TFLM reference kernels (x86-64)")
+        # sim area: the same firmware on QEMU mps2-an386 (Cortex-M4F); built on first use
+        register("qemu", parity_engine("qemu"), firmware=True,
+                 description="imuad-fw-qemu on QEMU mps2-an386 Cortex-M4F, TFLM reference kernels")
+        register("qemu-nn", parity_engine("qemu-nn"), firmware=True,
+                 description="imuad-fw-qemu on QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels")
 
 
 _register_parity_engines()
