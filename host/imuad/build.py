@@ -38,11 +38,13 @@ def _run(cmd: list[str], what: str, log: Path) -> float:
 
 
 def ensure_built(preset: str = "host", models: Iterable[str | Path] | None = None,
-                 targets: Iterable[str] | None = None, quiet: bool = False) -> Path:
+                 targets: Iterable[str] | None = None, quiet: bool = False,
+                 cmake_args: Iterable[str] = ()) -> Path:
     """Build dir of `preset` (build/<preset>), configured and built (once per process).
 
     models: model dirs to compile in (IMUAD_MODELS); None keeps the default (every
     models/*/ with model_config.h) or whatever the build dir was configured with.
+    cmake_args: extra -D options for the configure step (e.g. IMUAD_TFLM_PREBUILT).
     """
     for tool in ("cmake", "ninja"):
         if shutil.which(tool) is None:
@@ -50,7 +52,8 @@ def ensure_built(preset: str = "host", models: Iterable[str | Path] | None = Non
     if preset == "host-asan" and models is None:
         ensure_built("host", targets=["imuad_tflm"], quiet=quiet)  # host-asan links host's TFLM
     model_key = None if models is None else tuple(sorted(str(Path(m).resolve()) for m in models))
-    key = (preset, model_key, tuple(targets or ()))
+    cmake_args = tuple(cmake_args)
+    key = (preset, model_key, tuple(targets or ()), cmake_args)
     with _LOCK:
         if key in _DONE:
             return _DONE[key]
@@ -61,12 +64,13 @@ def ensure_built(preset: str = "host", models: Iterable[str | Path] | None = Non
         cfg = ["cmake", "--preset", preset, "-B", str(out)]
         if model_key is not None:
             cfg.append(f"-DIMUAD_MODELS={';'.join(model_key)}")
+        cfg += list(cmake_args)
         if not quiet:
             print(f"imuad: building firmware preset '{preset}' in {out} (first build compiles TFLM kernels, "
                   f"a few minutes)..." if not cache.exists() else
                   f"imuad: updating firmware build {out}...", file=sys.stderr, flush=True)
         t_cfg = _run(cfg, f"CMake configure of preset '{preset}'", log) if (
-            not cache.exists() or model_key is not None) else 0.0
+            not cache.exists() or model_key is not None or cmake_args) else 0.0
         jobs = os.environ.get("IMUAD_BUILD_JOBS", "2")
         build = ["cmake", "--build", str(out), "-j", jobs]
         for t in targets or ():

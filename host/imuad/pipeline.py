@@ -18,6 +18,7 @@ from .errors import ImuadError
 from .paths import REPO_ROOT, build_dir
 
 MODEL_NAME = "demo"
+QEMU_PRESETS = {"ref": "qemu-cortex-m4", "cmsis-nn": "qemu-cortex-m4-cmsisnn"}
 
 
 def _stage(title: str, argv: list[str | Path]) -> float:
@@ -85,16 +86,18 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     t["quantize"] = _stage("quantize to full int8 + evaluate", ["quantize", run])
     t["export"] = _stage("export model, C arrays, card", ["export", run, "--name", MODEL_NAME, "--out", model,
                                                            "--synth", f"default:{seed}"])
-    # Firmware builds with this freshly trained model compiled in live beside the regular ones.
-    os.environ["IMUAD_BUILD_DIR"] = str(build_dir() / "demo")
     from .build import ensure_built
 
-    targets = ["host"] if skip_emulator else ["host", "qemu"]
+    targets = ["host"] if skip_emulator else ["host", "qemu" if kernels == "ref" else "qemu-nn"]
+    presets = ["host"] if skip_emulator else ["host", QEMU_PRESETS[kernels]]
     print("\n=== build the firmware (host and Cortex-M4) with the demo model", flush=True)
     t0 = time.monotonic()
-    ensure_built("host", models=[model])
-    if not skip_emulator:
-        ensure_built("qemu-cortex-m4" if kernels == "ref" else "qemu-cortex-m4-cmsisnn", models=[model])
+    # TFLM is compiled once in the regular build trees (shared with the tests); the firmware
+    # with this freshly trained model compiled in lives beside them in build/demo/ and links it.
+    tflm = {p: ensure_built(p, targets=["imuad_tflm"]) / "libimuad_tflm.a" for p in presets}
+    os.environ["IMUAD_BUILD_DIR"] = str(build_dir() / "demo")
+    for p in presets:
+        ensure_built(p, models=[model], cmake_args=[f"-DIMUAD_TFLM_PREBUILT={tflm[p]}"])
     t["build"] = time.monotonic() - t0
     parity_json = out / "parity.json"
     parity = ["parity", model, "--recording", rec, "--split", "test", "--report", parity_json, "--update-card"]

@@ -85,6 +85,12 @@ def device(device_target: str, request: pytest.FixtureRequest) -> Device:
     ok, why = target.available()
     if not ok:
         pytest.skip(f"target {device_target} unavailable: {why}")
+    build = getattr(target, "executable", None)
+    if build is not None and device_target != "esp32":
+        try:
+            build()  # build (or check) once here, not inside the first test's timing
+        except Exception as exc:  # noqa: BLE001 - a broken build is a failure of this target
+            pytest.fail(f"target {device_target}: build failed: {exc}")
     return Device(device_target, target.open, model, getattr(target, "max_inflight_chunks", 8),
                   float(getattr(target, "hello_timeout", 10.0)))
 

@@ -17,7 +17,7 @@ from imuad import protocol as P
 
 from conftest import FIXTURE_MODEL
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(900)  # first use of a target may build it (qemu: TFLM for Cortex-M)
 
 
 def test_flash_missing_build(tmp_path, capsys):

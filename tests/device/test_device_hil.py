@@ -15,7 +15,7 @@ from imuad.targets.base import Transport
 from imuad.targets.device_cmd import run_hil
 from imuad.targets.replay_cmd import load_card, recording_segments
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(900)  # first use of a target may build it (qemu: TFLM for Cortex-M)
 
 
 def _hil(device, transport, model_dir: Path, recording: Path, timeout: float = 10.0, split=None):

@@ -2,15 +2,21 @@
 
 QEMU runs with `-icount shift=0` (1 instruction = 1 ns of virtual time, SysTick = 40
 instructions per tick, so WINDOW_RESULT.infer_us x 40 is the instruction count), UART0 on a
-TCP server chardev that we reach with pyserial `socket://`, semihosting only for the exit code
-and fatal messages (QEMU's stderr). Every wait has a timeout; close() always stops QEMU.
+TCP server chardev that we reach with pyserial `socket://`, semihosting for the exit code and
+fatal messages (QEMU's stderr). QEMU's CMSDK UART model takes one byte per I/O-thread round
+trip (~10 KB/s, below real time for 2 kHz x 3 axes); `rx="semihost"` sends the host->device
+bytes through a FIFO that the firmware reads with semihosting SYS_READ instead (device->host
+frames stay on UART0), which is fast and makes instruction counts repeat exactly. Every wait has a timeout; close() always stops QEMU.
 """
 from __future__ import annotations
 
 import collections
+import errno
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import weakref
@@ -57,10 +63,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def qemu_argv(elf: Path, port: int) -> list[str]:
+def qemu_argv(elf: Path, port: int, rx_path: Path | None = None) -> list[str]:
+    extra = ["-append", f"rx={rx_path}"] if rx_path else []
     return ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-display", "none", "-monitor", "none",
             "-icount", "shift=0,align=off,sleep=off", "-semihosting-config", "enable=on,target=native",
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-kernel", str(elf)]
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", "-kernel", str(elf), *extra]
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -76,17 +83,27 @@ def _stop(proc: subprocess.Popen) -> None:
 class QemuTransport(Transport):
     """QEMU process + its UART0 socket (pyserial socket://)."""
 
-    def __init__(self, elf: Path, start_timeout: float = 10.0) -> None:
+    def __init__(self, elf: Path, start_timeout: float = 10.0, rx: str = "uart") -> None:
         import serial  # pyserial (extra `device`)
         if shutil.which("qemu-system-arm") is None:
             raise TargetError("qemu-system-arm not found (apt-get install qemu-system-arm)")
         self.elf = Path(elf)
         self._stderr: collections.deque[str] = collections.deque(maxlen=30)
         self._eof = False
+        self.rx = rx
+        self._rx_fd: int | None = None
+        self._tmp = None
+        rx_path = None
+        if rx == "semihost":  # host->device bytes through a FIFO read with semihosting SYS_READ
+            self._tmp = tempfile.TemporaryDirectory(prefix="imuad-qemu-")
+            rx_path = Path(self._tmp.name) / "rx.fifo"
+            os.mkfifo(rx_path)
+        elif rx != "uart":
+            raise TargetError(f"unknown rx channel '{rx}' (uart | semihost)")
         last_err = ""
         for _attempt in range(3):  # the free port may be taken between probe and QEMU's bind
             self.port = _free_port()
-            self.proc = subprocess.Popen(qemu_argv(self.elf, self.port), stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(qemu_argv(self.elf, self.port, rx_path), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             self._finalizer = weakref.finalize(self, _stop, self.proc)
             threading.Thread(target=self._pump, daemon=True).start()
@@ -101,9 +118,25 @@ class QemuTransport(Transport):
                     time.sleep(0.05)
             if self.ser is not None:
                 self.t_start = time.monotonic()
+                if rx_path is not None:
+                    self._open_rx(rx_path, deadline)
                 return
             _stop(self.proc)
         raise TargetError(f"could not connect to QEMU's UART0 ({last_err}); {self.diagnostics()}")
+
+    def _open_rx(self, path: Path, deadline: float) -> None:
+        while self._rx_fd is None:
+            try:  # ENXIO until the firmware has opened the FIFO for reading
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO or time.monotonic() > deadline or self.proc.poll() is not None:
+                    _stop(self.proc)
+                    raise TargetError(f"firmware did not open its semihosting rx FIFO ({exc}); "
+                                      f"{self.diagnostics()}") from None
+                time.sleep(0.02)
+                continue
+            os.set_blocking(fd, True)
+            self._rx_fd = fd
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -115,6 +148,14 @@ class QemuTransport(Transport):
     def write(self, data: bytes) -> None:
         if self.proc.poll() is not None:
             raise EOFError(f"QEMU exited (code {self.proc.returncode})")
+        if self._rx_fd is not None:
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self._rx_fd, view):]
+            except OSError as exc:
+                raise EOFError(f"rx FIFO closed: {exc}") from exc
+            return
         try:
             self.ser.write(data)
         except Exception as exc:  # noqa: BLE001 - pyserial raises SerialException/OSError
@@ -150,11 +191,16 @@ class QemuTransport(Transport):
 
     def close(self) -> None:
         try:
+            if self._rx_fd is not None:
+                os.close(self._rx_fd)
+                self._rx_fd = None
             if self.ser is not None:
                 self.ser.close()
         finally:
             _stop(self.proc)
             self._finalizer.detach()
+            if self._tmp is not None:
+                self._tmp.cleanup()
 
     def diagnostics(self) -> str:
         rc = self.proc.poll()
@@ -173,8 +219,10 @@ class QemuTarget(Target):
     max_inflight_chunks = 4
 
     def __init__(self, kernels: str = "reference", elf: str | Path | None = None, firmware: str = FIRMWARE,
-                 hello_timeout: float | None = None, idle_timeout: float | None = None) -> None:
+                 hello_timeout: float | None = None, idle_timeout: float | None = None,
+                 rx: str = "uart") -> None:
         self.kernels = kernels_name(kernels)
+        self.rx = rx
         self.name = "qemu-nn" if self.kernels == "cmsis_nn" else "qemu"
         self.elf = Path(elf) if elf else None
         self.firmware = firmware
@@ -202,7 +250,7 @@ class QemuTarget(Target):
         if not ok:
             raise ImuadError(f"target '{self.name}' unavailable: {why}")
         try:
-            self.last_transport = QemuTransport(self.executable())
+            self.last_transport = QemuTransport(self.executable(), rx=self.rx)
         except TargetError as exc:
             raise ImuadError(f"target '{self.name}': {exc}") from exc
         return self.last_transport

@@ -90,17 +90,18 @@ class SimRun:
     wall_s: float = 0.0
     samples: int = 0
     exit_code: int | None = None
+    rx: str = "uart"
 
 
 def run_sim(card: dict, segments: list[tuple[int, np.ndarray]], kernels: str = "reference",
             elf: Path | None = None, chunk: int | None = None, idle_timeout: float | None = None,
-            progress: bool = True) -> SimRun:
+            progress: bool = True, rx: str = "uart") -> SimRun:
     """Streams every segment (one HELLO each) through one QEMU instance; BYE at the end."""
     from . import ReplaySession
     from .qemu import QemuTarget
-    target = QemuTarget(kernels=kernels, elf=elf, idle_timeout=idle_timeout)
+    target = QemuTarget(kernels=kernels, elf=elf, idle_timeout=idle_timeout, rx=rx)
     exe = target.executable()  # builds if needed
-    run = SimRun(card["name"], target.kernels, target.name, str(exe))
+    run = SimRun(card["name"], target.kernels, target.name, str(exe), rx=rx)
     outs, scores = [], []
     total = sum(len(c) for _, c in segments)
     bar = None
@@ -190,14 +191,14 @@ def _run(args: argparse.Namespace) -> int:
     rec = load_recording(args.recording)
     fs = card.get("sample_rate_hz") or rec.fs
     run = run_sim(card, segments, kernels=kernels, elf=Path(args.elf) if args.elf else None, chunk=args.chunk,
-                  idle_timeout=args.timeout)
+                  idle_timeout=args.timeout, rx=args.rx)
     sizes = elf_sizes(Path(run.elf))
     bench = benchmarks(run, card, sizes, fs)
     labels = rec.y if (args.split in (None, "all") and rec.y is not None) else None
     if labels is not None and args.max_samples:
         labels = labels[:args.max_samples]
     latencies = onset_latencies(labels, run.windows, int(card["window"]), int(card["hop"]), run.events)
-    report = {"kind": "sim", "target": run.target, "kernels": kernels, "model": card["name"],
+    report = {"kind": "sim", "target": run.target, "kernels": kernels, "rx": run.rx, "model": card["name"],
               "model_dir": str(model_dir), "recording": str(args.recording), "split": args.split,
               "elf": run.elf, "benchmarks": bench, "stats": run.stats, "device_info": run.device_info,
               "events": [{"window": w, "kind": k, "score": s} for w, k, s in run.events],
@@ -207,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=int) + "\n")
 
     ipi = bench["instructions_per_inference"]
-    print(f"sim {card['name']} on '{run.target}' (QEMU mps2-an386 Cortex-M4F, {kernels} kernels): "
+    print(f"sim {card['name']} on '{run.target}' (QEMU mps2-an386 Cortex-M4F, {kernels} kernels, rx {run.rx}): "
           f"{run.windows} windows, {len(run.events)} events")
     for w, k, s in run.events:
         print(f"  {'ONSET' if k == 1 else 'CLEAR'} window {w} score {s}")
@@ -241,6 +242,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-samples", type=int, default=0, help="replay only the first N samples")
     p.add_argument("--chunk", type=int, default=None, help="samples per SAMPLES frame")
     p.add_argument("--timeout", type=float, default=None, help="seconds without an answer before failing")
+    p.add_argument("--rx", choices=("uart", "semihost"), default="uart",
+                   help="host->device channel: UART0 (as the device; QEMU's UART model is ~10 KB/s) or a "
+                        "FIFO read through semihosting (fast, exact instruction counts)")
     p.add_argument("--elf", default=None, help="run this ELF instead of the preset's imuad-fw-qemu.elf")
     p.add_argument("--out", default=None, help="report directory (default runs/sim-<time>-<model>-<kernels>)")
     p.set_defaults(func=_run)

@@ -8,6 +8,25 @@ QemuBoard::QemuBoard(const char* target, uint32_t hang_after_bytes)
     : target_(target), hang_after_bytes_(hang_after_bytes) {
   mps2_uart_init();
   mps2_systick_start();
+  char cmd[256];
+  const int n = mps2_semihost_cmdline(cmd, sizeof cmd - 1);
+  if (n > 0) {
+    cmd[n] = 0;
+    for (int i = 0; i + 3 <= n; ++i) {
+      if ((i == 0 || cmd[i - 1] == ' ') && cmd[i] == 'r' && cmd[i + 1] == 'x' && cmd[i + 2] == '=') {
+        char* path = cmd + i + 3;
+        char* end = path;
+        while (*end && *end != ' ') ++end;
+        *end = 0;
+        rx_handle_ = mps2_semihost_open(path, 1 /* "rb" */);
+        if (rx_handle_ < 0) {
+          mps2_semihost_write0("imuad-qemu: FATAL cannot open semihosting rx file\n");
+          mps2_semihost_exit(MPS2_EXIT_ABORT);
+        }
+        break;
+      }
+    }
+  }
 }
 
 uint32_t QemuBoard::micros() { return static_cast<uint32_t>(mps2_ticks()); }
@@ -17,7 +36,22 @@ uint32_t QemuBoard::millis() {
 }
 
 int QemuBoard::read(uint8_t* buf, size_t cap) {
-  size_t n = mps2_uart_read(buf, cap);
+  size_t n;
+  if (rx_handle_ >= 0) {
+    // Blocks in QEMU until the host writes (no virtual time passes); 0 = host closed it.
+    const int r = mps2_semihost_read(rx_handle_, buf, cap);
+    if (r <= 0) return -1;
+    n = static_cast<size_t>(r);
+  } else {
+    n = mps2_uart_read(buf, cap);
+    if (n == 0) {
+      // Back off before polling again: every UART register read takes QEMU's global lock,
+      // and a tight poll loop starves the I/O thread that delivers the next byte (measured:
+      // 5 KB/s polling flat out, 13 KB/s with this pause). Costs virtual time only.
+      for (volatile uint32_t i = 0; i < 10000u; ++i) {
+      }
+    }
+  }
   bytes_in_ += static_cast<uint32_t>(n);
   if (hang_after_bytes_ != 0 && bytes_in_ >= hang_after_bytes_) {
     for (;;) {  // test-only: a firmware that stops responding mid-stream

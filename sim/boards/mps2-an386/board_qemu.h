@@ -1,5 +1,8 @@
 // imuad::Board for the QEMU mps2-an386 machine: UART0 frames, SysTick clock (1 tick = 40
 // instructions under -icount shift=0), painted-stack high-water mark, semihosting exit on BYE.
+// Optional fast RX: with `-append rx=PATH` the host->device bytes are read from PATH (a FIFO)
+// through semihosting instead of UART0 (whose 1-byte QEMU model caps input at ~10 KB/s);
+// device->host frames always go out on UART0.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +31,7 @@ class QemuBoard final : public imuad::Board {
   const char* target_;
   uint32_t hang_after_bytes_;
   uint32_t bytes_in_ = 0;
+  int rx_handle_ = -1;  // >= 0: frames come from a host file/FIFO via semihosting, not UART0
 };
 
 }  // namespace imuad_sim

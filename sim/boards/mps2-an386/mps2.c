@@ -83,6 +83,26 @@ static inline int semihost_call(int op, void* arg) {
 
 void mps2_semihost_write0(const char* text) { semihost_call(0x04 /* SYS_WRITE0 */, (void*)text); }
 
+int mps2_semihost_cmdline(char* buf, size_t cap) {
+  uint32_t block[2] = {(uint32_t)(uintptr_t)buf, (uint32_t)cap};
+  if (semihost_call(0x15 /* SYS_GET_CMDLINE */, block) != 0) return -1;
+  return (int)block[1];
+}
+
+int mps2_semihost_open(const char* path, int mode) {
+  size_t n = 0;
+  while (path[n]) ++n;
+  uint32_t block[3] = {(uint32_t)(uintptr_t)path, (uint32_t)mode, (uint32_t)n};
+  return semihost_call(0x01 /* SYS_OPEN */, block);
+}
+
+int mps2_semihost_read(int handle, uint8_t* buf, size_t len) {
+  uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)buf, (uint32_t)len};
+  int not_read = semihost_call(0x06 /* SYS_READ */, block);  // returns bytes NOT read
+  if (not_read < 0 || (size_t)not_read > len) return -1;
+  return (int)(len - (size_t)not_read);
+}
+
 void mps2_semihost_exit(int code) {
   // SYS_EXIT_EXTENDED carries the exit code on 32-bit ARM (plain SYS_EXIT only says 0/1).
   uint32_t block[2] = {0x20026u /* ADP_Stopped_ApplicationExit */, (uint32_t)code};

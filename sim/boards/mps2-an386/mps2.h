@@ -26,6 +26,11 @@ uint64_t mps2_ticks(void);                // monotonic, 64-bit (wraps extended i
 
 // ---- Semihosting (QEMU -semihosting-config enable=on,target=native).
 void mps2_semihost_write0(const char* text);       // to QEMU's stderr/stdout console
+// Command line (QEMU: "<kernel> <-append text>"); returns length or -1.
+int mps2_semihost_cmdline(char* buf, size_t cap);
+// Host file I/O (optional fast RX channel: QEMU's CMSDK UART moves only ~10 KB/s).
+int mps2_semihost_open(const char* path, int mode);          // handle or -1 (mode 1 = "rb")
+int mps2_semihost_read(int handle, uint8_t* buf, size_t len);  // bytes read, 0 at EOF, -1 error
 __attribute__((noreturn)) void mps2_semihost_exit(int code);
 
 // Exit codes of the QEMU process (tests and `imuad sim` map them to messages).
