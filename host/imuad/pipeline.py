@@ -75,7 +75,7 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
              kernels: str = "ref", skip_emulator: bool = False) -> int:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    rec, run, model = out / "recording.npz", out / "train", out / "model"
+    rec, run, model = out / "recording.npz", out / "train", out / MODEL_NAME  # dir name = model name (C namespace)
     t: dict[str, float] = {}
     t["synth"] = _stage("synthesise the default recording",
                         ["synth", "--preset", "default", "--seed", seed, "--out", rec, "--plot", out / "recording.png"])
@@ -159,7 +159,7 @@ def _summary(out: Path, card: dict[str, Any], parity: dict[str, Any], sim: dict[
                   f"{_fmt(b.get('realtime_factor'), '.1f')}x real time"]
     lines += [f"reports        training {_rel(run / 'report.html')}",
               f"               recording {_rel(out / 'recording.png')}",
-              f"               model card {_rel(out / 'model' / 'model_card.json')}",
+              f"               model card {_rel(out / card['name'] / 'model_card.json')}",
               "time           " + ", ".join(f"{k} {v:.0f} s" for k, v in t.items())]
     return lines
 

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
 import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +12,9 @@ from imuad.errors import ImuadError
 from imuad.targets.device_cmd import TextAndFrames, flash, flash_plan, monitor
 from imuad import protocol as P
 
-from conftest import FIXTURE_MODEL
+from imuad.paths import REPO_ROOT
+
+FIXTURE_MODEL = REPO_ROOT / "tests" / "core" / "fixtures" / "models" / "fixture_cnn"
 
 pytestmark = pytest.mark.timeout(900)  # first use of a target may build it (qemu: TFLM for Cortex-M)
 
