@@ -4,9 +4,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+import sys
 
-from imuad.paths import REPO_ROOT, datasets_dir
+# Test the checkout this file is in, even when another checkout is the pip-installed one;
+# subprocesses (`python -m imuad.cli`, helper scripts) inherit it through PYTHONPATH.
+_HOST = str(Path(__file__).resolve().parents[1] / "host")
+sys.path.insert(0, _HOST)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_HOST, os.environ.get("PYTHONPATH")) if p)
+
+import pytest  # noqa: E402
+
+from imuad.paths import REPO_ROOT, datasets_dir  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

@@ -143,13 +143,17 @@ def _summary(out: Path, card: dict[str, Any], parity: dict[str, Any], sim: dict[
              f"size           flatbuffer {card['sizes']['tflite_bytes']} B, tensor arena "
              f"{card['sizes']['arena_bytes']} B (measured {card['sizes']['arena_bytes_measured']} B)"]
     for pair, res in (card.get("parity") or {}).items():
+        if "tflm" not in pair.split(" vs "):  # TFLM Python is the reference: show pairs against it
+            continue
         lines.append(f"parity         {pair:<22} {res.get('exact')}/{res.get('total')} windows bit-exact, "
                      f"max {res.get('max_lsb')} LSB")
     if not card.get("parity"):
         lines.append(f"parity         see {_rel(out / 'parity.json')}")
-    ok = parity.get("ok", parity.get("passed"))
-    if ok is not None:
-        lines.append(f"parity verdict {'PASS' if ok else 'FAIL'} (required pairs)")
+    required = [p for p in parity.get("pairs", []) if p.get("required")]
+    if required:
+        ok = all(p.get("ok") for p in required)
+        lines.append(f"parity verdict {'PASS' if ok else 'FAIL'}: required pairs "
+                     f"{', '.join(p['pair'] for p in required)}")
     if sim is not None:
         b = sim["benchmarks"]
         ipi = b["instructions_per_inference"]

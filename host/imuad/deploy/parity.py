@@ -198,24 +198,30 @@ def explain_differences(model_dir: Path, report: dict[str, Any], recording: Path
 
 
 def update_card(model_dir: Path, report: dict[str, Any], notes: dict[str, Any] | None = None) -> Path:
+    """Merge the report's pairs into the card's `parity` (pairs not in the report are kept) and
+    rewrite `parity_notes` from every pair's first differing op."""
     path = Path(model_dir) / CARD_NAME
     card = json.loads(path.read_text())
     if card["tflite_sha256"] != report["tflite_sha256"]:
         raise ImuadError(f"{path}: the report is for another flatbuffer; run parity again")
     parity = card.get("parity") or {}
     for p in report["pairs"]:
-        parity[p["pair"]] = {"exact": p["exact"], "total": p["total"], "max_lsb": p["max_lsb"],
-                             "decisions_agree": p["decisions_agree"], "split": report["split"],
-                             "required": p["required"]}
-    for pair, note in (notes or {}).items():
-        parity[pair]["first_difference"] = note
+        entry = {"exact": p["exact"], "total": p["total"], "max_lsb": p["max_lsb"],
+                 "decisions_agree": p["decisions_agree"], "split": report["split"], "required": p["required"]}
+        if p["exact"] != p["total"] and (notes or {}).get(p["pair"]) is None and "first_difference" in parity.get(p["pair"], {}):
+            entry["first_difference"] = parity[p["pair"]]["first_difference"]
+        if (notes or {}).get(p["pair"]):
+            entry["first_difference"] = notes[p["pair"]]
+        parity[p["pair"]] = entry
     card["parity"] = dict(sorted(parity.items()))
-    if notes is not None:
-        ops = sorted({n["op"] for n in notes.values()})
-        card["parity_notes"] = ("bit-exact across every pair" if not notes else
-                                "; ".join(f"{pair} first differ at op #{n['op_index']} {n['op']} (layer '{n['layer']}', "
-                                          f"{n['max_abs_diff']} LSB there)" for pair, n in sorted(notes.items()))
-                                + "; every other pair bit-exact (TFLM is the reference)")
+    diffs = {k: v["first_difference"] for k, v in card["parity"].items() if v.get("first_difference")}
+    inexact = [k for k, v in card["parity"].items() if v["exact"] != v["total"]]
+    if not inexact:
+        card["parity_notes"] = "bit-exact across every pair"
+    else:
+        card["parity_notes"] = "; ".join(
+            f"{pair} first differ at op #{n['op_index']} {n['op']} (layer '{n['layer']}', {n['max_abs_diff']} LSB there)"
+            for pair, n in sorted(diffs.items())) + "; every other pair bit-exact (TFLM is the reference)"
     path.write_text(json.dumps(card, indent=2) + "\n")
     return path
 
