@@ -29,11 +29,12 @@ endif()
 set(IMUAD_TFLM_DIR "${esp_tflite_micro_SOURCE_DIR}" CACHE INTERNAL "")
 
 # Every op the model zoo can produce (card `ops` names, TFLite builtin spelling).
+# Default: the ops of the committed models and the zoo's device architectures (cnn, cnn_lstm);
+# every other op with a mapping below is one -DIMUAD_TFLM_OPS=... away (configure names it).
 set(IMUAD_TFLM_OPS
-  CONV_2D DEPTHWISE_CONV_2D FULLY_CONNECTED MAX_POOL_2D AVERAGE_POOL_2D MEAN SUM
-  RESHAPE EXPAND_DIMS SQUEEZE LOGISTIC SOFTMAX TANH RELU RELU6 UNIDIRECTIONAL_SEQUENCE_LSTM
-  ADD SUB MUL CONCATENATION STRIDED_SLICE SLICE SPLIT SPLIT_V QUANTIZE DEQUANTIZE TRANSPOSE
-  BATCH_MATMUL PACK UNPACK GATHER PAD LEAKY_RELU HARD_SWISH
+  CONV_2D DEPTHWISE_CONV_2D FULLY_CONNECTED MAX_POOL_2D AVERAGE_POOL_2D MEAN
+  RESHAPE EXPAND_DIMS SQUEEZE LOGISTIC SOFTMAX TANH UNIDIRECTIONAL_SEQUENCE_LSTM
+  STRIDED_SLICE ADD MUL QUANTIZE DEQUANTIZE
   CACHE STRING "TFLite builtin ops whose TFLM kernels are compiled")
 set(IMUAD_TFLM_KERNEL_VARIANT "reference" CACHE STRING "TFLM kernel variant (reference | cmsis_nn | ...)")
 set(IMUAD_TFLM_KERNEL_OVERRIDE_DIR "" CACHE PATH "Directory of optimized kernel .cc replacing reference ones")

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -59,26 +60,33 @@ def ensure_built(preset: str = "host", models: Iterable[str | Path] | None = Non
             return _DONE[key]
         out = build_dir() / preset
         out.mkdir(parents=True, exist_ok=True)
-        log = out / "imuad-build.log"
-        cache = out / "CMakeCache.txt"
-        cfg = ["cmake", "--preset", preset, "-B", str(out)]
-        if model_key is not None:
-            cfg.append(f"-DIMUAD_MODELS={';'.join(model_key)}")
-        cfg += list(cmake_args)
-        if not quiet:
-            print(f"imuad: building firmware preset '{preset}' in {out} (first build compiles TFLM kernels, "
-                  f"a few minutes)..." if not cache.exists() else
-                  f"imuad: updating firmware build {out}...", file=sys.stderr, flush=True)
-        t_cfg = _run(cfg, f"CMake configure of preset '{preset}'", log) if (
-            not cache.exists() or model_key is not None or cmake_args) else 0.0
-        jobs = os.environ.get("IMUAD_BUILD_JOBS", "2")
-        build = ["cmake", "--build", str(out), "-j", jobs]
-        for t in targets or ():
-            build += ["--target", t]
-        t_build = _run(build, f"build of preset '{preset}'", log)
-        if not quiet and t_cfg + t_build > 5:
-            print(f"imuad: build '{preset}' done in {t_cfg + t_build:.0f} s", file=sys.stderr, flush=True)
-        _DONE[key] = out
+        # One build per tree at a time, across processes too (concurrent ninja runs in one
+        # directory restart each other's work).
+        lock_fh = open(out / ".imuad-build.lock", "w")
+        fcntl.flock(lock_fh, fcntl.LOCK_EX)
+        try:
+            log = out / "imuad-build.log"
+            cache = out / "CMakeCache.txt"
+            cfg = ["cmake", "--preset", preset, "-B", str(out)]
+            if model_key is not None:
+                cfg.append(f"-DIMUAD_MODELS={';'.join(model_key)}")
+            cfg += list(cmake_args)
+            if not quiet:
+                print(f"imuad: building firmware preset '{preset}' in {out} (first build compiles TFLM kernels, "
+                      f"a few minutes)..." if not cache.exists() else
+                      f"imuad: updating firmware build {out}...", file=sys.stderr, flush=True)
+            t_cfg = _run(cfg, f"CMake configure of preset '{preset}'", log) if (
+                not cache.exists() or model_key is not None or cmake_args) else 0.0
+            jobs = os.environ.get("IMUAD_BUILD_JOBS", "2")
+            build = ["cmake", "--build", str(out), "-j", jobs]
+            for t in targets or ():
+                build += ["--target", t]
+            t_build = _run(build, f"build of preset '{preset}'", log)
+            if not quiet and t_cfg + t_build > 5:
+                print(f"imuad: build '{preset}' done in {t_cfg + t_build:.0f} s", file=sys.stderr, flush=True)
+            _DONE[key] = out
+        finally:
+            lock_fh.close()  # releases the flock
         return out
 
 

@@ -24,8 +24,8 @@ def _f(v) -> str:
 
 def models_markdown(root: Path | None = None) -> str:
     root = root or models_dir()
-    rows = ["| model | arch | dataset | W/H | F1 float | F1 int8 | ROC-AUC int8 | tflite B | arena B (measured/reserved) | ops | tflite-ref = tflm | tflite = tflm | host firmware = tflm |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | arch | dataset | W/H | F1 float | F1 int8 | ROC-AUC int8 | tflite B | arena B (measured/reserved) | ops | tflite-ref = tflm | tflite = tflm | host firmware = tflm | QEMU M4 = tflm |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for card_path in sorted(root.glob("*/model_card.json")):
         c = json.loads(card_path.read_text())
@@ -37,7 +37,7 @@ def models_markdown(root: Path | None = None) -> str:
         rows.append(f"| {c['name']} | {c['architecture']} | {Path(c['dataset']['path']).name} | {c['window']}/{c['hop']} "
                     f"| {_f(m['float']['f1'])} | {_f(m['int8']['f1'])} | {_f(m['int8'].get('roc_auc'))} "
                     f"| {s['tflite_bytes']} | {s['arena_bytes_measured']}/{s['arena_bytes']} | {len(c['ops'])} "
-                    f"| {pair('tflite-ref vs tflm')} | {pair('tflite vs tflm')} | {pair('tflm vs host')} |")
+                    f"| {pair('tflite-ref vs tflm')} | {pair('tflite vs tflm')} | {pair('tflm vs host')} | {pair('tflm vs qemu')} |")
         if c.get("parity_notes"):
             notes.append(f"- `{c['name']}`: {c['parity_notes']}")
     return _INTRO + "\n" + "\n".join(rows) + "\n\nParity notes:\n" + "\n".join(notes) + "\n"
