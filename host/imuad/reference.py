@@ -167,3 +167,29 @@ def stream_windows(counts: np.ndarray, window: int, hop: int) -> np.ndarray:
     starts = window_starts(len(counts), window, hop)
     idx = starts[:, None] + np.arange(window)[None, :]
     return np.asarray(counts)[idx]
+
+
+# ---------------------------------------------------------------- the whole host answer
+@dataclass
+class StreamReference:
+    """What every firmware target must reproduce for one stream (from window 0)."""
+    outputs: np.ndarray                  # int8 [N, n_out], raw output tensor per window
+    scores: np.ndarray                   # int64 [N]
+    states: list[int]
+    events: list[tuple[int, int, int]]   # (window, kind, score)
+
+
+def stream_reference(model: bytes, card: Mapping[str, Any], counts: np.ndarray) -> StreamReference:
+    """TFLM Python interpreter (reset before every window) + C2-C5, for an int16 stream [T, C]."""
+    from .deploy.interpreters import run_tflm  # needs tflite_micro; imported only here
+
+    W, H = int(card["window"]), int(card["hop"])
+    X = stream_windows(np.asarray(counts, np.int16), W, H)
+    n_out = int(np.prod(card["output"]["shape"][1:]))
+    if len(X) == 0:
+        return StreamReference(np.zeros((0, n_out), np.int8), np.zeros(0, np.int64), [], [])
+    xq = Preprocess.from_card(card).apply(X)
+    out = np.asarray(run_tflm(bytes(model), xq)).reshape(len(X), -1).astype(np.int8)
+    scores = np.asarray(Score.from_card(card)(out, xq), np.int64)
+    states, _, events = Decider.from_card(card).run(scores)
+    return StreamReference(out, scores, [int(s) for s in states], [e.as_tuple() for e in events])

@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import pytest
 
 from imuad.errors import ImuadError
 from imuad.paths import REPO_ROOT, datasets_dir, models_dir
-from imuad.reference import Decider, Preprocess, Score, stream_windows
+from imuad.reference import stream_reference
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -58,25 +57,10 @@ def _target(kernels: str, **kw):
     return QemuTarget(kernels=kernels, **kw)
 
 
-@lru_cache(maxsize=None)
-def _interp(model_path: str):
-    from tflite_micro.python.tflite_micro import runtime
-    return runtime.Interpreter.from_bytes(Path(model_path).read_bytes())
-
-
 def reference(model_dir: Path, card: dict, counts: np.ndarray):
     """(raw int8 outputs, scores, events) of the TFLM Python interpreter + imuad.reference."""
-    x_q = Preprocess.from_card(card).apply(stream_windows(counts, card["window"], card["hop"]))
-    interp = _interp(str(model_dir / "model.tflite"))
-    outs = np.empty((len(x_q), int(np.prod(card["output"]["shape"]))), np.int8)
-    for i, w in enumerate(x_q):
-        interp.reset()  # fused LSTM state starts from zero every window, as on the device
-        interp.set_input(w.reshape(card["input"]["shape"]), 0)
-        interp.invoke()
-        outs[i] = interp.get_output(0).reshape(-1)
-    scores = Score.from_card(card)(outs, x_q)
-    _, _, events = Decider.from_card(card).run(scores)
-    return outs, scores, [e.as_tuple() for e in events]
+    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    return ref.outputs, ref.scores, ref.events
 
 
 def _synthetic(card: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 
 from imuad.errors import ImuadError
 from imuad.paths import REPO_ROOT, datasets_dir, models_dir
-from imuad.reference import Decider, Preprocess, Score, stream_windows
+from imuad.reference import stream_reference
 
 FIXTURES = REPO_ROOT / "tests/core/fixtures/models"
 N_WINDOWS = int(os.environ.get("IMUAD_TARGET_WINDOWS", "10000"))
@@ -73,25 +72,10 @@ def recording_test_split(card: dict, fixture: bool) -> list[np.ndarray]:
     return [counts[b.start:b.stop] for b in blocks if b.split == "test"]
 
 
-@lru_cache(maxsize=None)
-def _interp(model_path: str):
-    from tflite_micro.python.tflite_micro import runtime
-    return runtime.Interpreter.from_bytes(Path(model_path).read_bytes())
-
-
 def reference(model_dir: Path, card: dict, counts: np.ndarray):
     """(outputs [N, n_out] int8, scores, states, events) as the Python host reference computes them."""
-    x_q = Preprocess.from_card(card).apply(stream_windows(counts, card["window"], card["hop"]))
-    interp = _interp(str(model_dir / "model.tflite"))
-    outs = np.empty((len(x_q), int(np.prod(card["output"]["shape"]))), np.int8)
-    for i, w in enumerate(x_q):
-        interp.reset()  # fused LSTM state starts from zero every window, as on the device
-        interp.set_input(w.reshape(card["input"]["shape"]), 0)
-        interp.invoke()
-        outs[i] = interp.get_output(0).reshape(-1)
-    scores = Score.from_card(card)(outs, x_q)
-    states, _, events = Decider.from_card(card).run(scores)
-    return outs, scores, np.array(states), [e.as_tuple() for e in events]
+    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    return ref.outputs, ref.scores, np.array(ref.states), ref.events
 
 
 def _replay(target, card: dict, counts: np.ndarray, fixture: bool):

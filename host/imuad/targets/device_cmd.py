@@ -18,6 +18,7 @@ import numpy as np
 from .. import protocol as P
 from ..errors import ImuadError
 from ..paths import REPO_ROOT
+from ..reference import StreamReference, stream_reference
 from .base import Transport
 from .esp32 import DEFAULT_BAUD, check_port, open_port
 
@@ -196,29 +197,9 @@ def monitor(port: str, baud: int = DEFAULT_BAUD, seconds: float | None = None, h
 
 
 # ====================================================================== hil
-@dataclass
-class Reference:
-    outputs: np.ndarray       # int8 [N, n_out]
-    scores: np.ndarray        # int64 [N]
-    states: list[int]
-    events: list[tuple[int, int, int]]
-
-
-def host_reference(model_dir: Path, card: dict, counts: np.ndarray) -> Reference:
+def host_reference(model_dir: Path, card: dict, counts: np.ndarray) -> StreamReference:
     """The host's answer for one stream: TFLM Python + imuad.reference (C2-C5)."""
-    from ..deploy.interpreters import run_tflm
-    from ..reference import Decider, Preprocess, Score, stream_windows
-    W, H = int(card["window"]), int(card["hop"])
-    X = stream_windows(np.asarray(counts, np.int16), W, H)
-    n_out = int(np.prod(card["output"]["shape"][1:])) if card.get("output") else 1
-    if len(X) == 0:
-        return Reference(np.zeros((0, n_out), np.int8), np.zeros(0, np.int64), [], [])
-    xq = Preprocess.from_card(card).apply(X)
-    model = (Path(model_dir) / "model.tflite").read_bytes()
-    out = np.asarray(run_tflm(model, xq)).reshape(len(X), -1).astype(np.int8)
-    scores = np.asarray(Score.from_card(card)(out, xq), np.int64)
-    states, _, events = Decider.from_card(card).run(scores)
-    return Reference(out, scores, list(states), [e.as_tuple() for e in events])
+    return stream_reference((Path(model_dir) / "model.tflite").read_bytes(), card, counts)
 
 
 @dataclass
