@@ -31,6 +31,68 @@ void Runner::release() {
   input_len_ = output_len_ = 0;
 }
 
+// Structural checks the flatbuffer Verifier cannot make (it checks offsets, not meaning): TFLM
+// trusts indices, shapes and constant-buffer sizes, so a model with a few flipped bytes that
+// still verifies would read out of bounds. Returns nullptr when sane, else what is wrong.
+static const char* check_model_structure(const tflite::Model* model) {
+  const auto* subgraphs = model->subgraphs();
+  const auto* buffers = model->buffers();
+  const auto* codes = model->operator_codes();
+  if (subgraphs == nullptr || subgraphs->size() != 1) return "needs exactly one subgraph";
+  if (buffers == nullptr || codes == nullptr) return "no buffers or operator codes";
+  const tflite::SubGraph* g = subgraphs->Get(0);
+  const auto* tensors = g->tensors();
+  const auto* ops = g->operators();
+  if (tensors == nullptr || ops == nullptr || g->inputs() == nullptr || g->outputs() == nullptr) {
+    return "subgraph lacks tensors, operators, inputs or outputs";
+  }
+  const int32_t n_tensors = static_cast<int32_t>(tensors->size());
+  auto index_ok = [n_tensors](int32_t i, bool optional) {
+    return (i >= 0 && i < n_tensors) || (optional && i == -1);
+  };
+  for (int32_t i : *g->inputs()) if (!index_ok(i, false)) return "subgraph input index out of range";
+  for (int32_t i : *g->outputs()) if (!index_ok(i, false)) return "subgraph output index out of range";
+  for (const tflite::Tensor* t : *tensors) {
+    if (t == nullptr || t->shape() == nullptr) return "tensor without a shape";
+    if (t->buffer() >= buffers->size()) return "tensor buffer index out of range";
+    uint64_t elements = 1;
+    for (int32_t d : *t->shape()) {
+      if (d < 0 || d > 65536) return "tensor dimension out of range";
+      elements *= static_cast<uint64_t>(d);
+      if (elements > (1u << 24)) return "tensor too large";
+    }
+    size_t elem_size = 0;
+    switch (t->type()) {
+      case tflite::TensorType_INT8: case tflite::TensorType_UINT8: case tflite::TensorType_BOOL: elem_size = 1; break;
+      case tflite::TensorType_INT16: elem_size = 2; break;
+      case tflite::TensorType_INT32: case tflite::TensorType_FLOAT32: elem_size = 4; break;
+      case tflite::TensorType_INT64: elem_size = 8; break;
+      default: return "tensor type not supported";
+    }
+    const tflite::Buffer* b = buffers->Get(t->buffer());
+    if (b != nullptr && b->data() != nullptr && b->data()->size() != 0 &&
+        b->data()->size() != elements * elem_size) {
+      return "constant tensor size does not match its shape";
+    }
+    const tflite::QuantizationParameters* q = t->quantization();
+    if (q != nullptr && q->scale() != nullptr && q->scale()->size() > 1) {
+      const int32_t qd = q->quantized_dimension();
+      if (q->zero_point() == nullptr || q->zero_point()->size() != q->scale()->size() || qd < 0 ||
+          qd >= static_cast<int32_t>(t->shape()->size()) ||
+          static_cast<int32_t>(q->scale()->size()) != t->shape()->Get(qd)) {
+        return "per-channel quantization does not match the tensor shape";
+      }
+    }
+  }
+  for (const tflite::Operator* op : *ops) {
+    if (op == nullptr || op->inputs() == nullptr || op->outputs() == nullptr) return "operator without inputs/outputs";
+    if (op->opcode_index() >= codes->size()) return "operator code index out of range";
+    for (int32_t i : *op->inputs()) if (!index_ok(i, true)) return "operator input index out of range";
+    for (int32_t i : *op->outputs()) if (!index_ok(i, false)) return "operator output index out of range";
+  }
+  return nullptr;
+}
+
 static size_t element_count(const TfLiteTensor* t) {
   size_t n = 1;
   for (int i = 0; i < t->dims->size; ++i) n *= static_cast<size_t>(t->dims->data[i]);
@@ -55,7 +117,11 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
     return fail(kErrModel, "model '%s': schema version %u, expected %d", spec.name,
                 static_cast<unsigned>(model->version()), TFLITE_SCHEMA_VERSION);
   }
-  if (arena == nullptr || arena_size < spec.arena_bytes) {
+  if (const char* why = check_model_structure(model)) {
+    return fail(kErrModel, "model '%s': corrupt model: %s", spec.name, why);
+  }
+  // TFLM puts its own allocator in the arena and dereferences it unchecked.
+  if (arena == nullptr || arena_size < spec.arena_bytes || arena_size < 1024) {
     return fail(kErrArena, "model '%s': arena %u bytes, the card needs %u", spec.name,
                 static_cast<unsigned>(arena_size), static_cast<unsigned>(spec.arena_bytes));
   }
