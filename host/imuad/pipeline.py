@@ -49,15 +49,22 @@ def _store_sim_run(db: Path, sim: dict[str, Any], card: dict[str, Any]) -> str:
         store.add_run(run_id, "sim", target=sim.get("target"), model=card["name"],
                       recording=sim.get("recording"), started_at=time.time(), report=sim)
         device = f"sim:{run_id}"
-        hop_s = card["hop"] / (card.get("sample_rate_hz") or 1.0)
+        # Replay the run on the recording's clock: a heartbeat (kind 3) per window carrying its
+        # score, and the onset/clear events where the firmware raised them.
+        fs = card.get("sample_rate_hz") or 1.0
+        t0 = time.time() - (card["hop"] * len(sim.get("window_scores", [])) + card["window"]) / fs
+        events = {ev["window"]: ev for ev in sim.get("events", [])}
+        rows, state = [], 0
+        for j, score in enumerate(sim.get("window_scores", [])):
+            at = t0 + (j * card["hop"] + card["window"]) / fs
+            common = {"uptime_ms": int((at - t0) * 1000), "model_id": card["tflite_sha256"][:8], "received_at": at}
+            ev = events.get(j)
+            if ev is not None:
+                state = 1 if ev["kind"] == 1 else 0
+            rows.append({"seq": 2 * j + 1, "kind": 3, "state": state, "score": score, **common})
+            if ev is not None:
+                rows.append({"seq": 2 * j + 2, "kind": ev["kind"], "state": state, "score": ev["score"], **common})
         now = time.time()
-        state = 0
-        rows = []
-        for seq, ev in enumerate(sim.get("events", []), start=1):
-            state = 1 if ev["kind"] == 1 else 0
-            rows.append({"seq": seq, "kind": ev["kind"], "state": state, "score": ev["score"],
-                         "uptime_ms": int(ev["window"] * hop_s * 1000), "model_id": card["tflite_sha256"][:8],
-                         "received_at": now})
         store.insert_events(device, rows)
         store.upsert_device(device, name=f"demo in QEMU ({sim.get('kernels')})", model_id=card["tflite_sha256"][:8],
                             fw_version="imuad-fw-qemu", last_seen=now, state=state,
@@ -114,9 +121,9 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     card = _load(model / "model_card.json")
     report_lines = _summary(out, card, _load(parity_json), sim, run, t)
     if sim is not None:
-        run_id = _store_sim_run(out / "imuad.db", sim, card)
-        report_lines.append(f"dashboard      imuad dashboard --store {_rel(out / 'imuad.db')} --public-read "
-                            f"--runs {_rel(out / 'sim')}   (then open http://127.0.0.1:8000/runs, run {run_id})")
+        run_id = _store_sim_run(out / "imuad.db", {**sim, "parity": _load(parity_json).get("pairs", [])}, card)
+        report_lines.append(f"dashboard      imuad dashboard --store {_rel(out / 'imuad.db')} --public-read   "
+                            f"(then open http://127.0.0.1:8000/runs, run {run_id})")
     text = "\n".join(report_lines)
     (out / "REPORT.txt").write_text(text + "\n")
     print("\n" + text)

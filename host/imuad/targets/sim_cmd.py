@@ -202,7 +202,9 @@ def _run(args: argparse.Namespace) -> int:
               "model_dir": str(model_dir), "recording": str(args.recording), "split": args.split,
               "elf": run.elf, "benchmarks": bench, "stats": run.stats, "device_info": run.device_info,
               "events": [{"window": w, "kind": k, "score": s} for w, k, s in run.events],
-              "onsets": latencies, "qemu_exit_code": run.exit_code}
+              "onsets": latencies, "qemu_exit_code": run.exit_code,
+              # per window, so a dashboard can draw the score over time like a live device
+              "window_scores": [] if run.scores is None else [int(v) for v in run.scores]}
     out_dir = Path(args.out) if args.out else _default_report_dir(card["name"], kernels)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=int) + "\n")
