@@ -4,7 +4,6 @@ reference (TFLM Python interpreter + imuad.reference) of every window."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from imuad.paths import REPO_ROOT
-from imuad.reference import Decider, Preprocess, Score, stream_windows
+from imuad.reference import stream_reference
 
 MP_DIR = Path(__file__).parent / "mp"
 MAX_SAMPLES = 40_000  # enough windows (hundreds) and events, a few seconds of CI
@@ -68,9 +67,5 @@ class Reference:
 
 
 def host_reference(model: bytes, card: dict, counts: np.ndarray) -> Reference:
-    from imuad.deploy.interpreters import run_tflm
-    xq = Preprocess.from_card(card).apply(stream_windows(counts, int(card["window"]), int(card["hop"])))
-    out = run_tflm(model, xq)
-    scores = Score.from_card(card)(out, xq)
-    states, _, events = Decider.from_card(card).run(scores)
-    return Reference(out, [int(s) for s in scores], [int(s) for s in states], [e.as_tuple() for e in events])
+    ref = stream_reference(model, card, counts)
+    return Reference(ref.outputs, [int(v) for v in ref.scores], ref.states, ref.events)
