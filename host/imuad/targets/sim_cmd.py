@@ -245,8 +245,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", type=int, default=None, help="samples per SAMPLES frame")
     p.add_argument("--timeout", type=float, default=None, help="seconds without an answer before failing")
     p.add_argument("--rx", choices=("uart", "semihost"), default="uart",
-                   help="host->device channel: UART0 (as the device; QEMU's UART model is ~10 KB/s) or a "
-                        "FIFO read through semihosting (fast, exact instruction counts)")
+                   help="host->device channel: UART0 (the contract; QEMU's UART model caps it near 10x real time "
+                        "for 2 kHz x 3 axes) or a FIFO read through semihosting (faster; not the contract)")
     p.add_argument("--elf", default=None, help="run this ELF instead of the preset's imuad-fw-qemu.elf")
     p.add_argument("--out", default=None, help="report directory (default runs/sim-<time>-<model>-<kernels>)")
     p.set_defaults(func=_run)

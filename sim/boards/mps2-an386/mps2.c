@@ -10,21 +10,32 @@
 #define UART_DATA REG32(UART0_BASE + 0x00)
 #define UART_STATE REG32(UART0_BASE + 0x04)
 #define UART_CTRL REG32(UART0_BASE + 0x08)
+#define UART_INTCLEAR REG32(UART0_BASE + 0x0C)  // write 1 to clear (INTSTATUS on read)
 #define UART_BAUDDIV REG32(UART0_BASE + 0x10)
 #define UART_STATE_TXFULL 0x1u
 #define UART_STATE_RXFULL 0x2u
 #define UART_CTRL_TXEN 0x1u
 #define UART_CTRL_RXEN 0x2u
+#define UART_CTRL_RXINTEN 0x8u
+#define UART_INT_RX 0x2u
+#define UART0_RX_IRQ 0u  // mps2-an385/386: UART0 RX = IRQ 0, TX = IRQ 1
+#define NVIC_ISER0 REG32(0xE000E100u)
+#define NVIC_ICPR0 REG32(0xE000E280u)
 
 void mps2_uart_init(void) {
   UART_BAUDDIV = 16;  // minimum legal divider; QEMU ignores the rate
   UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
+  // A read of DATA makes QEMU pull the next byte from its chardev: bytes the host sent before RX
+  // was enabled would otherwise wait in a muxed chardev's buffer for the next byte to arrive.
+  (void)UART_DATA;
 }
 
 int mps2_uart_getc(void) {
   if (!(UART_STATE & UART_STATE_RXFULL)) return -1;
   return (int)(UART_DATA & 0xFFu);
 }
+
+void mps2_uart_rx_irq_enable(void) { NVIC_ISER0 = 1u << UART0_RX_IRQ; }
 
 size_t mps2_uart_read(uint8_t* buf, size_t cap) {
   size_t n = 0;
@@ -34,6 +45,20 @@ size_t mps2_uart_read(uint8_t* buf, size_t cap) {
     buf[n++] = (uint8_t)c;
   }
   return n;
+}
+
+void mps2_uart_wait_rx(void) {
+  // Sleep until a byte arrives instead of polling: every register read takes QEMU's global
+  // lock, and a poll loop starves the I/O thread that delivers the bytes. The RX interrupt
+  // only wakes WFI; PRIMASK stays set, so no handler runs and no instruction is added to
+  // the thread's counts. The SysTick wrap also wakes it, so this never blocks forever.
+  __asm__ volatile("cpsid i" ::: "memory");
+  UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXINTEN;
+  if (!(UART_STATE & UART_STATE_RXFULL)) __asm__ volatile("wfi" ::: "memory");
+  UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
+  UART_INTCLEAR = UART_INT_RX;
+  NVIC_ICPR0 = 1u << UART0_RX_IRQ;
+  __asm__ volatile("cpsie i" ::: "memory");
 }
 
 void mps2_uart_write(const uint8_t* data, size_t len) {
@@ -72,6 +97,8 @@ uint64_t mps2_ticks(void) {
   } while (wraps != g_systick_wraps);
   return ((uint64_t)wraps << 24) + (uint64_t)(SYST_RELOAD - cvr);
 }
+
+
 
 // ---------------------------------------------------------------- semihosting
 static inline int semihost_call(int op, void* arg) {

@@ -14,7 +14,11 @@ extern "C" {
 // applies back-pressure to the chardev, so no byte is lost while we poll.
 void mps2_uart_init(void);
 int mps2_uart_getc(void);                 // -1 if no byte waiting (never blocks)
-size_t mps2_uart_read(uint8_t* buf, size_t cap);
+size_t mps2_uart_read(uint8_t* buf, size_t cap);  // never blocks
+// Sleep (WFI) until a byte arrives or the SysTick wraps. Needs mps2_uart_rx_irq_enable() once
+// (NVIC line of the RX interrupt; the interrupt itself only wakes WFI, no handler runs).
+void mps2_uart_rx_irq_enable(void);
+void mps2_uart_wait_rx(void);
 void mps2_uart_write(const uint8_t* data, size_t len);
 
 // ---- SysTick on the 25 MHz CPU clock. Under `-icount shift=0` one instruction is 1 ns of
@@ -23,6 +27,7 @@ void mps2_uart_write(const uint8_t* data, size_t len);
 #define MPS2_INSTR_PER_TICK 40u
 void mps2_systick_start(void);
 uint64_t mps2_ticks(void);                // monotonic, 64-bit (wraps extended in the ISR)
+
 
 // ---- Semihosting (QEMU -semihosting-config enable=on,target=native).
 void mps2_semihost_write0(const char* text);       // to QEMU's stderr/stdout console
