@@ -170,6 +170,17 @@ def test_board_hello_deterministic_and_exit_code(kernels: str):
         t.close()
 
 
+def test_uart_path_carries_every_byte_value(kernels: str):
+    """The muxed UART0 chardev with its doubled escape byte delivers any byte sequence intact:
+    every value, runs of 0x00 (the escape), 0x01 followed by 'x' (QEMU's default quit command)."""
+    from imuad.targets.qemu import build_firmware, uart_sink
+    elf = build_firmware(kernels, quiet=True) / "sim" / "imuad-qemu-uart-sink.elf"
+    rng = np.random.default_rng(5)
+    data = (bytes(range(256)) + b"\x00" * 40 + b"\x01x\x01c\x00\x00\x01" + b"\x00\x01" * 50
+            + rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    uart_sink(elf, data, timeout=30)  # raises unless count and FNV-1a hash match
+
+
 def test_missing_model_fails_with_message(kernels: str):
     from imuad.targets import ReplaySession
     with ReplaySession.open(_target(kernels, hello_timeout=10)) as session:
