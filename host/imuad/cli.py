@@ -15,7 +15,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
+from . import tfquiet
 from .errors import ImuadError
+
+tfquiet.install()
 
 # module path -> subcommands it registers (so `imuad --help` works without imports)
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {

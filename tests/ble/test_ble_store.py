@@ -30,6 +30,9 @@ def _schema(db) -> dict[str, list[tuple]]:
     for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
                               "name NOT LIKE 'sqlite_%' ORDER BY name"):
         out[name] = [tuple(r) for r in db.execute(f"PRAGMA table_info({name})")]
+    for (name, table) in db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index' AND "
+                                    "name NOT LIKE 'sqlite_%' ORDER BY name"):
+        out[f"index {name} on {table}"] = [tuple(r) for r in db.execute(f"PRAGMA index_info({name})")]
     return out
 
 
@@ -39,6 +42,23 @@ def test_schema_is_exactly_c9(tmp_path):
     assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     s.close()
     Store(tmp_path / "g.db").close()  # reopening migrates nothing and keeps data
+
+
+def test_timeline_query_uses_the_received_at_index(tmp_path):
+    """The dashboard's alert timeline (newest first, any filter on time) must not sort the whole
+    table: SQLite walks events_received_at instead."""
+    sys.path.insert(0, str(REPO / "host"))
+    from imuad.dashboard.queries import EventFilter, StoreReader
+    Store(tmp_path / "g.db").close()
+    reader = StoreReader(tmp_path / "g.db")
+    conn = reader._conn()
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    reader.events(EventFilter(), limit=10)
+    conn.set_trace_callback(None)
+    select = next(sql for sql in seen if "FROM events" in sql)
+    plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + select))
+    assert "events_received_at" in plan and "TEMP B-TREE" not in plan.upper(), plan
 
 
 def test_events_devices_runs_commands(tmp_path):

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS events (device_id TEXT NOT NULL, seq INTEGER NOT NULL
   kind INTEGER NOT NULL, state INTEGER NOT NULL, score INTEGER NOT NULL, uptime_ms INTEGER,
   model_id TEXT, flags INTEGER DEFAULT 0, received_at REAL NOT NULL, acked INTEGER DEFAULT 0,
   ack_note TEXT, ack_at REAL, PRIMARY KEY (device_id, seq));
+CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at, seq);
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, kind TEXT, target TEXT, model TEXT,
   recording TEXT, started_at REAL, report_json TEXT);
 CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT,
