@@ -7,7 +7,7 @@
 # IMUAD_PARITY_TARGETS="host qemu" adds firmware targets to the parity matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=0 PYTHONHASHSEED=0
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}" TF_ENABLE_ONEDNN_OPTS=0 PYTHONHASHSEED=0
 RUNS=build/model-runs
 DATA=../shared/datasets/smartmanuad
 mkdir -p build/recordings "$RUNS"

@@ -11,7 +11,10 @@ import os
 import sys
 
 # Quiet, deterministic TensorFlow for every stage that imports it (oneDNN reorders float math).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Level 3 also hides TF's C++ ERROR lines: on a CPU-only machine they are "failed call to
+# cuInit" and tf.data attribute skew; real failures raise Python exceptions with the message.
+# TF_CPP_MIN_LOG_LEVEL=0 imuad ... shows everything.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 

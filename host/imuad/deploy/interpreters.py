@@ -44,8 +44,10 @@ def tflite_interpreter(model: bytes, reference: bool = True, preserve_all: bool 
     kwargs = {"model_content": bytes(model), "experimental_preserve_all_tensors": preserve_all}
     if reference:
         kwargs["experimental_op_resolver_type"] = tf.lite.experimental.OpResolverType.BUILTIN_REF
-    it = tf.lite.Interpreter(**kwargs)
-    it.allocate_tensors()
+    from ..tfquiet import fd2_captured
+    with fd2_captured():  # the default resolver prints an INFO line about XNNPACK
+        it = tf.lite.Interpreter(**kwargs)
+        it.allocate_tensors()
     return it
 
 
