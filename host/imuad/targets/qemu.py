@@ -24,8 +24,10 @@ from __future__ import annotations
 import collections
 import errno
 import os
+import re
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -240,8 +242,6 @@ def fnv1a32(data: bytes) -> int:
 def uart_sink(elf: Path, data: bytes, timeout: float | None = None) -> float:
     """Send `data` to imuad-qemu-uart-sink.elf over UART0; seconds taken. Raises TargetError
     unless the probe saw exactly these bytes (count and FNV-1a hash)."""
-    import re
-    import struct
     t = QemuTransport(elf)
     try:
         t0 = time.monotonic()

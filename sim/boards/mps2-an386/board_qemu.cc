@@ -8,7 +8,6 @@ QemuBoard::QemuBoard(const char* target, uint32_t hang_after_bytes)
     : target_(target), hang_after_bytes_(hang_after_bytes) {
   mps2_uart_init();
   mps2_systick_start();
-  mps2_uart_rx_irq_enable();
   char cmd[256];
   const int n = mps2_semihost_cmdline(cmd, sizeof cmd - 1);
   if (n > 0) {

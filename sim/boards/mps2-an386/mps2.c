@@ -25,6 +25,9 @@
 void mps2_uart_init(void) {
   UART_BAUDDIV = 16;  // minimum legal divider; QEMU ignores the rate
   UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
+  // The RX interrupt line is enabled in the NVIC but RXINTEN stays off outside
+  // mps2_uart_wait_rx(), so the interrupt only ever ends a WFI (PRIMASK set, no handler).
+  NVIC_ISER0 = 1u << UART0_RX_IRQ;
   // A read of DATA makes QEMU pull the next byte from its chardev: bytes the host sent before RX
   // was enabled would otherwise wait in a muxed chardev's buffer for the next byte to arrive.
   (void)UART_DATA;
@@ -34,8 +37,6 @@ int mps2_uart_getc(void) {
   if (!(UART_STATE & UART_STATE_RXFULL)) return -1;
   return (int)(UART_DATA & 0xFFu);
 }
-
-void mps2_uart_rx_irq_enable(void) { NVIC_ISER0 = 1u << UART0_RX_IRQ; }
 
 size_t mps2_uart_read(uint8_t* buf, size_t cap) {
   size_t n = 0;
@@ -97,8 +98,6 @@ uint64_t mps2_ticks(void) {
   } while (wraps != g_systick_wraps);
   return ((uint64_t)wraps << 24) + (uint64_t)(SYST_RELOAD - cvr);
 }
-
-
 
 // ---------------------------------------------------------------- semihosting
 static inline int semihost_call(int op, void* arg) {

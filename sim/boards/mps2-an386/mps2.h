@@ -15,9 +15,8 @@ extern "C" {
 void mps2_uart_init(void);
 int mps2_uart_getc(void);                 // -1 if no byte waiting (never blocks)
 size_t mps2_uart_read(uint8_t* buf, size_t cap);  // never blocks
-// Sleep (WFI) until a byte arrives or the SysTick wraps. Needs mps2_uart_rx_irq_enable() once
-// (NVIC line of the RX interrupt; the interrupt itself only wakes WFI, no handler runs).
-void mps2_uart_rx_irq_enable(void);
+// Sleep (WFI) until a byte arrives or the SysTick wraps; the RX interrupt only wakes WFI,
+// no handler runs.
 void mps2_uart_wait_rx(void);
 void mps2_uart_write(const uint8_t* data, size_t len);
 

@@ -16,7 +16,6 @@ static uint32_t read_some(uint8_t* buf, size_t cap) {
 int main(void) {
   mps2_uart_init();
   mps2_systick_start();
-  mps2_uart_rx_irq_enable();
   uint8_t buf[256];
   uint32_t want = 0;
   for (uint32_t got = 0; got < 4;) {
