@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}" TF_ENABLE_ONEDNN_OPTS=0
-exec imuad demo --out "${IMUAD_DEMO_OUT:-runs/demo}" "$@"
+exec "${IMUAD_VENV:-.venv}/bin/imuad" demo --out "${IMUAD_DEMO_OUT:-runs/demo}" "$@"

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# Installs everything imuad needs on a fresh Debian/Ubuntu machine (idempotent).
+# Installs everything imuad needs on a fresh Debian/Ubuntu machine (idempotent, fast when
+# nothing changed): the Debian packages of scripts/apt-packages.txt, then a project virtual
+# environment .venv/ (PEP 668: the distribution's Python refuses pip outside a venv) with
+# `pip install -e '.[all]'`, keyed on pyproject.toml and the interpreter.
+#   PYTHON=/path/to/python3   base interpreter for the venv (default: python3 on PATH)
+#   IMUAD_VENV=DIR            venv folder (default: .venv in the checkout)
+# Afterwards: `. .venv/bin/activate` puts `imuad` and `pytest` on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,10 +13,8 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 mapfile -t pkgs < <(grep -v -E '^\s*(#|$)' scripts/apt-packages.txt)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+mapfile -t missing < <(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null \
+  | awk '$NF=="installed"{print $1}' | sort | comm -13 - <(printf '%s\n' "${pkgs[@]}" | sort))
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
@@ -18,10 +22,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! $PY -c "import imuad, tensorflow, tflite_micro, bumble, fastapi, selenium, serial" 2>/dev/null; then
-  echo "setup: pip install -e '.[all]'"
-  $PY -m pip install -q --disable-pip-version-check -e '.[all]'
-else
-  $PY -m pip install -q --disable-pip-version-check --no-deps -e . >/dev/null
+VENV=${IMUAD_VENV:-.venv}
+base=$(command -v "$PY") || { echo "setup: '$PY' not found" >&2; exit 1; }
+# The stamp names everything the install depends on; equal stamp = nothing to do.
+stamp="$(sha256sum pyproject.toml | cut -c1-64) $(readlink -f "$base") $(pwd)"
+if [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/imuad" ] && [ "$(cat "$VENV/.imuad-stamp" 2>/dev/null)" = "$stamp" ]; then
+  echo "setup: ok ($VENV up to date)"
+  exit 0
 fi
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.imuad-base" 2>/dev/null)" != "$(readlink -f "$base")" ]; then
+  echo "setup: creating $VENV with $base"
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV" || { echo "setup: '$PY -m venv' failed: apt-get install python3-venv" >&2; exit 1; }
+  readlink -f "$base" > "$VENV/.imuad-base"
+fi
+echo "setup: pip install -e '.[all]' into $VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[all]'
+echo "$stamp" > "$VENV/.imuad-stamp"
 echo "setup: ok"

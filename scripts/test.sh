@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=0
 mkdir -p artifacts
-python3 -m pytest "$@"
+exec "${IMUAD_VENV:-.venv}/bin/python" -m pytest "$@"
