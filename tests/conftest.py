@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import sys
 
@@ -33,6 +34,26 @@ def smartmanuad() -> Path:
     if not d.is_dir():
         pytest.skip(f"shared datasets not found at {d}")
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A small CNN on toy windows, quantized (tests/tiny_model.py); trained once per session."""
+    pytest.importorskip("tensorflow")
+    from imuad.deploy.quantize import quantize_run
+    from tiny_model import TinyRun
+    run = TinyRun(tmp_path_factory.mktemp("run"))
+    run.quant = quantize_run(run, verbose=False)
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """tiny_run exported as the model folder `tiny` (imuad export's own code)."""
+    from imuad.contracts.card import load_model_dir
+    from imuad.deploy.export import export_run
+    out, card = export_run(tiny_run.dir, "tiny", tmp_path_factory.mktemp("models") / "tiny")
+    return SimpleNamespace(dir=out, card=card, run=tiny_run, model=load_model_dir(out))
 
 
 @pytest.fixture(scope="session")

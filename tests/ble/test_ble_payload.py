@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host"))
-from imuad.gateway import payload as pl  # noqa: E402
+from imuad.contracts import ble_payload as pl  # noqa: E402
 
 u32 = st.integers(0, 2**32 - 1)
 i32 = st.integers(-(2**31), 2**31 - 1)
@@ -75,7 +75,7 @@ def test_control_encodings():
 
 
 async def _feed(batch):
-    from imuad.gateway.core import Gateway, GatewayOptions, SessionState
+    from imuad.gateway.central import Gateway, GatewayOptions, SessionState
     from imuad.gateway.store import Store
 
     class FakeLink:

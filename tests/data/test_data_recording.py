@@ -162,12 +162,16 @@ def test_auto_counts_per_unit():
         assert 2**13 < peak * cpu <= 2**14 and np.log2(cpu) == int(np.log2(cpu))
 
 
-def test_sha256_of_file(tmp_path, write_csv):
-    import hashlib
-    p = write_csv(GOOD)
-    assert load_recording(p).sha256() == hashlib.sha256(p.read_bytes()).hexdigest()
-    mem = Recording(None, np.zeros((3, 1)), None, None)
-    assert len(mem.sha256()) == 64
+def test_sha256_is_of_the_content_not_the_file(tmp_path, write_csv):
+    rec = load_recording(write_csv(GOOD))
+    npz = save_recording(rec, tmp_path / "same.npz")
+    assert load_recording(npz).sha256() == rec.sha256()           # CSV and NPZ of the same samples
+    other = Recording(None, rec.X.copy(), rec.y, rec.fs)
+    other.X[1, 0] += 1
+    assert other.sha256() != rec.sha256() and len(rec.sha256()) == 64
+    if rec.y is not None:
+        flipped = Recording(None, rec.X, 1 - rec.y, rec.fs)
+        assert flipped.sha256() != rec.sha256()                  # labels are part of the content
 
 
 def test_csv_100k_rows_is_fast(tmp_path):

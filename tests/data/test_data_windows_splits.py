@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 
 from imuad.data.recording import Recording
 from imuad.data.splits import Block, Normalizer, make_splits, split_windows, time_block_split
-from imuad.data.windows import WindowSet, make_windows, n_windows, window_label
+from imuad.contracts.windows import WindowSet, make_windows, n_windows, stream_windows, window_label, window_starts
 from imuad.errors import ImuadError
-from imuad.reference import stream_windows, window_starts
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

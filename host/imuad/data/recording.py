@@ -84,16 +84,11 @@ class Recording:
         return label_runs(self.y, self.n_samples)
 
     def sha256(self) -> str:
-        """SHA-256 of the file; for an in-memory recording, of X (float64) and y (int8) bytes."""
-        if self.path is not None and self.path.is_file():
-            h = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            return h.hexdigest()
-        h = hashlib.sha256(np.ascontiguousarray(self.X).tobytes())
+        """SHA-256 of the content: X as float64 little-endian, then y as int8 (when labelled).
+        The same samples give the same digest whatever the file format or zlib build."""
+        h = hashlib.sha256(np.ascontiguousarray(self.X, dtype="<f8").tobytes())
         if self.y is not None:
-            h.update(np.ascontiguousarray(self.y).tobytes())
+            h.update(np.ascontiguousarray(self.y, dtype=np.int8).tobytes())
         return h.hexdigest()
 
     def slice(self, start: int, stop: int) -> "Recording":

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ImuadError
 from .recording import Recording
-from .windows import WindowSet
+from ..contracts.windows import WindowSet
 
 
 @dataclass(frozen=True)

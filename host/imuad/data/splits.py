@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ImuadError
 from .recording import Recording, auto_counts_per_unit, label_runs
-from .windows import WindowSet, make_windows
+from ..contracts.windows import WindowSet, make_windows
 
 SPLITS = ("train", "val", "test")
 _PRIORITY = ("train", "test", "val")

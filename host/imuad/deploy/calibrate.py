@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..reference import Score
+from ..contracts.score import Score
 
 DEFAULT_K, DEFAULT_N = 2, 3
 AE_MULT_BITS = 12          # larger of in_mult/out_mult ~ 2^12: d fits 2^21, d^2*W*C fits int64

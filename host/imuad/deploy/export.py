@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from ..contracts.card import CARD_NAME, MAX_CHANNELS, ModelCard, check_name
 from ..errors import ImuadError
+from ..fileio import write_atomic
 from ..paths import REPO_ROOT
-from .flatbuffer import ModelInfo, load_checked, read_model
+from ..contracts.tflite import ModelInfo, read_model
+from .deployable import load_checked
 from .quantize import QUANT_JSON, TFLITE_NAME
 from .tflm_ops import supported_ops
 
-CARD_NAME = "model_card.json"
-CARD_KEYS = ("schema", "name", "architecture", "dataset", "sample_rate_hz", "window", "hop", "channels",
-             "preprocessing", "input", "output", "score", "output_meaning", "decision", "metrics", "sizes",
-             "ops", "parity", "seed", "train_config", "tflite_sha256")
-MAX_CHANNELS = 8  # imuad::kMaxChannels
 MAX_OPS = 24      # imuad::kMaxOps
-
-CXX_KEYWORDS = frozenset("""alignas alignof and and_eq asm auto bitand bitor bool break case catch char
-char8_t char16_t char32_t class compl concept const consteval constexpr constinit const_cast continue
-co_await co_return co_yield decltype default delete do double dynamic_cast else enum explicit export
-extern false float for friend goto if inline int long mutable namespace new noexcept not not_eq nullptr
-operator or or_eq private protected public register reinterpret_cast requires return short signed
-sizeof static static_assert static_cast struct switch template this thread_local throw true try typedef
-typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq final override
-import module main""".split())
-
-
-def check_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
-        raise ImuadError(f"model name '{name}' is not a C identifier (letters, digits, '_', not starting with a digit)")
-    if name in CXX_KEYWORDS or name.startswith("__") or re.match(r"_[A-Z]", name):
-        raise ImuadError(f"model name '{name}' is a C++ keyword or reserved identifier; choose another")
-    if len(name) > 32:
-        raise ImuadError(f"model name '{name}' is longer than 32 characters (DEVICE_INFO model_name)")
-    return name
 
 
 def camel(name: str) -> str:
@@ -207,7 +185,7 @@ def benchmark(tflite_bytes: int, arena_bytes: int, name: str) -> dict[str, Any]:
 
 
 def write_model_dir(out: Path, name: str, data: bytes, card: dict[str, Any]) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    ModelCard.from_json(card, out / CARD_NAME)  # never write a card the loader would refuse
     sha = card["tflite_sha256"]
     ops = card["ops"]
     if len(ops) > MAX_OPS:
@@ -222,15 +200,8 @@ def write_model_dir(out: Path, name: str, data: bytes, card: dict[str, Any]) -> 
         "model_config.h": model_config_h(name, card),
         CARD_NAME: json.dumps(card, indent=2) + "\n",
     }
-    written = []
-    for fname, content in files.items():
-        path = out / fname
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-        written.append(path)
-    return written
+    # the card last: a folder whose card is in place is complete
+    return [write_atomic(out / fname, content) for fname, content in files.items()]
 
 
 def export_run(run_dir: str | Path, name: str, out: str | Path | None = None,
@@ -258,17 +229,3 @@ def export_run(run_dir: str | Path, name: str, out: str | Path | None = None,
     card = build_card(name, cfg, quant, data, info, old, synth)
     write_model_dir(out, name, data, card)
     return out, card
-
-
-def load_card(model_dir: str | Path) -> dict[str, Any]:
-    path = Path(model_dir) / CARD_NAME
-    if not path.is_file():
-        raise ImuadError(f"{model_dir}: no {CARD_NAME} (export a model with `imuad export RUN --name NAME`)")
-    try:
-        card = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ImuadError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from exc
-    missing = [k for k in CARD_KEYS if k not in card]
-    if missing:
-        raise ImuadError(f"{path}: missing field(s) {', '.join(missing)}")
-    return card

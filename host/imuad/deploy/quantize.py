@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImuadError
-from ..reference import Preprocess, Score
+from ..contracts.preprocess import Preprocess
+from ..contracts.score import Score
 from . import calibrate
-from .flatbuffer import ModelInfo, check_deployable, read_model
+from ..contracts.tflite import ModelInfo, read_model
+from .deployable import check_deployable
 from .interpreters import arena_with_margin, measure_arena, run_tflm
 
 TFLITE_NAME = "model_int8.tflite"

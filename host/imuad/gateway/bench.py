@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import ImuadError
 from ..paths import REPO_ROOT
 from .backends.bumble_backend import BumbleBackend
-from .core import Gateway, GatewayOptions
+from .central import Gateway, GatewayOptions
 from .store import Store
 
 PASSKEY = 123456

@@ -73,7 +73,7 @@ def _add_link_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .backends import make_backend
-    from .core import Gateway, GatewayOptions
+    from .central import Gateway, GatewayOptions
     from .store import Store
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -130,7 +130,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .payload import encode_config
+    from ..contracts.ble_payload import encode_config
     from .store import Store
     try:
         encode_config(args.threshold_on, args.threshold_off, args.k, args.n)

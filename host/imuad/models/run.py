@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.recording import Recording, load_recording
 from ..data.splits import Normalizer, make_splits
-from ..data.windows import WindowSet
+from ..contracts.windows import WindowSet
 from ..errors import ImuadError
 
 RUN_JSON = "run.json"

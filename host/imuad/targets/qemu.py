@@ -269,6 +269,12 @@ class QemuTarget(Target):
     hello_timeout = 20.0
     idle_timeout = 30.0
     max_inflight_chunks = 4
+    board = "QEMU mps2-an386 Cortex-M4F"
+    instr_per_tick = INSTR_PER_TICK
+    clock_hz = 1_000_000_000      # -icount shift=0: one instruction per ns of virtual time
+    size_tool = "arm-none-eabi-size"
+    flash_budget = 1024 * 1024    # sim/boards/mps2-an386/mps2_an386.ld
+    ram_budget = 320 * 1024
 
     def __init__(self, kernels: str = "reference", elf: str | Path | None = None, firmware: str = FIRMWARE,
                  hello_timeout: float | None = None, idle_timeout: float | None = None,

@@ -14,7 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from .. import protocol as P
+from ..contracts import frames as P
+from ..contracts.card import ModelDir
+from ..contracts.windows import n_windows
 from ..errors import ImuadError
 from .base import Target, Transport
 
@@ -49,10 +51,6 @@ class ReplayResult:
 
     def event_tuples(self) -> list[tuple[int, int, int]]:
         return [(e.window, e.kind, e.score) for e in self.events]
-
-
-def expected_windows(n_samples: int, window: int, hop: int) -> int:
-    return 0 if n_samples < window else (n_samples - window) // hop + 1
 
 
 class ReplaySession:
@@ -189,7 +187,7 @@ class ReplaySession:
         max_chunk = (P.MAX_PAYLOAD - 6) // (2 * info.channels)
         chunk = min(chunk or 256, max_chunk)
         total = len(counts)
-        want_total = expected_windows(total, info.window, info.hop)
+        want_total = n_windows(total, info.window, info.hop)
         boundaries = list(range(0, total, chunk))
         for ci, start in enumerate(boundaries):
             block = counts[start:start + chunk]
@@ -198,7 +196,7 @@ class ReplaySession:
             lag = ci + 1 - self.max_inflight_chunks
             if lag >= 0:
                 sent_by_lag = min(total, boundaries[lag] + chunk)
-                self._drain_until(result, expected_windows(sent_by_lag, info.window, info.hop), on_event)
+                self._drain_until(result, n_windows(sent_by_lag, info.window, info.hop), on_event)
             else:
                 self._drain_nowait(result, on_event)
             if on_progress is not None:
@@ -235,6 +233,24 @@ class ReplaySession:
             self._collect(msg, result, on_event)
         # an EVENT follows its WINDOW_RESULT: pick up what has already arrived
         self._drain_nowait(result, on_event)
+
+    def provide_model(self, model: ModelDir) -> str:
+        """Make sure the firmware runs exactly this model; returns the name to HELLO with."""
+        name = model.card.name
+        self.write(b"\0")
+        self.stats()
+        self.write(b"\0" + P.encode_frame(P.Hello(name)))
+        while True:
+            msg = self._next(self.hello_timeout, f"DEVICE_INFO after HELLO {name}")
+            if isinstance(msg, P.DeviceInfo):
+                break
+            if isinstance(msg, P.Error) and msg.code == P.ERR_MODEL:
+                raise self._fail(f"the firmware has no model '{name}' ({msg.text}); build it with the model "
+                                 f"compiled in")
+        if msg.model_sha256.hex() != model.card.tflite_sha256:
+            raise self._fail(f"the firmware's '{name}' is another build (sha256 {msg.model_sha256.hex()[:16]}…, "
+                             f"{model.path} has {model.card.tflite_sha256[:16]}…); rebuild the firmware")
+        return name
 
     def stats(self) -> P.Stats:
         self.send(P.StatsReq())

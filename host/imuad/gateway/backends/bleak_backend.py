@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from ...contracts.ble_payload import CONTROL_UUID, EVENT_UUID, STATUS_UUID
 from . import LinkError, PairingError
 
 
@@ -46,15 +47,12 @@ class BleakLink:
         return False  # the OS does not tell whether the bond existed before
 
     async def read_status(self) -> bytes:
-        from ..payload import STATUS_UUID
         return bytes(await self._guard(self.client.read_gatt_char(STATUS_UUID)))
 
     async def subscribe(self, on_value: Callable[[bytes], None]) -> None:
-        from ..payload import EVENT_UUID
         await self._guard(self.client.start_notify(EVENT_UUID, lambda _c, data: on_value(bytes(data))))
 
     async def write_control(self, data: bytes) -> None:
-        from ..payload import CONTROL_UUID
         await self._guard(self.client.write_gatt_char(CONTROL_UUID, data, response=True))
 
     async def wait_disconnected(self) -> None:

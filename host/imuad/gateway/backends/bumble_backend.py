@@ -15,6 +15,7 @@ from bumble.keys import JsonKeyStore
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 
+from ...contracts.ble_payload import CONTROL_UUID, EVENT_UUID, SERVICE_UUID, STATUS_UUID
 from . import LinkError, PairingError
 
 log = logging.getLogger("imuad.gateway.bumble")
@@ -89,7 +90,6 @@ class BumbleLink:
         await self._guard(self._discover_now())
 
     async def _discover_now(self) -> None:
-        from ..payload import SERVICE_UUID
         peer = Peer(self.connection)
         services = await peer.discover_services([UUID(SERVICE_UUID)])
         if not services:
@@ -105,16 +105,13 @@ class BumbleLink:
             raise LinkError(f"{self.address}: characteristic {uuid} missing") from None
 
     async def read_status(self) -> bytes:
-        from ..payload import STATUS_UUID
         return bytes(await self._guard((await self._char(STATUS_UUID)).read_value()))
 
     async def subscribe(self, on_value: Callable[[bytes], None]) -> None:
-        from ..payload import EVENT_UUID
         char = await self._char(EVENT_UUID)
         await self._guard(char.subscribe(lambda v: on_value(bytes(v)), prefer_notify=True))
 
     async def write_control(self, data: bytes) -> None:
-        from ..payload import CONTROL_UUID
         char = await self._char(CONTROL_UUID)
         await self._guard(char.write_value(data, with_response=True))
 

@@ -1,7 +1,8 @@
 """The `imuad` command: parse arguments, call one stage, print its result.
 
-Each stage lives in its own module exposing `register(subparsers)`; modules are
-imported lazily so that e.g. the gateway never imports TensorFlow.
+Each stage's command line lives in one module of this package exposing `register(subparsers)`;
+only the module of the command being run is imported, so that e.g. the gateway never imports
+TensorFlow. The work itself lives in the packages named by each module.
 """
 from __future__ import annotations
 
@@ -18,23 +19,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
-from . import tfquiet
-from .errors import ImuadError
+from .. import tfquiet
+from ..errors import ImuadError
 
 tfquiet.install()
 
 # module path -> subcommands it registers (so `imuad --help` works without imports)
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "imuad.data.commands": ("data", "synth"),
+    "imuad.cli.data": ("data", "synth"),
     "imuad.models.commands": ("train", "evaluate", "zoo"),
-    "imuad.deploy.commands": ("quantize", "export", "parity"),
-    "imuad.targets.replay_cmd": ("replay",),
-    "imuad.targets.sim_cmd": ("sim",),
-    "imuad.targets.device_cmd": ("flash", "monitor", "hil"),
+    "imuad.cli.deploy": ("quantize", "export"),
+    "imuad.cli.parity": ("parity",),
+    "imuad.cli.replay": ("replay",),
+    "imuad.cli.sim": ("sim",),
+    "imuad.cli.device": ("flash", "monitor", "hil"),
     "imuad.gateway.commands": ("gateway",),
     "imuad.dashboard.commands": ("dashboard",),
-    "imuad.bench": ("bench",),
-    "imuad.pipeline": ("demo",),
+    "imuad.cli.bench": ("bench",),
+    "imuad.cli.demo": ("demo",),
 }
 
 
@@ -66,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     only = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(only)
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse has printed the usage error (or --help)
+            return int(exc.code or 0)
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
@@ -77,7 +82,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("imuad: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

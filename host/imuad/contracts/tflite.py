@@ -1,5 +1,8 @@
-"""Read a .tflite flatbuffer without TensorFlow: ops, tensors, I/O quantization, and the checks
-that make a model deployable (int8 I/O, every op known to TFLM)."""
+"""Read a .tflite flatbuffer without TensorFlow: ops, tensors, I/O quantization, and the
+structural checks the firmware core makes before TFLM sees a model (`imuad/runner.cc`
+check_model_structure): a damaged file gets a clear error here, not a crash there.
+
+Needs the `tflite-micro` wheel for the flatbuffer schema (extra `device`)."""
 from __future__ import annotations
 
 import re
@@ -10,14 +13,16 @@ from typing import Mapping
 
 
 from ..errors import ImuadError
-from .tflm_ops import supported_ops
 
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16",
           9: "int8", 10: "float64"}
 
 
 def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    try:
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    except ImportError as exc:
+        raise ImuadError("reading .tflite files needs the tflite-micro package: pip install 'imuad[device]'") from exc
     return schema
 
 
@@ -141,6 +146,77 @@ def read_model(data: bytes | bytearray | Path | str, label: str | None = None,
     return ModelInfo(label, len(buf), tensors, ops, inputs, outputs, n_sub)
 
 
+_ELEM_SIZE = {0: 4, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1}  # float32 int32 uint8 int64 bool int16 int8
+SCHEMA_VERSION = 3
+
+
+def check_structure(data: bytes | bytearray, label: str = "<bytes>") -> None:
+    """What TFLM trusts without checking (indices, shapes, constant sizes, per-channel
+    quantization), checked as `check_model_structure` in imuad/runner.cc does. ImuadError if not sane."""
+    buf = bytearray(data)
+    if len(buf) < 16 or bytes(buf[4:8]) != b"TFL3":
+        raise ImuadError(f"{label}: not a TFLite flatbuffer (missing 'TFL3' identifier, {len(buf)} bytes)")
+    schema = _schema()
+    try:
+        why = _structure_problem(schema.Model.GetRootAsModel(buf, 0))
+    except Exception as exc:  # struct.error / IndexError: offsets point outside the file
+        why = f"unreadable ({type(exc).__name__}: {exc})"
+    if why:
+        raise ImuadError(f"{label}: corrupt TFLite model: {why}")
+
+
+def _structure_problem(model) -> str | None:
+    if model.Version() != SCHEMA_VERSION:
+        return f"schema version {model.Version()}, expected {SCHEMA_VERSION}"
+    if model.SubgraphsLength() != 1:
+        return f"needs exactly one subgraph, has {model.SubgraphsLength()}"
+    g = model.Subgraphs(0)
+    n_buffers, n_codes, n_tensors = model.BuffersLength(), model.OperatorCodesLength(), g.TensorsLength()
+    if n_buffers == 0 or n_codes == 0:
+        return "no buffers or operator codes"
+    if g.OperatorsLength() == 0 or g.InputsLength() == 0 or g.OutputsLength() == 0:
+        return "subgraph lacks operators, inputs or outputs"
+
+    def index_ok(i: int, optional: bool) -> bool:
+        return 0 <= i < n_tensors or (optional and i == -1)
+
+    if not all(index_ok(int(i), False) for i in g.InputsAsNumpy()):
+        return "subgraph input index out of range"
+    if not all(index_ok(int(i), False) for i in g.OutputsAsNumpy()):
+        return "subgraph output index out of range"
+    for ti in range(n_tensors):
+        t = g.Tensors(ti)
+        if t.Buffer() >= n_buffers:
+            return f"tensor {ti}: buffer index out of range"
+        dims = [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else []
+        elements = 1
+        for d in dims:
+            if d < 0 or d > 65536:
+                return f"tensor {ti}: dimension {d} out of range"
+            elements *= d
+            if elements > 1 << 24:
+                return f"tensor {ti}: too large"
+        if t.Type() not in _ELEM_SIZE:
+            return f"tensor {ti}: type {t.Type()} not supported"
+        size = model.Buffers(t.Buffer()).DataLength()
+        if size and size != elements * _ELEM_SIZE[t.Type()]:
+            return f"tensor {ti}: constant data of {size} bytes does not match its shape {dims}"
+        q = t.Quantization()
+        if q is not None and q.ScaleLength() > 1:
+            qd = q.QuantizedDimension()
+            if q.ZeroPointLength() != q.ScaleLength() or not 0 <= qd < len(dims) or q.ScaleLength() != dims[qd]:
+                return f"tensor {ti}: per-channel quantization does not match the tensor shape"
+    for oi in range(g.OperatorsLength()):
+        op = g.Operators(oi)
+        if op.OpcodeIndex() >= n_codes:
+            return f"operator {oi}: code index out of range"
+        if op.InputsLength() and not all(index_ok(int(i), True) for i in op.InputsAsNumpy()):
+            return f"operator {oi}: input index out of range"
+        if op.OutputsLength() == 0 or not all(index_ok(int(i), False) for i in op.OutputsAsNumpy()):
+            return f"operator {oi}: output index out of range"
+    return None
+
+
 _UNNAMED = ("StatefulPartitionedCall", "serving_default", "PartitionedCall", "tfl.", "?", "arith.")
 _FUSED = {"UNIDIRECTIONAL_SEQUENCE_LSTM": "LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM": "LSTM"}
 
@@ -161,52 +237,3 @@ def _attribute_unnamed(ops: list[OpInfo], layers: Mapping[str, str] | None) -> N
             if src is not None:
                 layer = ops[src.index].layer
         ops[k] = OpInfo(op.index, op.name, op.inputs, op.outputs, layer)
-
-
-def verify_with_tflite(data: bytes, label: str) -> None:
-    """TFLite's own flatbuffer verifier (catches damage the lazy Python reader misses)."""
-    try:
-        from .interpreters import tflite_interpreter
-    except ImportError:  # pragma: no cover - TF is part of the train extra
-        return
-    try:
-        tflite_interpreter(bytes(data), reference=True)
-    except (ValueError, RuntimeError) as exc:
-        raise ImuadError(f"{label}: TFLite rejects the flatbuffer ({str(exc).splitlines()[0]})") from exc
-
-
-def check_deployable(info: ModelInfo) -> None:
-    """Every op has a TFLM int8 kernel; int8 input and output; no float activations."""
-    for t in info.inputs + info.outputs:
-        if t.dtype != "int8":
-            kind = "input" if t in info.inputs else "output"
-            raise ImuadError(f"{info.path}: {kind} tensor '{t.name}' is {t.dtype}, not int8 "
-                             f"(a float model; quantize it with `imuad quantize`)")
-    known = supported_ops()
-    for op in info.ops:
-        if op.name not in known:
-            raise ImuadError(f"{info.path}: op #{op.index} {op.name} (from Keras layer '{op.layer}') "
-                             f"has no TFLM kernel (micro_mutable_op_resolver.h); change that layer")
-    for op in info.ops:
-        if op.name in ("QUANTIZE", "DEQUANTIZE"):
-            continue
-        for ti in op.inputs + op.outputs:
-            if ti >= 0 and info.tensors[ti].dtype == "float32" and _is_activation(info, ti):
-                raise ImuadError(f"{info.path}: op #{op.index} {op.name} (from Keras layer '{op.layer}') "
-                                 f"computes in float32; only int8/int16 kernels are deployed")
-
-
-def _is_activation(info: ModelInfo, ti: int) -> bool:
-    return any(ti in op.outputs for op in info.ops) or ti in [t.index for t in info.inputs]
-
-
-def load_checked(path: Path | str) -> tuple[bytes, ModelInfo]:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImuadError(f"{path}: cannot read ({exc.strerror})") from exc
-    info = read_model(data, str(path))
-    verify_with_tflite(data, str(path))
-    check_deployable(info)
-    return data, info

@@ -5,8 +5,8 @@ import argparse
 import runpy
 import sys
 
-from .errors import ImuadError
-from .paths import REPO_ROOT
+from ..errors import ImuadError
+from ..paths import REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
 

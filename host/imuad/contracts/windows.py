@@ -1,8 +1,10 @@
 """Windows of int16 counts and their labels (docs/contracts.md C2).
 
 Window j of a span starting at sample `start` covers samples [start + j*H, start + j*H + W);
-over a whole stream (start=0) this is exactly the firmware's window j
-(`imuad.reference.window_starts`). A window is an anomaly iff 2 * sum(labels) >= W.
+over a whole stream (start=0) this is exactly the firmware's window j (`window_starts`).
+A window is an anomaly iff 2 * sum(labels) >= W. `WindowSet` is the one container of windows:
+training, evaluation and parity use it, and `WindowSet.streams()` turns each contiguous block
+back into the sample stream a firmware target is fed.
 """
 from __future__ import annotations
 
@@ -11,6 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ImuadError
+
+
+@dataclass
+class Stream:
+    """One block as the firmware sees it: samples from the block's first window on."""
+    block: int
+    samples: np.ndarray     # int16 [T, C]
+    first_sample: int       # recording index of samples[0]
+    index: np.ndarray       # WindowSet index of the stream's window j (window j starts at j*hop)
 
 
 @dataclass
@@ -39,6 +50,23 @@ class WindowSet:
         """Windows selected by a boolean mask or integer index (order kept as given)."""
         return WindowSet(self.X[index], self.y[index], self.start[index], self.block[index])
 
+    def streams(self) -> list[Stream]:
+        """Each block (in first-appearance order) as one stream from its first window on."""
+        out = []
+        W = self.window
+        for b in dict.fromkeys(self.block.tolist()):
+            idx = np.flatnonzero(self.block == b)
+            idx = idx[np.argsort(self.start[idx], kind="stable")]
+            st = self.start[idx]
+            hop = int(st[1] - st[0]) if len(st) > 1 else W
+            if len(idx) > 1 and (hop < 1 or not np.all(np.diff(st) == hop)):
+                raise ImuadError(f"block {b}: windows are not evenly spaced; cannot stream them")
+            samples = np.zeros((int(st[-1] - st[0]) + W, self.n_channels), np.int16)
+            for k, i in enumerate(idx):
+                samples[k * hop:k * hop + W] = self.X[i]
+            out.append(Stream(int(b), samples, int(st[0]), idx))
+        return out
+
     @classmethod
     def empty(cls, window: int, n_channels: int) -> "WindowSet":
         return cls(np.zeros((0, window, n_channels), np.int16), np.zeros(0, np.int8),
@@ -62,6 +90,20 @@ def window_label(y_window: np.ndarray) -> int:
 def n_windows(length: int, window: int, hop: int) -> int:
     """Number of complete windows in a span of `length` samples."""
     return 0 if length < window else (length - window) // hop + 1
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
+    """Start sample of every complete window of a stream, i.e. the firmware's window j."""
+    return hop * np.arange(n_windows(n_samples, window, hop), dtype=np.int64)
+
+
+def stream_windows(counts: np.ndarray, window: int, hop: int) -> np.ndarray:
+    """int16 stream [T, C] -> windows [N, W, C] exactly as the firmware assembles them."""
+    counts = np.asarray(counts)
+    starts = window_starts(len(counts), window, hop)
+    if not len(starts):
+        return np.zeros((0, window) + counts.shape[1:], counts.dtype)
+    return counts[starts[:, None] + np.arange(window)[None, :]]
 
 
 def window_labels(y: np.ndarray | None, starts: np.ndarray, window: int) -> np.ndarray:

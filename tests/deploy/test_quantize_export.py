@@ -1,4 +1,4 @@
-"""quantize / op check / export / parity / layer-by-layer (imuad.deploy)."""
+"""quantize / op check / export (imuad.deploy) and the committed models."""
 from __future__ import annotations
 
 import hashlib
@@ -13,14 +13,14 @@ import pytest
 
 from imuad.errors import ImuadError
 from imuad.paths import REPO_ROOT, vendor_dir
-from imuad.reference import Preprocess
-
-from .conftest import C, H, W
+from imuad.contracts.preprocess import Preprocess
+from tiny_model import C, H, W
 
 
 # ---------------------------------------------------------------- flatbuffer checks
 def test_corrupt_and_truncated_flatbuffers_give_clear_errors(tiny_run, tmp_path):
-    from imuad.deploy.flatbuffer import load_checked, read_model
+    from imuad.contracts.tflite import read_model
+    from imuad.deploy.deployable import load_checked
     good = (tiny_run.dir / "model_int8.tflite").read_bytes()
     cases = {
         "garbage": bytes(np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8)),
@@ -41,7 +41,8 @@ def test_corrupt_and_truncated_flatbuffers_give_clear_errors(tiny_run, tmp_path)
 
 def test_float_model_is_rejected(tiny_run):
     import tensorflow as tf
-    from imuad.deploy.flatbuffer import check_deployable, read_model
+    from imuad.contracts.tflite import read_model
+    from imuad.deploy.deployable import check_deployable
     float_tfl = tf.lite.TFLiteConverter.from_keras_model(tiny_run.model).convert()
     with pytest.raises(ImuadError, match="float32, not int8"):
         check_deployable(read_model(float_tfl, "float.tflite"))
@@ -49,7 +50,8 @@ def test_float_model_is_rejected(tiny_run):
 
 def test_unsupported_op_names_op_and_keras_layer():
     import keras
-    from imuad.deploy.flatbuffer import check_deployable, read_model
+    from imuad.contracts.tflite import read_model
+    from imuad.deploy.deployable import check_deployable
     from imuad.deploy.quantize import convert_int8
     inp = keras.Input((W, C))
     x = keras.layers.Conv1D(4, 3, name="conv")(inp)
@@ -87,15 +89,15 @@ def test_quantize_writes_int8_model_and_constants(tiny_run):
 
 
 def test_int8_preprocessing_is_reference_preprocess(tiny_run, tiny_export):
-    from imuad.deploy.engines import WindowBatch, _quantized
+    from imuad.evaluation.engines import _quantized
     card = tiny_export.card
     norm = tiny_run.normalizer
     p = card["preprocessing"]
     pre = Preprocess.from_card(card)
     assert pre == Preprocess.derive(norm.mean, norm.std, p["input_scale"], p["input_zero_point"])
-    X = tiny_run.splits()["test"].X
-    batch = WindowBatch(X, np.arange(len(X)) * H, np.zeros(len(X), np.int32), H)
-    q = _quantized(card, batch)
+    ws = tiny_run.splits()["test"]
+    X = ws.X
+    q = _quantized(tiny_export.model, ws)
     assert np.array_equal(q, pre.apply(X))
     # and it is the float model's input quantization, within rounding
     want = np.clip(np.round(norm.apply(X) / p["input_scale"]) + p["input_zero_point"], -128, 127)
@@ -103,10 +105,11 @@ def test_int8_preprocessing_is_reference_preprocess(tiny_run, tiny_export):
 
 
 def test_fused_lstm_conversion(tmp_path):
-    from imuad.deploy.flatbuffer import check_deployable, read_model
+    from imuad.contracts.tflite import read_model
+    from imuad.deploy.deployable import check_deployable
     from imuad.deploy.interpreters import run_tflm
     from imuad.deploy.quantize import convert_int8, keras_layers
-    from .conftest import TinyRun
+    from tiny_model import TinyRun
     run = TinyRun(tmp_path / "lstm", arch="cnn_lstm")
     Xn = run.normalizer.apply(run.splits()["test"].X)
     tfl = convert_int8(run.model, run.normalizer.apply(run.splits()["train"].X))
@@ -126,8 +129,8 @@ def test_fused_lstm_conversion(tmp_path):
 
 def test_autoencoder_integer_error_tracks_mse(tmp_path):
     from imuad.deploy.quantize import int8_scores, quantize_run
-    from imuad.reference import Score
-    from .conftest import TinyRun
+    from imuad.contracts.score import Score
+    from tiny_model import TinyRun
     run = TinyRun(tmp_path / "ae", arch="autoencoder")
     q = quantize_run(run, verbose=False)
     s = q["score"]
@@ -157,8 +160,8 @@ def test_c_array_round_trips_to_the_same_sha256(tiny_export):
 
 
 def test_card_has_every_c6_field(tiny_export):
-    from imuad.deploy.export import CARD_KEYS, load_card
-    card = load_card(tiny_export.dir)
+    from imuad.contracts.card import CARD_KEYS
+    card = json.loads((tiny_export.dir / "model_card.json").read_text())
     assert set(CARD_KEYS) <= set(card)
     assert {"path", "sha256", "counts_per_unit"} <= set(card["dataset"])
     assert {"tflite_bytes", "arena_bytes_measured", "arena_bytes"} <= set(card["sizes"])
@@ -171,7 +174,7 @@ def test_card_has_every_c6_field(tiny_export):
 
 
 def test_op_resolver_lists_exactly_the_model_ops(tiny_export):
-    from imuad.deploy.flatbuffer import read_model
+    from imuad.contracts.tflite import read_model
     from imuad.deploy.tflm_ops import supported_ops
     text = (tiny_export.dir / "op_resolver.h").read_text()
     by_method = {m: op for op, m in supported_ops().items()}
@@ -205,83 +208,9 @@ def test_generated_headers_compile(tiny_export, tmp_path):
 
 @pytest.mark.parametrize("bad", ["class", "1model", "my-model", "", "__x", "int"])
 def test_export_name_must_be_c_identifier(bad):
-    from imuad.deploy.export import check_name
+    from imuad.contracts.card import check_name
     with pytest.raises(ImuadError, match="identifier|keyword"):
         check_name(bad)
-
-
-# ---------------------------------------------------------------- parity
-def _toy_batch(tiny_run):
-    from imuad.deploy.engines import WindowBatch
-    ws = tiny_run.splits()["test"]
-    return WindowBatch(ws.X, ws.start, ws.block, H, ws.y)
-
-
-def test_engines_agree_and_firmware_streams_rebuild_windows(tiny_run, tiny_export, monkeypatch):
-    from imuad.deploy import engines, parity
-    batch = _toy_batch(tiny_run)
-    for st in batch.streams():  # a firmware engine sees a stream whose window j is batch window index[j]
-        for j, i in enumerate(st.index):
-            assert np.array_equal(st.samples[j * H:j * H + W], batch.X[i])
-
-    def fake_fw(model_dir, card, b):  # "firmware": TFLM over the rebuilt streams, window by window
-        out = np.zeros((len(b), 1), np.int8)
-        for st in b.streams():
-            from imuad.reference import stream_windows
-            out[st.index] = engines._tflm(model_dir, card, engines.WindowBatch(
-                stream_windows(st.samples, W, H), np.arange(len(st.index)) * H, np.zeros(len(st.index), np.int32), H))
-        return out
-
-    def broken_fw(model_dir, card, b):
-        out = engines._tflm(model_dir, card, b).copy()
-        out[3] += 1
-        return engines.EngineResult(out)
-
-    engines.register_engine("fake-fw", fake_fw, firmware=True)
-    engines.register_engine("broken-fw", broken_fw, firmware=True)
-    monkeypatch.setattr(parity, "load_windows", lambda card, rec, split, n: (batch, Path("toy.npz")))
-    rep = parity.run_parity(tiny_export.dir, engines=["tflite-ref", "tflm", "fake-fw", "broken-fw"])
-    pairs = {p["pair"]: p for p in rep["pairs"]}
-    assert pairs["tflm vs fake-fw"]["required"] and pairs["tflm vs fake-fw"]["ok"]
-    assert pairs["tflm vs fake-fw"]["exact"] == len(batch)
-    bad = pairs["tflm vs broken-fw"]
-    assert bad["required"] and not bad["ok"] and bad["exact"] == len(batch) - 1 and bad["max_lsb"] == 1
-    assert not pairs["tflite-ref vs tflm"]["required"]  # only for the default model
-    assert "tflm vs broken-fw" in parity.format_matrix(rep)
-    card_path = parity.update_card(tiny_export.dir, rep)
-    assert json.loads(card_path.read_text())["parity"]["tflm vs fake-fw"]["exact"] == len(batch)
-
-
-def test_layer_by_layer_finds_injected_difference(tiny_run):
-    from imuad.deploy.flatbuffer import read_model
-    from imuad.deploy.parity import first_difference
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-    good = (tiny_run.dir / "model_int8.tflite").read_bytes()
-    info = read_model(good)
-    target = next(op for op in info.ops if op.name == "CONV_2D" and op.layer == "conv2")
-    buf = bytearray(good)
-    m = schema.Model.GetRootAsModel(buf, 0)
-    weights = m.Buffers(m.Subgraphs(0).Tensors(target.inputs[1]).Buffer()).DataAsNumpy()
-    weights[:] = (weights.astype(np.int16) // 2).astype(np.uint8)  # numpy view into buf: perturb in place
-    pre = Preprocess.derive(tiny_run.normalizer.mean, tiny_run.normalizer.std, info.inputs[0].scale,
-                            info.inputs[0].zero_point)
-    xq = pre.apply(tiny_run.splits()["test"].X[:8])
-    res = first_difference(None, "tflm", "tflm", model_a=good, model_b=bytes(buf), x_q=xq)
-    assert res["first"]["op_index"] == target.index and res["first"]["op"] == "CONV_2D"
-    assert res["first"]["layer"] == "conv2"
-    same = first_difference(None, "tflite-ref", "tflm", model_a=good, x_q=xq)
-    assert same["first"] is None and same["windows_differing"] == 0
-
-
-def test_committed_default_model_tflite_ref_equals_tflm_on_test_split():
-    from imuad.deploy.parity import run_parity
-    model_dir = REPO_ROOT / "models" / "synth"
-    if not (model_dir / "model_card.json").is_file():
-        pytest.skip("models/synth not exported yet (scripts/make_models.sh)")
-    rep = run_parity(model_dir, split="test", engines=["tflite-ref", "tflm"])
-    (pair,) = rep["pairs"]
-    assert pair["required"] and pair["total"] > 100
-    assert pair["exact"] == pair["total"] and pair["max_lsb"] == 0
 
 
 # ---------------------------------------------------------------- the committed models
@@ -290,9 +219,11 @@ COMMITTED = sorted(p.parent for p in (REPO_ROOT / "models").glob("*/model_card.j
 
 @pytest.mark.parametrize("model_dir", COMMITTED, ids=[p.name for p in COMMITTED])
 def test_committed_model_is_consistent_and_meets_the_bars(model_dir):
-    from imuad.deploy.export import CARD_KEYS, load_card
-    from imuad.deploy.flatbuffer import check_deployable, read_model
-    card = load_card(model_dir)
+    from imuad.contracts.card import CARD_KEYS, load_model_dir
+    from imuad.contracts.tflite import read_model
+    from imuad.deploy.deployable import check_deployable
+    assert load_model_dir(model_dir).name == model_dir.name  # the one loader accepts it
+    card = json.loads((model_dir / "model_card.json").read_text())
     data = (model_dir / "model.tflite").read_bytes()
     assert set(CARD_KEYS) <= set(card) and card["name"] == model_dir.name
     assert hashlib.sha256(data).hexdigest() == card["tflite_sha256"] and len(data) == card["sizes"]["tflite_bytes"]
@@ -309,17 +240,3 @@ def test_committed_model_is_consistent_and_meets_the_bars(model_dir):
     if card["name"] == "synth":  # the default device model
         assert card["sizes"]["tflite_bytes"] <= 32 * 1024 and card["sizes"]["arena_bytes"] <= 16 * 1024
         assert p["tflite-ref vs tflm"]["exact"] == p["tflite-ref vs tflm"]["total"]
-
-
-def test_parity_cli_exit_code_and_report(tmp_path):
-    from imuad.cli import main
-    model_dir = REPO_ROOT / "models" / "synth"
-    if not (model_dir / "model_card.json").is_file():
-        pytest.skip("models/synth not exported yet")
-    report = tmp_path / "r.json"
-    assert main(["parity", str(model_dir), "--engines", "tflite-ref,tflm", "--max-windows", "40",
-                 "--report", str(report)]) == 0
-    rep = json.loads(report.read_text())
-    assert rep["windows"] == 40 and rep["pairs"][0]["exact"] == 40
-    assert main(["parity", str(model_dir), "--layers", "--engines", "tflite-ref,tflm", "--max-windows", "20"]) == 0
-    assert main(["export", "nonexistent-run", "--name", "class"]) == 2  # ImuadError -> exit 2

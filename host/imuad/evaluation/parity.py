@@ -10,91 +10,30 @@ from typing import Any
 
 import numpy as np
 
+from ..contracts.card import CARD_NAME, ModelCard, ModelDir, load_model_dir
+from ..contracts.decision import Decider
+from ..contracts.tflite import read_model
+from ..contracts.windows import WindowSet
+from ..deploy.interpreters import run_tflite, run_tflm, tflite_interpreter, tflm_interpreter
 from ..errors import ImuadError
-from ..paths import REPO_ROOT, build_dir
-from ..reference import Decider, Score
-from .engines import WindowBatch, is_firmware, model_bytes, run_engine
-from .export import CARD_NAME, DEFAULT_MODEL, load_card  # tflite-ref == tflm required for the default
+from ..paths import build_dir
+from .engines import is_firmware, run_engine
+from .recordings import load_windows
 
 BUILTIN_ENGINES = ["tflite-ref", "tflite", "tflm"]
 REFERENCE = "tflm"
 
 
-# ---------------------------------------------------------------- windows
-def resolve_recording(card: dict[str, Any], recording: Path | None) -> Path:
-    if recording is not None:
-        if not Path(recording).is_file():
-            raise ImuadError(f"{recording}: no such recording")
-        return Path(recording)
-    ds = card["dataset"]
-    path = Path(ds["path"])
-    if not path.is_absolute():
-        path = (REPO_ROOT / path).resolve()
-    if not path.is_file() and ds.get("synth"):
-        path = regenerate_synth(ds["synth"], path)
-    if not path.is_file():
-        raise ImuadError(f"the card's dataset {ds['path']} is not here; pass --recording FILE")
-    return path
-
-
-def regenerate_synth(spec: dict[str, Any], path: Path) -> Path:
-    """The synthetic recording of a card, made again (deterministic for a preset and seed)."""
-    from ..data.commands import PRESETS
-    from ..data.recording import save_recording
-    from ..data.synth import synth_machine
-    cfg = PRESETS[spec.get("preset", "default")](seed=int(spec.get("seed", 0)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_recording(synth_machine(cfg), path)
-    return path
-
-
-def load_windows(card: dict[str, Any], recording: Path | None = None, split: str = "test",
-                 max_windows: int | None = None) -> tuple[WindowBatch, Path]:
-    from ..data.recording import load_recording
-    from ..data.splits import make_splits
-    from ..reference import window_starts
-    path = resolve_recording(card, recording)
-    rec = load_recording(path)
-    W, H, cpu = int(card["window"]), int(card["hop"]), float(card["dataset"]["counts_per_unit"])
-    if rec.n_channels != len(card["channels"]):
-        raise ImuadError(f"{path}: {rec.n_channels} channels, the model expects {len(card['channels'])}")
-    if recording is None and card["dataset"].get("sha256") and rec.sha256() != card["dataset"]["sha256"]:
-        raise ImuadError(f"{path}: SHA-256 differs from the card's dataset (the recording changed)")
-    if split == "all":
-        counts = rec.counts(cpu)
-        starts = window_starts(len(counts), W, H)
-        X = counts[starts[:, None] + np.arange(W)[None, :]] if len(starts) else np.zeros((0, W, rec.n_channels), np.int16)
-        y = None
-        if rec.y is not None:
-            from ..data.windows import window_labels
-            y = window_labels(rec.y, starts, W)
-        batch = WindowBatch(X.astype(np.int16), starts.astype(np.int64), np.zeros(len(starts), np.int32), H, y)
-    else:
-        fractions = tuple((card.get("split") or {}).get("fractions") or (0.6, 0.2, 0.2))
-        ws = make_splits(rec, W, H, cpu, fractions)[0][split]
-        batch = WindowBatch(ws.X, ws.start, ws.block, H, ws.y)
-    if max_windows is not None and max_windows < len(batch):
-        n = max_windows
-        batch = WindowBatch(batch.X[:n], batch.start[:n], batch.block[:n], H, None if batch.y is None else batch.y[:n])
-    if len(batch) == 0:
-        raise ImuadError(f"{path}: no windows in split '{split}'")
-    return batch, path
-
-
 # ---------------------------------------------------------------- decisions
-def decisions(card: dict[str, Any], batch: WindowBatch, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decisions(card: ModelCard, batch: WindowSet, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores, hot, state) per window: Score + Decider of the card, restarted at every block
     (the firmware starts each stream from HELLO)."""
-    score = Score.from_card(card)
-    xq = None
-    if score.kind == "recon_error":
-        from ..reference import Preprocess
-        xq = Preprocess.from_card(card).apply(batch.X)
-    s = score(outputs, xq)
+    xq = card.preprocess.apply(batch.X) if card.score.kind == "recon_error" else None
+    s = card.score(outputs, xq)
     hot = np.zeros(len(batch), bool)
     state = np.zeros(len(batch), np.int8)
     for st in batch.streams():
-        dec = Decider.from_card(card)
+        dec = Decider(**card.decision.as_dict())
         states, hots, _ = dec.run(s[st.index])
         hot[st.index] = hots
         state[st.index] = states
@@ -102,20 +41,18 @@ def decisions(card: dict[str, Any], batch: WindowBatch, outputs: np.ndarray) -> 
 
 
 # ---------------------------------------------------------------- the matrix
-def required(a: str, b: str, name: str, card: dict[str, Any]) -> bool:
+def required(a: str, b: str, card: ModelCard) -> bool:
+    """Firmware vs TFLM must be bit-exact; TFLite-reference vs TFLM too for the default model."""
     pair = {a, b}
     if REFERENCE in pair and any(is_firmware(e) for e in pair):
         return True
-    if pair == {"tflite-ref", REFERENCE}:
-        return name == DEFAULT_MODEL or bool(card.get("default"))
-    return False
+    return pair == {"tflite-ref", REFERENCE} and card.default
 
 
-def run_parity(model_dir: Path, recording: Path | None = None, split: str = "test",
+def run_parity(model: ModelDir, recording: Path | None = None, split: str = "test",
                engines: list[str] | None = None, targets: list[str] | None = None,
                max_windows: int | None = None) -> dict[str, Any]:
-    model_dir = Path(model_dir)
-    card = load_card(model_dir)
+    card = model.card
     engines = list(engines or BUILTIN_ENGINES)
     for t in targets or []:
         if t not in engines:
@@ -126,15 +63,10 @@ def run_parity(model_dir: Path, recording: Path | None = None, split: str = "tes
     results, timing = {}, {}
     for e in engines:
         t0 = time.perf_counter()
-        results[e] = run_engine(e, model_dir, card, batch)
-        fw_sha = results[e].info.get("model_sha256")
-        if fw_sha and str(fw_sha) != card["tflite_sha256"]:
-            raise ImuadError(f"engine '{e}' runs model {str(fw_sha)[:16]}..., the card's is "
-                             f"{card['tflite_sha256'][:16]}... (rebuild the firmware with this model)")
+        results[e] = run_engine(e, model, batch)
         timing[e] = round(time.perf_counter() - t0, 3)
     dec = {e: decisions(card, batch, r.outputs) for e, r in results.items()}
     pairs = []
-    name = card["name"]
     for a, b in itertools.combinations(engines, 2):
         oa, ob = results[a].outputs.astype(np.int32), results[b].outputs.astype(np.int32)
         if oa.shape != ob.shape:
@@ -143,7 +75,7 @@ def run_parity(model_dir: Path, recording: Path | None = None, split: str = "tes
         exact = int(np.sum(diff == 0))
         (_, ha, sa), (_, hb, sb) = dec[a], dec[b]
         agree = int(np.sum((ha == hb) & (sa == sb)))
-        req = required(a, b, name, card)
+        req = required(a, b, card)
         entry = {"pair": f"{a} vs {b}", "a": a, "b": b, "exact": exact, "total": int(len(oa)),
                  "max_lsb": int(diff.max()) if len(diff) else 0, "windows_differing": int(len(oa) - exact),
                  "decisions_agree": agree, "required": req, "ok": exact == len(oa)}
@@ -153,16 +85,16 @@ def run_parity(model_dir: Path, recording: Path | None = None, split: str = "tes
             entry["events_match"] = sorted(ref_ev(a)) == sorted(ref_ev(b))
             entry["ok"] = entry["ok"] and entry["events_match"]
         pairs.append(entry)
-    return {"model": name, "model_dir": str(model_dir), "tflite_sha256": card["tflite_sha256"],
+    return {"model": card.name, "model_dir": str(model.path), "tflite_sha256": card.tflite_sha256,
             "recording": str(rec_path), "split": split, "windows": int(len(batch)),
             "engines": engines, "seconds": timing, "pairs": pairs,
             "info": {e: r.info for e, r in results.items() if r.info}}
 
 
-def _events(card: dict[str, Any], batch: WindowBatch, scores: np.ndarray) -> list[tuple[int, int, int]]:
+def _events(card: ModelCard, batch: WindowSet, scores: np.ndarray) -> list[tuple[int, int, int]]:
     out = []
     for st in batch.streams():
-        _, _, evs = Decider.from_card(card).run(scores[st.index])
+        _, _, evs = Decider(**card.decision.as_dict()).run(scores[st.index])
         out.extend((int(st.index[e.window]), e.kind, e.score) for e in evs)
     return out
 
@@ -182,13 +114,13 @@ def default_report_path(report: dict[str, Any]) -> Path:
     return build_dir() / "parity" / f"{report['model']}-{report['split']}.json"
 
 
-def explain_differences(model_dir: Path, report: dict[str, Any], recording: Path | None = None) -> dict[str, Any]:
+def explain_differences(model: ModelDir, report: dict[str, Any], recording: Path | None = None) -> dict[str, Any]:
     """For every non-exact pair of layer-debuggable engines: the first op that differs."""
     notes = {}
     for p in report["pairs"]:
         if p["exact"] == p["total"] or not {p["a"], p["b"]} <= set(BUILTIN_ENGINES):
             continue
-        res = first_difference(model_dir, p["a"], p["b"], recording=recording, split=report["split"],
+        res = first_difference(model, p["a"], p["b"], recording=recording, split=report["split"],
                                max_windows=report["windows"])
         if res["first"]:
             f = res["first"]
@@ -197,10 +129,10 @@ def explain_differences(model_dir: Path, report: dict[str, Any], recording: Path
     return notes
 
 
-def update_card(model_dir: Path, report: dict[str, Any], notes: dict[str, Any] | None = None) -> Path:
+def update_card(model: ModelDir, report: dict[str, Any], notes: dict[str, Any] | None = None) -> Path:
     """Merge the report's pairs into the card's `parity` (pairs not in the report are kept) and
     rewrite `parity_notes` from every pair's first differing op."""
-    path = Path(model_dir) / CARD_NAME
+    path = model.path / CARD_NAME
     card = json.loads(path.read_text())
     if card["tflite_sha256"] != report["tflite_sha256"]:
         raise ImuadError(f"{path}: the report is for another flatbuffer; run parity again")
@@ -229,8 +161,6 @@ def update_card(model_dir: Path, report: dict[str, Any], notes: dict[str, Any] |
 # ---------------------------------------------------------------- layer by layer
 def _intermediates(engine: str, model: bytes, x_q: np.ndarray) -> dict[int, np.ndarray]:
     """Output tensor values of every op (subgraph 0) for one input window."""
-    from .flatbuffer import read_model
-    from .interpreters import tflite_interpreter, tflm_interpreter
     info = read_model(model)
     outs = [t for op in info.ops for t in op.outputs if t >= 0]
     vals: dict[int, np.ndarray] = {}
@@ -253,26 +183,26 @@ def _intermediates(engine: str, model: bytes, x_q: np.ndarray) -> dict[int, np.n
     return vals
 
 
-def first_difference(model_dir: Path | None, engine_a: str, engine_b: str, *, recording: Path | None = None,
+def first_difference(model: ModelDir | None, engine_a: str, engine_b: str, *, recording: Path | None = None,
                      split: str = "test", max_windows: int | None = None, model_a: bytes | None = None,
                      model_b: bytes | None = None, x_q: np.ndarray | None = None) -> dict[str, Any]:
     """Run one window through both engines keeping every tensor; return the first op (execution
     order) whose output differs. The window is the first whose final outputs differ (or the
     first window). model_b lets one compare a perturbed copy of the model (same engine twice)."""
-    from .flatbuffer import read_model
-    from .interpreters import run_tflite, run_tflm
-    card = None
+    card = model.card if model is not None else None
     if model_a is None:
-        card = load_card(model_dir)
-        model_a = model_bytes(Path(model_dir))
+        if model is None:
+            raise ImuadError("first_difference needs a model folder or model bytes")
+        model_a = model.tflite
     model_b = model_a if model_b is None else model_b
-    info = read_model(model_a, layers=(card or {}).get("keras_layers"))
+    info = read_model(model_a, layers=card.raw.get("keras_layers") if card else None)
     if read_model(model_b).op_names != info.op_names or len(read_model(model_b).ops) != len(info.ops):
         raise ImuadError("--layers: the two models do not have the same op graph")
     if x_q is None:
-        from ..reference import Preprocess
+        if card is None:
+            raise ImuadError("first_difference needs a model folder or input windows")
         batch, _ = load_windows(card, recording, split, max_windows or 256)
-        xs = Preprocess.from_card(card).apply(batch.X)
+        xs = card.preprocess.apply(batch.X)
     else:
         xs = np.asarray(x_q, np.int8).reshape((-1,) + tuple(info.inputs[0].shape[1:]))
     run = {"tflm": run_tflm, "tflite-ref": lambda m, x: run_tflite(m, x, True),

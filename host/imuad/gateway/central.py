@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import payload as pl
+from ..contracts import ble_payload as pl
 from .backends import Backend, Link, LinkError, PairingError
 from .store import Store
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImuadError
-from .recording import Recording, auto_counts_per_unit, load_recording, save_recording
-from .rules import apply_rules
-from .synth import PRESETS, SynthConfig, parse_faults, synth_machine, with_overrides
+from ..data.recording import Recording, auto_counts_per_unit, load_recording, save_recording
+from ..data.rules import apply_rules
+from ..data.synth import PRESETS, SynthConfig, parse_faults, synth_machine, with_overrides
 
 MAX_RUNS_SHOWN = 40
 
@@ -108,7 +108,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
           f"BPFO {cfg.bearing.bpfo(cfg.shaft_hz):.2f} Hz, BPFI {cfg.bearing.bpfi(cfg.shaft_hz):.2f} Hz, "
           f"resonance {cfg.resonance():g} Hz; counts_per_unit 1 (int16 counts, {cfg.counts_per_g:g}/g)")
     if args.plot:
-        from .plot import plot_recording
+        from ..data.plot import plot_recording
         plot_recording(rec, cfg, args.plot)
         print(f"wrote {args.plot}")
     return 0

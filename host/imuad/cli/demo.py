@@ -14,15 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import ImuadError
-from .paths import REPO_ROOT, build_dir
+from ..errors import ImuadError
+from ..paths import REPO_ROOT, build_dir
 
 MODEL_NAME = "demo"
-QEMU_PRESETS = {"ref": "qemu-cortex-m4", "cmsis-nn": "qemu-cortex-m4-cmsisnn"}
 
 
 def _stage(title: str, argv: list[str | Path]) -> float:
-    from .cli import main as cli_main
+    from . import main as cli_main
 
     print(f"\n=== {title}: imuad {' '.join(str(a) for a in argv)}", flush=True)
     t0 = time.monotonic()
@@ -41,7 +40,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _store_sim_run(db: Path, sim: dict[str, Any], card: dict[str, Any]) -> str:
     """Put the emulator run in a gateway store so the dashboard shows it like a live device."""
-    from .gateway.store import Store
+    from ..gateway.store import Store
 
     run_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     store = Store(db)
@@ -66,7 +65,7 @@ def _store_sim_run(db: Path, sim: dict[str, Any], card: dict[str, Any]) -> str:
                 rows.append({"seq": 2 * j + 2, "kind": ev["kind"], "state": state, "score": ev["score"], **common})
         now = time.time()
         store.insert_events(device, rows)
-        store.upsert_device(device, name=f"demo in QEMU ({sim.get('kernels')})", model_id=card["tflite_sha256"][:8],
+        store.upsert_device(device, name=f"demo on {sim.get('target')}", model_id=card["tflite_sha256"][:8],
                             fw_version="imuad-fw-qemu", last_seen=now, state=state,
                             threshold=card["decision"]["threshold_on"], source="sim")
     finally:
@@ -79,7 +78,7 @@ def _fmt(v: Any, spec: str = ".3f") -> str:
 
 
 def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = None,
-             kernels: str = "ref", skip_emulator: bool = False) -> int:
+             emulator: str = "qemu", skip_emulator: bool = False) -> int:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     rec, run, model = out / "recording.npz", out / "train", out / MODEL_NAME  # dir name = model name (C namespace)
@@ -93,10 +92,10 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     t["quantize"] = _stage("quantize to full int8 + evaluate", ["quantize", run])
     t["export"] = _stage("export model, C arrays, card", ["export", run, "--name", MODEL_NAME, "--out", model,
                                                            "--synth", f"default:{seed}"])
-    from .build import ensure_built
+    from ..build import ensure_built
 
-    targets = ["host"] if skip_emulator else ["host", "qemu" if kernels == "ref" else "qemu-nn"]
-    presets = ["host"] if skip_emulator else ["host", QEMU_PRESETS[kernels]]
+    targets = ["host"] if skip_emulator else ["host", emulator]
+    presets = targets
     print("\n=== build the firmware (host and Cortex-M4) with the demo model", flush=True)
     t0 = time.monotonic()
     # TFLM is compiled once in the regular build trees (shared with the tests); the firmware
@@ -114,7 +113,7 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     sim = None
     if not skip_emulator:
         t["emulator"] = _stage("firmware in QEMU on the recording",
-                               ["sim", "--model", model, "--recording", rec, "--split", "test", "--kernels", kernels,
+                               ["sim", "--model", model, "--recording", rec, "--split", "test", "--target", emulator,
                                 "--out", out / "sim"])
         sim = _load(out / "sim" / "report.json")
 
@@ -165,7 +164,7 @@ def _summary(out: Path, card: dict[str, Any], parity: dict[str, Any], sim: dict[
         b = sim["benchmarks"]
         ipi = b["instructions_per_inference"]
         lines += [f"emulator       {b['windows']} windows, {len(sim['events'])} events; "
-                  f"{ipi['median']:,} instructions/inference (Cortex-M4, {sim['kernels']} kernels); "
+                  f"{ipi['median']:,} instructions/inference ({sim['board']}, target {sim['target']}); "
                   f"stack {b['stack_high_water_bytes']} B; flash {b['sizes']['flash']} B; "
                   f"{_fmt(b.get('realtime_factor'), '.1f')}x real time"]
     lines += [f"reports        training {_rel(run / 'report.html')}",
@@ -176,7 +175,7 @@ def _summary(out: Path, card: dict[str, Any], parity: dict[str, Any], sim: dict[
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_demo(Path(args.out), arch=args.arch, seed=args.seed, epochs=args.epochs, kernels=args.kernels,
+    return run_demo(Path(args.out), arch=args.arch, seed=args.seed, epochs=args.epochs, emulator=args.target,
                     skip_emulator=args.skip_emulator)
 
 
@@ -186,6 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default="cnn", help="architecture to train (default cnn, the device model)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="max epochs (default: the trainer's)")
-    p.add_argument("--kernels", choices=["ref", "cmsis-nn"], default="ref", help="TFLM kernels in the emulator")
+    p.add_argument("--target", choices=["qemu", "qemu-nn"], default="qemu",
+                   help="emulated board: qemu (TFLM reference kernels) or qemu-nn (CMSIS-NN)")
     p.add_argument("--skip-emulator", action="store_true", help="stop after the host firmware parity")
     p.set_defaults(func=_run)

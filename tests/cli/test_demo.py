@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from imuad.gateway.store import Store
-from imuad.pipeline import _store_sim_run
+from imuad.cli.demo import _store_sim_run
 
 CARD = {"name": "demo", "window": 128, "hop": 64, "sample_rate_hz": 2000.0, "tflite_sha256": "ab" * 32,
         "decision": {"threshold_on": 52}}
@@ -12,7 +12,7 @@ CARD = {"name": "demo", "window": 128, "hop": 64, "sample_rate_hz": 2000.0, "tfl
 
 def test_sim_run_becomes_a_device_with_scores_and_events(tmp_path):
     scores = [0, 10, 200, 230, 240, 5, 3]
-    sim = {"target": "qemu", "kernels": "reference", "recording": "r.npz", "window_scores": scores,
+    sim = {"target": "qemu", "recording": "r.npz", "window_scores": scores,
            "events": [{"window": 3, "kind": 1, "score": 230}, {"window": 6, "kind": 2, "score": 3}]}
     run_id = _store_sim_run(tmp_path / "s.db", sim, CARD)
     store = Store(tmp_path / "s.db")

@@ -1,4 +1,5 @@
-"""Shared fixtures of the deploy tests: one tiny trained model, quantized and exported once."""
+"""One tiny trained model (duck-typed Run), quantized and exported once per session: the
+fixtures `tiny_run` / `tiny_export` of tests/conftest.py build on it."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -16,7 +16,7 @@ W, H, C = 32, 16, 3
 
 def _windows(rng: np.random.Generator, n: int, block: int):
     """n hop-spaced windows of one continuous stream: runs of normal / anomalous vibration."""
-    from imuad.data.windows import WindowSet, window_labels
+    from imuad.contracts.windows import WindowSet, window_labels
     T = (n - 1) * H + W
     lab = (np.arange(T) // (8 * H) % 2).astype(np.int8)   # alternating runs of 8 hops
     t = np.arange(T)[:, None]
@@ -72,18 +72,3 @@ class TinyRun:
 
     def splits(self):
         return self._splits
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    from imuad.deploy.quantize import quantize_run
-    run = TinyRun(tmp_path_factory.mktemp("run"))
-    run.quant = quantize_run(run, verbose=False)
-    return run
-
-
-@pytest.fixture(scope="session")
-def tiny_export(tiny_run, tmp_path_factory):
-    from imuad.deploy.export import export_run
-    out, card = export_run(tiny_run.dir, "tiny", tmp_path_factory.mktemp("models") / "tiny")
-    return SimpleNamespace(dir=out, card=card, run=tiny_run)
