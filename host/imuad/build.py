@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from . import procs
 from .errors import ImuadError
 from .paths import REPO_ROOT, build_dir
 
@@ -31,7 +32,7 @@ def _run(cmd: list[str], what: str, log: Path) -> float:
     with open(log, "ab") as fh:
         fh.write(f"\n$ {' '.join(cmd)}\n".encode())
         fh.flush()
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        proc = procs.run(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         text = log.read_text(errors="replace")
         raise ImuadError(f"{what} failed (exit {proc.returncode}); last lines of {log}:\n{_tail(text)}")

@@ -111,8 +111,12 @@ def test_bad_npz_names_file_array_row_column(tmp_path, case, arrays, message):
 def test_not_an_npz_and_missing_and_unknown_suffix(tmp_path):
     bad = tmp_path / "junk.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ImuadError, match="junk.npz: not a readable NPZ"):
+    with pytest.raises(ImuadError, match="junk.npz: not an NPZ archive"):
         load_recording(bad)
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(ImuadError, match="junk.npz: not an NPZ archive") as err:
+        load_recording(bad)
+    assert "pickle" not in str(err.value)
     with pytest.raises(ImuadError, match="no such file"):
         load_recording(tmp_path / "missing.csv")
     other = tmp_path / "x.json"

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
-from .. import tfquiet
+from .. import procs, tfquiet
 from ..errors import ImuadError
 
 tfquiet.install()
@@ -65,6 +65,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    procs.install_signal_handlers()
     only = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(only)

@@ -163,25 +163,36 @@ def _is_number(s: str) -> bool:
         return False
 
 
+CSV_CHUNK_ROWS = 1 << 16  # rows parsed per step: bounds the text held in memory at once
+
+
 def _load_csv(path: Path) -> Recording:
+    """Streaming parse into arrays preallocated from a line count: memory stays near the size
+    of the final arrays (`imuad bench csv_memory`), whatever the file size."""
+    with open(path, "rb") as fb:
+        n_lines = sum(block.count(b"\n") for block in iter(lambda: fb.read(1 << 22), b"")) + 1
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return _parse_csv(path, fh, n_lines)
     except UnicodeDecodeError as exc:
-        raise ImuadError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
-    lines = text.splitlines()
+        raise ImuadError(f"{path}: not a UTF-8 text file ({exc.reason})") from None
+
+
+def _parse_csv(path: Path, fh, n_lines: int) -> Recording:
+    lines = enumerate(fh, start=1)
     # header = first non-blank line; blank lines are skipped but keep line numbering honest
-    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    if first is None:
+    hline, head = next(((i, ln) for i, ln in lines if ln.strip()), (None, ""))
+    if hline is None:
         raise ImuadError(f"{path}: empty file (expected a header line and data rows)")
-    delim = _sniff_delimiter(lines[first])
-    header = [h.strip().strip('"').strip("'").strip() for h in lines[first].split(delim)]
-    hline = first + 1
+    head = head.rstrip("\r\n")
+    delim = _sniff_delimiter(head)
+    header = [h.strip().strip('"').strip("'").strip() for h in head.split(delim)]
     for i, name in enumerate(header):
         if not name:
             raise ImuadError(f"{path}: line {hline}, column {i + 1}: empty column name in header")
     if all(_is_number(h) for h in header):
         raise ImuadError(f"{path}: line {hline}: expected a header row (e.g. 't,ax,ay,az,label'), "
-                         f"got numbers '{lines[first][:60]}'")
+                         f"got numbers '{head[:60]}'")
     lower = [h.lower() for h in header]
     seen: dict[str, int] = {}
     for i, name in enumerate(lower):
@@ -196,56 +207,85 @@ def _load_csv(path: Path) -> Recording:
     if not axis_cols:
         raise ImuadError(f"{path}: line {hline}: no axis column in header {header} (need at least 1 channel)")
 
-    line_no = [i + 1 for i in range(first + 1, len(lines)) if lines[i].strip()]
-    rows = [lines[n - 1] for n in line_no]
-    if not rows:
+    cap = max(1, n_lines - hline)
+    X = np.empty((cap, len(axis_cols)), np.float64)
+    t = np.empty(cap, np.float64) if t_col is not None else None
+    lab = np.empty(cap, np.int8) if label_col is not None else None
+    n = 0
+    chunk: list[str] = []
+    numbers: list[int] = []
+
+    def flush() -> None:
+        nonlocal n
+        data = _parse_rows(path, chunk, numbers, delim, header)
+        k = len(chunk)
+        X[n:n + k] = data[:, axis_cols]
+        if t is not None:
+            tc = data[:, t_col]
+            prev = np.concatenate([t[n - 1:n], tc[:-1]]) if n else np.concatenate([[-np.inf], tc[:-1]])
+            nonmono = np.flatnonzero(tc <= prev)
+            if nonmono.size:
+                r = int(nonmono[0])
+                raise ImuadError(f"{path}: line {numbers[r]}, column {t_col + 1} '{header[t_col]}': time "
+                                 f"{float(tc[r])!r} is not after the previous {float(prev[r])!r} "
+                                 f"(must be strictly increasing)")
+            t[n:n + k] = tc
+        if lab is not None:
+            col = data[:, label_col]
+            badl = np.flatnonzero((col != 0) & (col != 1))
+            if badl.size:
+                r = int(badl[0])
+                raise ImuadError(f"{path}: line {numbers[r]}, column {label_col + 1} '{header[label_col]}': "
+                                 f"label {chunk[r].split(delim)[label_col].strip()} is not 0 or 1")
+            lab[n:n + k] = col
+        n += k
+        chunk.clear()
+        numbers.clear()
+
+    for i, line in lines:
+        if not line.strip():
+            continue
+        chunk.append(line.rstrip("\r\n"))
+        numbers.append(i)
+        if len(chunk) == CSV_CHUNK_ROWS:
+            flush()
+    if chunk:
+        flush()
+    if n == 0:
         raise ImuadError(f"{path}: no data rows after the header (line {hline})")
+    fs = None
+    if t is not None:
+        t = t[:n]
+        fs = fs_from_time(t)
+    return Recording(path, X[:n], None if lab is None else lab[:n], fs, [header[i] for i in axis_cols], t)
+
+
+def _parse_rows(path: Path, rows: list[str], line_no: list[int], delim: str, header: list[str]) -> np.ndarray:
+    """One chunk of rows -> float64 [rows, columns]; errors name the line and column."""
+    ncol = len(header)
     counts = np.fromiter((r.count(delim) for r in rows), dtype=np.int64, count=len(rows))
     bad = np.flatnonzero(counts != ncol - 1)
     if bad.size:
         r = int(bad[0])
         raise ImuadError(f"{path}: line {line_no[r]}: {counts[r] + 1} columns, expected {ncol} "
                          f"({delim.join(header)})")
-    cells = delim.join(rows).split(delim)
     try:
-        data = np.array(cells, dtype=np.float64)
+        data = np.array(delim.join(rows).split(delim), dtype=np.float64).reshape(len(rows), ncol)
     except ValueError:
-        data = None
-    if data is None:  # slow path only to name the first bad cell exactly
-        for r, row in enumerate(rows):
+        for r, row in enumerate(rows):  # slow path only to name the first bad cell exactly
             for c, cell in enumerate(row.split(delim)):
                 try:
                     float(cell)
                 except ValueError:
                     what = "empty cell" if not cell.strip() else f"non-numeric value '{cell.strip()[:40]}'"
                     raise ImuadError(f"{path}: line {line_no[r]}, column {c + 1} '{header[c]}': {what}") from None
-        raise ImuadError(f"{path}: could not parse numbers")  # pragma: no cover
-    data = data.reshape(len(rows), ncol)
+        raise ImuadError(f"{path}: could not parse numbers") from None  # pragma: no cover
     finite = np.isfinite(data)
     if not finite.all():
         r, c = (int(v) for v in np.argwhere(~finite)[0])
         raise ImuadError(f"{path}: line {line_no[r]}, column {c + 1} '{header[c]}': "
                          f"{'NaN' if np.isnan(data[r, c]) else 'infinite'} value")
-    y = None
-    if label_col is not None:
-        lab = data[:, label_col]
-        badl = np.flatnonzero((lab != 0) & (lab != 1))
-        if badl.size:
-            r = int(badl[0])
-            raise ImuadError(f"{path}: line {line_no[r]}, column {label_col + 1} '{header[label_col]}': "
-                             f"label {rows[r].split(delim)[label_col].strip()} is not 0 or 1")
-        y = lab.astype(np.int8)
-    t = fs = None
-    if t_col is not None:
-        t = data[:, t_col].copy()
-        nonmono = np.flatnonzero(np.diff(t) <= 0)
-        if nonmono.size:
-            r = int(nonmono[0]) + 1
-            raise ImuadError(f"{path}: line {line_no[r]}, column {t_col + 1} '{header[t_col]}': time "
-                             f"{float(t[r])!r} is not after the previous {float(t[r - 1])!r} (must be strictly increasing)")
-        fs = fs_from_time(t)
-    return Recording(path, np.ascontiguousarray(data[:, axis_cols]), y, fs,
-                     [header[i] for i in axis_cols], t)
+    return data
 
 
 def fs_from_time(t: np.ndarray) -> float | None:
@@ -256,6 +296,8 @@ def fs_from_time(t: np.ndarray) -> float | None:
 
 
 def _load_npz(path: Path) -> Recording:
+    if not zipfile.is_zipfile(path):  # np.load would take other bytes for a pickle and say so
+        raise ImuadError(f"{path}: not an NPZ archive (a .npz is a zip file of .npy arrays)")
     try:
         npz = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:

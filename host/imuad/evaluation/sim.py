@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import targets
+from .. import procs, targets
 from ..contracts.card import ModelDir
 from ..contracts.windows import window_labels, window_starts
 from ..errors import ImuadError
@@ -25,8 +25,8 @@ from ..targets.qemu import QemuTarget
 def elf_sizes(elf: Path, target: QemuTarget) -> dict[str, int]:
     """text/data/bss as the toolchain's `size` (Berkeley) plus stack, flash and static RAM."""
     try:
-        out = subprocess.run([target.size_tool, "-A", str(elf)], capture_output=True, text=True,
-                             check=True).stdout
+        out = procs.run([target.size_tool, "-A", str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise ImuadError(f"arm-none-eabi-size {elf}: {exc}") from exc
     sec: dict[str, int] = {}

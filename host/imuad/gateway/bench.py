@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import procs
 from ..errors import ImuadError
 from ..paths import REPO_ROOT
 from .backends.bumble_backend import BumbleBackend
@@ -49,8 +50,8 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _start(argv: list[str], ready: str, stdin: bool = False) -> subprocess.Popen:
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+    p = procs.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     assert p.stdout is not None
     while time.monotonic() < deadline:
@@ -59,7 +60,7 @@ def _start(argv: list[str], ready: str, stdin: bool = False) -> subprocess.Popen
             break
         if line.startswith(ready):
             return p
-    p.kill()
+    procs.stop(p)
     raise ImuadError(f"{argv[0]} did not print {ready!r}")
 
 
@@ -105,8 +106,7 @@ def run_bench(events: int = 3000, pairings: int = 5, build: Path | None = None) 
             results["events_per_s"] = events / (t1 - t0)
             results["acks"] = c.acks
             results["first_pairing_s"] = marks["secured"][0][1]["seconds"]
-            fw.kill()
-            fw.wait()
+            procs.stop(fw)
 
             # -- pairing: fresh key store each time (passkey entry, SC P-256 on both sides)
             fw = _start([str(exe), "--hci-port", str(fw_port), "--passkey", str(PASSKEY),
@@ -125,9 +125,8 @@ def run_bench(events: int = 3000, pairings: int = 5, build: Path | None = None) 
             results["bonded_encrypt_s_median"] = statistics.median(bonded_s)
         finally:
             for p in (fw, radio):
-                if p is not None and p.poll() is None:
-                    p.kill()
-                    p.wait()
+                if p is not None:
+                    procs.stop(p)
     print(f"BLE virtual link, imuad-ble-host (NimBLE) -> gateway (Bumble) -> SQLite (WAL, FULL):")
     print(f"  throughput: {results['events_per_s']:.0f} events/s over {events} events "
           f"({results['acks']} ACK writes, every event committed before its ACK)")

@@ -9,6 +9,7 @@ import threading
 import tty
 from pathlib import Path
 
+from .. import procs
 from ..build import fw_host_binary
 from .base import Target, TargetError, Transport
 
@@ -17,8 +18,7 @@ class PipeTransport(Transport):
     """stdin/stdout of a child process; its stderr is kept (tail) for error messages."""
 
     def __init__(self, argv: list[str]) -> None:
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     bufsize=0)
+        self.proc = procs.spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
         self._err_thread = threading.Thread(target=self._pump_stderr, daemon=True)
         self._err_thread.start()
@@ -55,8 +55,8 @@ class PipeTransport(Transport):
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            pass
+        procs.stop(self.proc)  # also the group's leftovers
         for f in (self.proc.stdout, self.proc.stderr):
             if f:
                 f.close()
@@ -76,7 +76,7 @@ class PtyTransport(PipeTransport):
         r, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
         line = self.proc.stdout.readline().decode().strip() if r else ""
         if not line.startswith("/dev/"):
-            self.proc.kill()
+            procs.stop(self.proc)
             raise TargetError(f"imuad-fw-host --pty printed no pty path ({line!r})")
         self.path = line
         self.fd = os.open(line, os.O_RDWR | os.O_NOCTTY)
@@ -107,7 +107,7 @@ class PtyTransport(PipeTransport):
             os.close(self.fd)
         except OSError:
             pass
-        self.proc.terminate()
+        procs.stop(self.proc)
         super().close()
 
 

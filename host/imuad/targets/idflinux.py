@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from .. import procs
 from ..errors import ImuadError
 from ..paths import REPO_ROOT, build_dir, vendor_dir
 from .base import Target, TargetError, Transport
@@ -38,7 +39,7 @@ def idf_run(project: Path, build: Path, args: list[str], log: Path, what: str) -
     t0 = time.monotonic()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
-        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT).returncode
+        rc = procs.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT).returncode
     if rc != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         raise ImuadError(f"{what} failed (exit {rc}); full log {log}\n{tail}")

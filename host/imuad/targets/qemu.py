@@ -35,6 +35,7 @@ import time
 import weakref
 from pathlib import Path
 
+from .. import procs
 from ..build import ensure_built
 from ..errors import ImuadError
 from .base import Target, TargetError, Transport
@@ -91,16 +92,6 @@ def mux_escape(data: bytes) -> bytes:
     return data.replace(esc, esc + esc)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 class QemuTransport(Transport):
     """QEMU process + its UART0 socket (pyserial socket://)."""
 
@@ -124,9 +115,9 @@ class QemuTransport(Transport):
         last_err = ""
         for _attempt in range(3):  # the free port may be taken between probe and QEMU's bind
             self.port = _free_port()
-            self.proc = subprocess.Popen(qemu_argv(self.elf, self.port, rx_path), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-            self._finalizer = weakref.finalize(self, _stop, self.proc)
+            self.proc = procs.spawn(qemu_argv(self.elf, self.port, rx_path), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            self._finalizer = weakref.finalize(self, procs.stop, self.proc)
             threading.Thread(target=self._pump, daemon=True).start()
             self.ser = None
             deadline = time.monotonic() + start_timeout
@@ -142,7 +133,7 @@ class QemuTransport(Transport):
                 if rx_path is not None:
                     self._open_rx(rx_path, deadline)
                 return
-            _stop(self.proc)
+            procs.stop(self.proc)
         raise TargetError(f"could not connect to QEMU's UART0 ({last_err}); {self.diagnostics()}")
 
     def _open_rx(self, path: Path, deadline: float) -> None:
@@ -151,7 +142,7 @@ class QemuTransport(Transport):
                 fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
             except OSError as exc:
                 if exc.errno != errno.ENXIO or time.monotonic() > deadline or self.proc.poll() is not None:
-                    _stop(self.proc)
+                    procs.stop(self.proc)
                     raise TargetError(f"firmware did not open its semihosting rx FIFO ({exc}); "
                                       f"{self.diagnostics()}") from None
                 time.sleep(0.02)
@@ -218,7 +209,7 @@ class QemuTransport(Transport):
             if self.ser is not None:
                 self.ser.close()
         finally:
-            _stop(self.proc)
+            procs.stop(self.proc)
             self._finalizer.detach()
             if self._tmp is not None:
                 self._tmp.cleanup()
