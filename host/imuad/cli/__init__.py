@@ -28,7 +28,7 @@ tfquiet.install()
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "imuad.cli.data": ("data", "synth"),
     "imuad.models.commands": ("train", "evaluate", "zoo"),
-    "imuad.cli.deploy": ("quantize", "export"),
+    "imuad.cli.deploy": ("quantize", "export", "import"),
     "imuad.cli.parity": ("parity",),
     "imuad.cli.replay": ("replay",),
     "imuad.cli.sim": ("sim",),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImuadError
+from ..fileio import write_atomic
 from ..paths import REPO_ROOT, build_dir
 
 MODEL_NAME = "demo"
@@ -124,7 +125,7 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
         report_lines.append(f"dashboard      imuad dashboard --store {_rel(out / 'imuad.db')} --public-read   "
                             f"(then open http://127.0.0.1:8000/runs, run {run_id})")
     text = "\n".join(report_lines)
-    (out / "REPORT.txt").write_text(text + "\n")
+    write_atomic(out / "REPORT.txt", text + "\n")
     print("\n" + text)
     return 0
 

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ImuadError
+from .options import float_range, int_range
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
@@ -35,6 +36,39 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..deploy.importer import import_model
+    out = args.out or Path(args.name)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise ImuadError(f"{out} exists and is not empty; pass --force to overwrite it")
+    normal = None
+    if args.normal:
+        import numpy as np
+
+        from ..contracts.windows import stream_windows
+        from ..data.recording import load_recording
+        rec = load_recording(args.normal)
+        if rec.n_channels != args.channels:
+            raise ImuadError(f"{args.normal}: {rec.n_channels} channels, --channels is {args.channels}")
+        counts = np.clip(np.rint(rec.X), -128, 127).astype(np.int16)
+        normal = stream_windows(counts, args.window or 0, args.hop or args.window or 0) if args.window else None
+        if normal is None:
+            from ..contracts.tflite import read_model
+            n_in = int(np.prod(read_model(args.model).inputs[0].shape[1:]))
+            w = n_in // args.channels
+            normal = stream_windows(counts, w, args.hop or w)
+    card = import_model(args.model, args.name, out, channels=args.channels, window=args.window, hop=args.hop,
+                        sample_rate_hz=args.sample_rate, score_kind=args.score, threshold=args.threshold,
+                        normal=normal)
+    s = card["sizes"]
+    print(f"wrote {out}/: {card['architecture']} model '{card['name']}', input {card['input']['shape']} = window "
+          f"{card['window']} x {len(card['channels'])} channel(s), score {card['score']['kind']}, threshold_on "
+          f"{card['decision']['threshold_on']} ({card['decision_rule']}); {s['tflite_bytes']} B flatbuffer, "
+          f"arena {s['arena_bytes']} B; ops {', '.join(card['ops'])}")
+    print(f"next: imuad parity {out} --recording REC [--target host --target qemu]")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     q = subparsers.add_parser("quantize", help="full-int8 TFLite from a run folder, op check, integer constants, "
                               "int8 vs float on the test split")
@@ -49,3 +83,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the run's recording is `imuad synth --preset PRESET --seed SEED` output: "
                         "recorded in the card so parity can regenerate it")
     e.set_defaults(func=cmd_export)
+
+    i = subparsers.add_parser("import", help="a model folder for an int8 .tflite trained elsewhere (e.g. MLPerf Tiny)")
+    i.add_argument("model", type=Path, help="full-int8 .tflite (int8 input and output)")
+    i.add_argument("--name", required=True, help="model name (C identifier)")
+    i.add_argument("--out", type=Path, help="output folder (default ./NAME)")
+    i.add_argument("--channels", type=int_range(1, 8), default=1, help="axes per sample (default 1)")
+    i.add_argument("--window", type=int_range(1, 65535), default=None,
+                   help="samples per window (default: input size / channels)")
+    i.add_argument("--hop", type=int_range(1, 65535), default=None, help="samples between windows (default window)")
+    i.add_argument("--sample-rate", type=float_range(0, lo_open=True), default=None, help="Hz, if known")
+    i.add_argument("--score", choices=("class_prob", "recon_error"), default=None,
+                   help="default: recon_error when the output has the input's size, else class_prob")
+    i.add_argument("--threshold", type=int_range(-2**31, 2**31 - 1), default=None, help="threshold_on in score units")
+    i.add_argument("--normal", type=Path, default=None,
+                   help="recording of normal operation (int8-valued samples): threshold = p99 of its scores")
+    i.add_argument("--force", action="store_true", help="overwrite a non-empty --out folder")
+    i.set_defaults(func=cmd_import)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImuadError
+from ..fileio import atomic_open
 
 INT16_MIN, INT16_MAX = -32768, 32767
 TIME_COLUMN, LABEL_COLUMN = "t", "label"
@@ -387,7 +388,7 @@ def save_recording(rec: Recording, path: str | Path) -> Path:
             arrays["fs"] = np.array(rec.fs, dtype=np.float64)
         if rec.t is not None:
             arrays["t"] = rec.t
-        with open(path, "wb") as f:  # exact name, np.savez would append .npz to other names
+        with atomic_open(path, "wb") as f:  # a file object: np.savez would append .npz to other names
             np.savez_compressed(f, **arrays)
         return path
     if suffix not in (".csv", ".txt"):
@@ -406,7 +407,7 @@ def save_recording(rec: Recording, path: str | Path) -> Path:
     if rec.y is not None:
         cols.append(rec.y[:, None]); fmts.append("%d"); names.append(LABEL_COLUMN)
     table = np.hstack([c.astype(np.float64) for c in cols])
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(",".join(names) + "\n")
         np.savetxt(f, table, fmt=fmts, delimiter=",")
     return path

@@ -184,7 +184,7 @@ def synth_machine(cfg: SynthConfig) -> Recording:
             raise ImuadError(f"fault {f.kind}@{f.start_s}-{f.stop_s} starts after the end ({cfg.duration_s} s)")
     fs = float(cfg.fs)
     rng = np.random.default_rng(cfg.seed)
-    t = np.arange(n) / fs
+    np.arange(n) / fs
     # slow speed wander (< 0.2 Hz) around the nominal shaft speed
     fr = cfg.shaft_hz * (1.0 + cfg.speed_jitter * _smooth_noise(rng, n, fs, 0.2))
     revs = np.cumsum(fr) / fs                     # shaft angle in revolutions

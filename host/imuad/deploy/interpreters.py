@@ -32,7 +32,9 @@ def tflm_interpreter(model: bytes, preserve_all: bool = False, arena: int = _ARE
 def run_tflm(model: bytes, x_q: np.ndarray, progress: bool = False) -> np.ndarray:
     """x_q: int8 [N, W, C] -> int8 outputs [N, n_out] (TFLM Python interpreter)."""
     it = tflm_interpreter(model)
-    return _loop(x_q, it.reset, lambda x: (it.set_input(x, 0), it.invoke(), it.get_output(0))[-1], progress, "tflm")
+    shape = tuple(it.get_input_details(0)["shape"])  # e.g. [1, 640] for a window of 640 x 1
+    return _loop(x_q, it.reset, lambda x: (it.set_input(x.reshape(shape), 0), it.invoke(), it.get_output(0))[-1],
+                 progress, "tflm")
 
 
 def tflite_interpreter(model: bytes, reference: bool = True, preserve_all: bool = False):
@@ -54,9 +56,10 @@ def tflite_interpreter(model: bytes, reference: bool = True, preserve_all: bool 
 def run_tflite(model: bytes, x_q: np.ndarray, reference: bool = True, progress: bool = False) -> np.ndarray:
     it = tflite_interpreter(model, reference)
     i_in, i_out = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    shape = tuple(it.get_input_details()[0]["shape"])
 
     def one(x):
-        it.set_tensor(i_in, x)
+        it.set_tensor(i_in, x.reshape(shape))
         it.invoke()
         return it.get_tensor(i_out)
 

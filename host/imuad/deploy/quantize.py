@@ -6,13 +6,13 @@ when the converted model cannot be deployed.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ImuadError
+from ..fileio import write_atomic, write_json
 from ..contracts.preprocess import Preprocess
 from ..contracts.score import Score
 from . import calibrate
@@ -147,8 +147,8 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
         "dense_quantization": "per-tensor" if per_tensor_dense else "per-channel",
     }
     if write:
-        Path(run.dir, TFLITE_NAME).write_bytes(tfl)
-        Path(run.dir, QUANT_JSON).write_text(json.dumps(quant, indent=2) + "\n")
+        write_atomic(Path(run.dir, TFLITE_NAME), tfl)
+        write_json(Path(run.dir, QUANT_JSON), quant)
     if verbose:
         print(side_by_side(quant, info))
     return quant

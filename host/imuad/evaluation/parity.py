@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ..contracts.card import CARD_NAME, ModelCard, ModelDir, load_model_dir
+from ..contracts.card import CARD_NAME, ModelCard, ModelDir
 from ..contracts.decision import Decider
 from ..contracts.tflite import read_model
 from ..contracts.windows import WindowSet
 from ..deploy.interpreters import run_tflite, run_tflm, tflite_interpreter, tflm_interpreter
 from ..errors import ImuadError
+from ..fileio import write_json
 from ..paths import build_dir
 from .engines import is_firmware, run_engine
 from .recordings import load_windows
@@ -154,7 +155,7 @@ def update_card(model: ModelDir, report: dict[str, Any], notes: dict[str, Any] |
         card["parity_notes"] = "; ".join(
             f"{pair} first differ at op #{n['op_index']} {n['op']} (layer '{n['layer']}', {n['max_abs_diff']} LSB there)"
             for pair, n in sorted(diffs.items())) + "; every other pair bit-exact (TFLM is the reference)"
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    write_json(path, card)
     return path
 
 

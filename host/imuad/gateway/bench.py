@@ -127,7 +127,7 @@ def run_bench(events: int = 3000, pairings: int = 5, build: Path | None = None) 
             for p in (fw, radio):
                 if p is not None:
                     procs.stop(p)
-    print(f"BLE virtual link, imuad-ble-host (NimBLE) -> gateway (Bumble) -> SQLite (WAL, FULL):")
+    print("BLE virtual link, imuad-ble-host (NimBLE) -> gateway (Bumble) -> SQLite (WAL, FULL):")
     print(f"  throughput: {results['events_per_s']:.0f} events/s over {events} events "
           f"({results['acks']} ACK writes, every event committed before its ACK)")
     print(f"  LE SC passkey pairing: median {results['pairing_s_median'] * 1000:.0f} ms, "
