@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = pytest.mark.timeout(600)
 
 
 def _tracked_files() -> list[str]:
@@ -68,6 +68,7 @@ def installed(tmp_path_factory) -> dict:
     return {"wheel": wheel, "venv": venv, "work": work, "env": env, "src": src}
 
 
+@pytest.mark.slow
 def test_wheel_holds_every_runtime_file(installed):
     """Every non-Python file of the package in the checkout is in the wheel (READMEs aside)."""
     pkg = installed["src"] / "host" / "imuad"
@@ -80,6 +81,7 @@ def test_wheel_holds_every_runtime_file(installed):
             "imuad/deploy/tflm_ops.json"} <= names
 
 
+@pytest.mark.slow
 def test_installed_imuad_is_the_wheel(installed):
     r = _run(["python", "-c", "import imuad, imuad.paths as p; print(imuad.__file__); print(p.CHECKOUT); "
               "print(p.resource('dashboard', 'templates', 'base.html'))"],
@@ -91,6 +93,7 @@ def test_installed_imuad_is_the_wheel(installed):
     assert Path(res).is_relative_to(site) and Path(res).is_file()
 
 
+@pytest.mark.slow
 def test_cli_from_the_wheel(installed):
     work, env = installed["work"], installed["env"]
     imuad = str(installed["venv"] / "bin" / "imuad")
@@ -116,6 +119,7 @@ def test_cli_from_the_wheel(installed):
     assert "imuad bench needs the imuad source checkout" in r.stderr and "installed from a wheel" in r.stderr
 
 
+@pytest.mark.slow
 def test_dashboard_serves_templates_and_static_files(installed):
     """The templates and static files are found in the installed package, not the checkout."""
     work, env = installed["work"], installed["env"]
@@ -148,3 +152,19 @@ def test_dashboard_serves_templates_and_static_files(installed):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_paths_in_the_checkout_and_without_it(monkeypatch):
+    """Quick (no wheel): the checkout is found here; without one the errors say what is missing."""
+    from imuad import paths
+    from imuad.errors import ImuadError
+    assert paths.CHECKOUT == ROOT and paths.checkout_dir("x") == ROOT and paths.work_dir() == ROOT
+    assert paths.resource("dashboard", "templates").is_dir()
+    with pytest.raises(ImuadError, match=r"package file imuad/dashboard/nope\.html is missing .*package-data"):
+        paths.resource("dashboard", "nope.html")
+    monkeypatch.setattr(paths, "CHECKOUT", None)
+    monkeypatch.delenv("IMUAD_BUILD_DIR", raising=False)
+    monkeypatch.chdir(ROOT.parent)
+    assert paths.work_dir() == ROOT.parent and paths.build_dir() == (ROOT.parent / "build").resolve()
+    with pytest.raises(ImuadError, match="building X needs the imuad source checkout.*installed from a wheel"):
+        paths.checkout_dir("building X")
