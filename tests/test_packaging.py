@@ -40,6 +40,10 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -
 def installed(tmp_path_factory) -> dict:
     """Build the wheel from a clean copy, install it into a fresh venv; the runner's env."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # Nothing of the checkout may leak in: with PYTHONPATH=host (conftest), an editable
+    # install's host/imuad.egg-info would tell pip that imuad is already installed.
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP") and not k.startswith("IMUAD_")}
     src = tmp / "src"
     for rel in _tracked_files():
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -47,22 +51,21 @@ def installed(tmp_path_factory) -> dict:
     t0 = time.monotonic()
     # pip's own environment (the project venv); build isolation fetches setuptools (pip's cache)
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q",
-          "-w", str(tmp / "dist"), str(src)], cwd=tmp, env=dict(os.environ))
+          "-w", str(tmp / "dist"), str(src)], cwd=tmp, env=clean)
     wheel = next((tmp / "dist").glob("imuad-*.whl"))
     t_build = time.monotonic() - t0
 
     venv = tmp / "venv"
     base = getattr(sys, "_base_executable", sys.executable)  # the interpreter under the project venv
-    _run([base, "-m", "venv", "--without-pip", str(venv)], cwd=tmp, env=dict(os.environ))
+    _run([base, "-m", "venv", "--without-pip", str(venv)], cwd=tmp, env=clean)
     # pip from the project venv installs into the fresh one (--python): no ensurepip, quicker
     _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-          "--disable-pip-version-check", "-q", f"{wheel}[dashboard]"], cwd=tmp, env=dict(os.environ))
+          "--disable-pip-version-check", "-q", f"{wheel}[dashboard]"], cwd=tmp, env=clean)
     t_install = time.monotonic() - t0 - t_build
 
     work = tmp / "work"   # outside the checkout; nothing of it on sys.path
     work.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP") and not k.startswith("IMUAD_")}
+    env = dict(clean)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     print(f"wheel build {t_build:.1f} s, venv + install {t_install:.1f} s")
     return {"wheel": wheel, "venv": venv, "work": work, "env": env, "src": src}
