@@ -9,6 +9,8 @@ binary format) until the real ESP32 build lands in build/esp32.
 Read-back goes through the ROM's READ_FLASH_SLOW (esptool without the stub): the mock's stub
 READ_FLASH stream gives up when esptool's ack takes longer than 50 ms, which happens every
 time on a loaded 2-core machine; the ROM command is request/response and has no such window.
+Keep the images small, too: the mock ends a session 3 s after a FLASH_END (esptool then says
+"Lost connection, retrying", reconnects and writes the image again).
 """
 from __future__ import annotations
 
