@@ -17,7 +17,7 @@ from typing import Iterable
 
 from . import procs
 from .errors import ImuadError
-from .paths import REPO_ROOT, build_dir
+from .paths import REPO_ROOT, build_dir, checkout_dir
 
 _LOCK = threading.Lock()
 _DONE: dict[tuple, Path] = {}
@@ -48,6 +48,7 @@ def ensure_built(preset: str = "host", models: Iterable[str | Path] | None = Non
     models/*/ with model_config.h) or whatever the build dir was configured with.
     cmake_args: extra -D options for the configure step (e.g. IMUAD_TFLM_PREBUILT).
     """
+    checkout_dir(f"building the firmware (CMake preset '{preset}')")
     for tool in ("cmake", "ninja"):
         if shutil.which(tool) is None:
             raise ImuadError(f"'{tool}' not found on PATH (scripts/setup.sh installs it)")

@@ -6,7 +6,7 @@ import runpy
 import sys
 
 from ..errors import ImuadError
-from ..paths import REPO_ROOT
+from ..paths import REPO_ROOT, checkout_dir
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
 
@@ -16,6 +16,7 @@ def available() -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    checkout_dir("imuad bench")  # the benchmarks are scripts in the checkout, not in the package
     names = available()
     if args.name in (None, "list"):
         print("benchmarks:", ", ".join(names) or "(none)")

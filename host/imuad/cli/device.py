@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..flashing import FLASH_BAUD
+from ..flashing import CONNECT_ATTEMPTS, FLASH_BAUD
 from ..paths import REPO_ROOT, build_dir
 from ..targets.esp32 import DEFAULT_BAUD
 from .options import add_model, float_range, int_range, model_from, writable_file
@@ -37,7 +37,8 @@ def _hil(args: argparse.Namespace) -> int:
 
 def _flash(args: argparse.Namespace) -> int:
     from ..flashing import flash
-    flash(args.port, Path(args.build), baud=args.baud, verify=args.verify)
+    flash(args.port, Path(args.build), baud=args.baud, verify=args.verify,
+          connect_attempts=args.connect_attempts)
     return 0
 
 
@@ -52,10 +53,14 @@ def _monitor(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     baud = int_range(300, 16_000_000)
     p = sub.add_parser("flash", help="flash bootloader, partition table and app of an ESP-IDF build (esptool)")
-    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    p.add_argument("--port", required=True,
+                   help="serial port (/dev/ttyUSB0) or pyserial URL (rfc2217://HOST:PORT, socket://HOST:PORT)")
     p.add_argument("--build", default=str(build_dir() / "esp32"), help="ESP-IDF build dir (flasher_args.json)")
-    p.add_argument("--baud", type=baud, default=FLASH_BAUD)
-    p.add_argument("--verify", action="store_true", help="read back and compare after writing")
+    p.add_argument("--baud", type=baud, default=FLASH_BAUD, help="baud rate for writing (the ROM talks 115200)")
+    p.add_argument("--verify", action="store_true",
+                   help="check every image's MD5 once more after all are written (esptool checks each already)")
+    p.add_argument("--connect-attempts", type=int_range(1, 100), default=CONNECT_ATTEMPTS,
+                   help=f"tries to reach the ROM bootloader before giving up (default {CONNECT_ATTEMPTS})")
     p.set_defaults(func=_flash)
 
     p = sub.add_parser("monitor", help="decode and print the device's frames and logs live")
