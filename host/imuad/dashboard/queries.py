@@ -63,19 +63,23 @@ class EventFilter:
 
 
 def _as_int(v: Any) -> int | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return int(v)
+    if type(v) is int or v is None:  # the common case first: this runs per cell
+        return v
+    if isinstance(v, float) and math.isfinite(v):
+        return int(v)
+    return None
 
 
 def _as_float(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return float(v)
+    if type(v) is float:
+        return v if math.isfinite(v) else None
+    if type(v) is int or v is None:
+        return v
+    return None
 
 
 def _as_text(v: Any) -> str | None:
-    if v is None or isinstance(v, str):
+    if type(v) is str or v is None:
         return v
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -100,8 +104,11 @@ def _row(row: sqlite3.Row, types: dict[str, Callable[[Any], Any]]) -> dict[str, 
     return {k: types[k](row[k]) if k in types else row[k] for k in row.keys()}
 
 
+_EVENT_CONVERT = [(k, _EVENT_TYPES[k]) for k in EVENT_COLUMNS]
+
+
 def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
-    d = {k: _EVENT_TYPES[k](row[k]) for k in EVENT_COLUMNS}
+    d = {k: conv(row[k]) for k, conv in _EVENT_CONVERT}
     d["kind_name"] = EVENT_KINDS.get(d["kind"], str(d["kind"]))
     d["acked"] = bool(d["acked"])
     if d["received_at"] is None:
