@@ -87,12 +87,11 @@ def parse_kinds(text: str | None) -> tuple[int, ...] | None:
         if n in KIND_BY_NAME:
             kinds.add(KIND_BY_NAME[n])
             continue
-        try:
-            kinds.add(EVENT_KIND.parse("kind", n))
-        except RangeError:
-            raise RangeError("kind", f"kind: unknown event kind {n[:40]!r} (use onset, clear, "
-                                     f"heartbeat, alerts, any or an integer in "
-                                     f"{EVENT_KIND})") from None
+        if n.lstrip("+-").isdigit():
+            kinds.add(EVENT_KIND.parse("kind", n))  # "kind must be an integer in 1..3, got ..."
+            continue
+        raise RangeError("kind", f"kind: unknown event kind {n[:40]!r} (use onset, clear, "
+                                 f"heartbeat, alerts, any or an integer in {EVENT_KIND})")
     return tuple(sorted(kinds))
 
 
