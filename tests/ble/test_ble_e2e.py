@@ -13,7 +13,7 @@ import pytest
 from ble_harness import PASSKEY, REPO, scripted_event
 
 sys.path.insert(0, str(REPO / "host"))
-from imuad.gateway import payload as pl  # noqa: E402
+from imuad.contracts import ble_payload as pl  # noqa: E402
 from imuad.gateway.backends import PairingError  # noqa: E402
 from imuad.gateway.store import Store  # noqa: E402
 

@@ -11,17 +11,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "host"))
 from imuad.errors import ImuadError  # noqa: E402
+from imuad.gateway import store as store_module  # noqa: E402
 from imuad.gateway.store import Store  # noqa: E402
 
 
-def contract_schema() -> dict[str, list[tuple]]:
-    """Tables and columns of the ```sql block of contract C9 in docs/contracts.md."""
-    text = (REPO / "docs" / "contracts.md").read_text()
-    sql = text[text.index("## C9."):]
-    sql = sql[sql.index("```sql") + 6:]
-    sql = sql[:sql.index("```")]
+def reference_schema() -> dict[str, list[tuple]]:
+    """Tables, columns and indexes of `store.SCHEMA`, the one C9 DDL, on a blank database."""
     db = sqlite3.connect(":memory:")
-    db.executescript(sql)
+    db.executescript(store_module.SCHEMA)
     return _schema(db)
 
 
@@ -37,11 +34,48 @@ def _schema(db) -> dict[str, list[tuple]]:
 
 
 def test_schema_is_exactly_c9(tmp_path):
+    """The live schema a Store creates (and keeps on reopening) is SCHEMA, nothing more, and
+    holds every column the dashboard reads."""
     s = Store(tmp_path / "g.db")
-    assert _schema(s.db) == contract_schema()
+    live = _schema(s.db)
+    assert live == reference_schema()
     assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    s.insert_event("d", 1, 1, 1, 5)
     s.close()
-    Store(tmp_path / "g.db").close()  # reopening migrates nothing and keeps data
+    with Store(tmp_path / "g.db") as again:  # reopening migrates nothing and keeps data
+        assert _schema(again.db) == live and again.count_events() == 1
+    from imuad.dashboard import queries
+    columns = {t: {c[1] for c in cols} for t, cols in live.items() if not t.startswith("index")}
+    assert set(queries.EVENT_COLUMNS) <= columns["events"]
+    assert set(queries.DEVICE_COLUMNS) <= columns["devices"]
+    assert set(queries.RUN_COLUMNS) <= columns["runs"]
+
+
+def test_read_only_store_writes_nothing(tmp_path):
+    with Store(tmp_path / "g.db") as s:
+        s.insert_event("d", 1, 1, 1, 5)
+    before = sorted(p.name for p in tmp_path.iterdir()), (tmp_path / "g.db").read_bytes()
+    with Store(tmp_path / "g.db", readonly=True) as r:
+        assert [e["seq"] for e in r.events("d")] == [1]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            r.db.execute("DELETE FROM events")
+    assert (sorted(p.name for p in tmp_path.iterdir()), (tmp_path / "g.db").read_bytes()) == before
+
+
+@pytest.mark.parametrize("content, what", [(b"", "empty file"), (b"hello" * 50, "not an SQLite"),
+                                           (None, "is a directory")])
+def test_unusable_store_files_are_named_errors(tmp_path, content, what):
+    p = tmp_path / "g.db"
+    if content is None:
+        p.mkdir()
+    else:
+        p.write_bytes(content)
+    with pytest.raises(ImuadError, match=what) as err:
+        Store(p, readonly=True)
+    assert str(p) in str(err.value)
+    if content is not None and content:  # a writer must not take over a foreign file either
+        with pytest.raises(ImuadError, match=what):
+            Store(p)
 
 
 def test_timeline_query_uses_the_received_at_index(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -36,8 +37,13 @@ def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ImuadError, match="no such file"):
         create_app(Settings(store=tmp_path / "nope.db", token=TOKEN))
     (tmp_path / "empty.db").write_bytes(b"")
-    with pytest.raises(ImuadError, match="missing table"):
+    with pytest.raises(ImuadError, match="empty file"):
         create_app(Settings(store=tmp_path / "empty.db", token=TOKEN))
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("CREATE TABLE notes (x TEXT)")
+    other.close()
+    with pytest.raises(ImuadError, match="missing table"):
+        create_app(Settings(store=tmp_path / "other.db", token=TOKEN))
 
 
 def test_reads_need_token_unless_public_read(populated: FakeGateway) -> None:
@@ -229,19 +235,6 @@ def test_live_stream_backfills_and_filters(populated: FakeGateway) -> None:
         assert [e["seq"] for e in evs] == list(range(12))
         assert {e["device_id"] for e in evs} == {"pump-1"}
         assert c.get("/api/stream", params={"last_id": "x"}, headers=AUTH).status_code == 422
-
-
-def test_writer_without_gateway_package(populated: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a machine without imuad.gateway the two writes still work (parameterised SQL)."""
-    from imuad.dashboard.queries import StoreWriter
-    w = StoreWriter(populated.path)
-    monkeypatch.setattr(w, "_store_cls", None)
-    assert w.ack_event("fan-2", 1, "fallback") is True
-    assert w.ack_event("fan-2", 999, "nope") is False
-    cid = w.queue_command("fan-2", "config", {"threshold_on": 5, "threshold_off": 5})
-    assert populated.conn.execute("SELECT ack_note FROM events WHERE device_id='fan-2' AND seq=1"
-                                  ).fetchone()[0] == "fallback"
-    assert populated.conn.execute("SELECT kind FROM commands WHERE id=?", (cid,)).fetchone()[0] == "config"
 
 
 def test_cli_reports_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

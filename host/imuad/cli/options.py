@@ -8,36 +8,28 @@ from pathlib import Path
 from typing import Callable
 
 from ..contracts.card import ModelDir, load_model_dir
+from ..contracts.ranges import FloatRange, IntRange
 from ..paths import models_dir
 
 
 def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
-    """argparse type: an integer in [lo, hi]."""
-    def parse(text: str) -> int:
-        try:
-            v = int(text, 0)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{v} is outside [{'-inf' if lo is None else lo}, "
-                                             f"{'inf' if hi is None else hi}]")
-        return v
-    parse.__name__ = "integer"
-    return parse
+    """argparse type: an integer in [lo, hi] (imuad.contracts.ranges)."""
+    return IntRange(-2**63 if lo is None else lo, 2**63 - 1 if hi is None else hi).argtype("value")
 
 
 def float_range(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Callable[[str], float]:
-    """argparse type: a finite float in [lo, hi] (or (lo, hi] with lo_open)."""
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{text} is outside {'(' if lo_open else '['}{lo}, {hi}]")
+    """argparse type: a finite number in [lo, hi]; lo_open excludes lo (e.g. a positive duration)."""
+    r = FloatRange(-math.inf if lo is None else lo, math.inf if hi is None else hi)
+    within = r.argtype("value")
+
+    def convert(text: str) -> float:
+        v = within(text)
+        if lo_open and v <= lo:
+            raise argparse.ArgumentTypeError(f"must be a number > {lo:g}{f' and <= {hi:g}' if hi is not None else ''}"
+                                             f", got {text!r}")
         return v
-    parse.__name__ = "number"
-    return parse
+    convert.__name__ = "number"
+    return convert
 
 
 def add_model(p: argparse.ArgumentParser, flag: str | None = "--model") -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import targets
 from ..contracts import frames as P
-from ..contracts.decision import INT32_MAX, INT32_MIN, check_decision
+from ..contracts.decision import THRESHOLD, check_decision
 from ..evaluation.recordings import SPLIT_CHOICES
 from .options import add_model, int_range, model_from
 
@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     config = None
     if args.threshold is not None:
         d = card.decision
-        s = check_decision(args.threshold, min(args.threshold, d.threshold_off), d.k, d.n, where="--threshold")
+        s = check_decision(args.threshold, min(args.threshold, d.threshold_off), d.k, d.n)
         config = P.Config(s.threshold_on, s.threshold_off, s.k, s.n)
     target = targets.get_target(args.target, **({"pty": True} if args.pty else {}))
     total_windows = total_events = 0
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replay only this time-block split (each block is its own stream)")
     p.add_argument("--chunk", type=int_range(1, (P.MAX_PAYLOAD - 6) // 2), default=256,
                    help="samples per SAMPLES frame")
-    p.add_argument("--threshold", type=int_range(INT32_MIN, INT32_MAX), default=None,
+    p.add_argument("--threshold", type=THRESHOLD.argtype("--threshold"), default=None,
                    help="override threshold_on (CONFIG frame)")
     p.add_argument("--pty", action="store_true", help="host target: talk through a pseudo-terminal")
     p.set_defaults(func=_run)

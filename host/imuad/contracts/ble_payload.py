@@ -8,6 +8,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from .decision import check_decision
+
 SERVICE_UUID = "6e0a0001-5f1d-4b8e-9c43-696d75616400"
 EVENT_UUID = "6e0a0002-5f1d-4b8e-9c43-696d75616400"
 STATUS_UUID = "6e0a0003-5f1d-4b8e-9c43-696d75616400"
@@ -102,9 +104,10 @@ def encode_replay(seq: int) -> bytes:
 
 
 def encode_config(threshold_on: int, threshold_off: int, k: int, n: int) -> bytes:
-    if not (threshold_off <= threshold_on and 1 <= k <= n <= 32):
-        raise ValueError("config needs threshold_off <= threshold_on and 1 <= k <= n <= 32")
-    return struct.pack("<BiiBB", CTRL_CONFIG, threshold_on, threshold_off, k, n)
+    """The control write of a decision change; settings outside contract C5 raise
+    `DecisionError` (a ValueError) naming the field."""
+    d = check_decision(threshold_on, threshold_off, k, n)
+    return struct.pack("<BiiBB", CTRL_CONFIG, d.threshold_on, d.threshold_off, d.k, d.n)
 
 
 def model_id_hex(model_id: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ImuadError
-from .decision import DecisionSettings, check_decision
+from .decision import Decision, DecisionError, check_decision
 from .preprocess import SHIFT_RANGE, Preprocess
 from .score import KINDS as SCORE_KINDS
 from .score import Score
@@ -141,7 +141,7 @@ class ModelCard:
     input: TensorSpec
     output: TensorSpec
     score: Score
-    decision: DecisionSettings
+    decision: Decision
     ops: tuple[str, ...]
     tflite_sha256: str
     default: bool
@@ -205,8 +205,10 @@ class ModelCard:
             score = Score(skind, out.zero_point, input_zero_point=inp.zero_point, in_mult=s.int("in_mult", *INT32),
                           out_mult=s.int("out_mult", *INT32), shift=s.int("shift", 0, 62))
         d = f.sub("decision")
-        decision = check_decision(d.get("threshold_on"), d.get("threshold_off"), d.get("k"), d.get("n"),
-                                  where=f"{label}: decision")
+        try:
+            decision = check_decision(d.get("threshold_on"), d.get("threshold_off"), d.get("k"), d.get("n"))
+        except DecisionError as exc:
+            raise d.fail(exc.field, f"is invalid: {exc}") from None
         ops = f.get("ops")
         if not isinstance(ops, list) or not ops or any(not isinstance(o, str) or not re.fullmatch(r"[A-Z0-9_]+", o)
                                                        for o in ops):

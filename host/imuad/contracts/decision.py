@@ -1,57 +1,101 @@
-"""C5: threshold with hysteresis + k-of-n debounce (mirror of `imuad/decision.h`).
+"""Contract C5: threshold with hysteresis + k-of-n debounce (mirror of `imuad/decision.h`).
 
-`check_decision` is the one definition of which settings are valid; the card loader, the
-CLI options, the dashboard's JSON bodies and the gateway's CONFIG writes all call it.
+`check_decision` is the one Python definition of valid settings:
+`{"threshold_on": int32, "threshold_off": int32 (<= on), "k": 1..32, "n": k..32}`, used by the
+card loader, the CLI, the dashboard (threshold command), the gateway CLI and core (CONFIG
+writes) and `Decider`. Errors are `DecisionError` (an ImuadError and a ValueError) naming the
+field and its range.
 """
 from __future__ import annotations
 
-import numbers
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from ..errors import ImuadError
+from .ranges import INT32, IntRange, RangeError
 
-NORMAL, ANOMALY = 0, 1
-ONSET, CLEAR = 1, 2
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
-MAX_N = 32  # the firmware keeps the last n hot bits in a uint32
+THRESHOLD = INT32
+K_N = IntRange(1, 32)  # the history is a 32-bit word on the device
+FIELDS = ("threshold_on", "threshold_off", "k", "n")
+
+
+class DecisionError(RangeError):
+    """Decision settings outside contract C5."""
 
 
 @dataclass(frozen=True)
-class DecisionSettings:
+class Decision:
     threshold_on: int
     threshold_off: int
     k: int
     n: int
 
     def as_dict(self) -> dict[str, int]:
-        return {"threshold_on": self.threshold_on, "threshold_off": self.threshold_off, "k": self.k, "n": self.n}
+        return {f: getattr(self, f) for f in FIELDS}
 
 
-def check_int(value: Any, field: str, lo: int, hi: int) -> int:
-    """An integer in [lo, hi]; booleans, strings and floats are refused, not coerced."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ImuadError(f"{field} must be an integer in [{lo}, {hi}], got {value!r}")
-    if not lo <= value <= hi:
-        raise ImuadError(f"{field} must be in [{lo}, {hi}], got {value}")
-    return int(value)
+def _field(r: IntRange, name: str, value: Any) -> int:
+    try:
+        return r.check(name, value)
+    except RangeError as exc:
+        raise DecisionError(name, str(exc)) from None
 
 
-def check_decision(threshold_on: Any, threshold_off: Any, k: Any, n: Any, where: str = "decision") -> DecisionSettings:
-    """Valid C5 settings or ImuadError naming the field and its range."""
-    on = check_int(threshold_on, f"{where}.threshold_on", INT32_MIN, INT32_MAX)
-    off = check_int(threshold_off, f"{where}.threshold_off", INT32_MIN, on)
-    n_ = check_int(n, f"{where}.n", 1, MAX_N)
-    k_ = check_int(k, f"{where}.k", 1, n_)
-    return DecisionSettings(on, off, k_, n_)
+def _thresholds(on: Any, off: Any) -> tuple[int, int]:
+    on = _field(THRESHOLD, "threshold_on", on)
+    off = _field(THRESHOLD, "threshold_off", off)
+    if off > on:
+        raise DecisionError("threshold_off", f"threshold_off ({off}) must be <= "
+                                             f"threshold_on ({on})")
+    return on, off
 
 
-def decision_from_card(card: Mapping[str, Any]) -> DecisionSettings:
-    d = card.get("decision")
-    if not isinstance(d, Mapping):
-        raise ImuadError(f"decision must be an object with threshold_on, threshold_off, k, n, got {d!r}")
-    return check_decision(d.get("threshold_on"), d.get("threshold_off"), d.get("k"), d.get("n"))
+def _debounce(k: Any, n: Any) -> tuple[int, int]:
+    k = _field(K_N, "k", k)
+    n = _field(K_N, "n", n)
+    if k > n:
+        raise DecisionError("k", f"k ({k}) must be <= n ({n}); both in {K_N}")
+    return k, n
+
+
+def check_decision(threshold_on: Any, threshold_off: Any, k: Any, n: Any) -> Decision:
+    """All four C5 settings, strictly typed (a bool or "5" is not an int)."""
+    on, off = _thresholds(threshold_on, threshold_off)
+    kk, nn = _debounce(k, n)
+    return Decision(on, off, kk, nn)
+
+
+def decision_from_mapping(d: Mapping[str, Any]) -> Decision:
+    """A card's `decision` object (C6) or any mapping with the four keys."""
+    missing = [f for f in FIELDS if f not in d]
+    if missing:
+        raise DecisionError(missing[0], f"decision lacks {', '.join(missing)}")
+    return check_decision(*(d[f] for f in FIELDS))
+
+
+def check_config(payload: Mapping[str, Any]) -> dict[str, int]:
+    """A C9 `config` command payload: `threshold_on`, optional `threshold_off` (defaults
+    to on), optional `k` and `n` (both or neither). Returns the normalised payload."""
+    unknown = sorted(set(payload) - set(FIELDS))
+    if unknown:
+        raise DecisionError(unknown[0], f"unknown decision setting(s) {', '.join(unknown)}; "
+                                        f"known: {', '.join(FIELDS)}")
+    if "threshold_on" not in payload:
+        raise DecisionError("threshold_on", "threshold_on is required")
+    on = payload["threshold_on"]
+    on, off = _thresholds(on, payload.get("threshold_off", on))
+    out = {"threshold_on": on, "threshold_off": off}
+    if ("k" in payload) != ("n" in payload):
+        raise DecisionError("k" if "k" not in payload else "n", "give both k and n, or neither")
+    if "k" in payload:
+        out["k"], out["n"] = _debounce(payload["k"], payload["n"])
+    return out
+
+
+# ---------------------------------------------------------------- the decision itself
+NORMAL, ANOMALY = 0, 1
+ONSET, CLEAR = 1, 2
 
 
 @dataclass
@@ -64,23 +108,22 @@ class Event:
         return (self.window, self.kind, self.score)
 
 
-@dataclass
 class Decider:
-    threshold_on: int
-    threshold_off: int
-    k: int
-    n: int
-    state: int = NORMAL
-    _history: deque = field(default_factory=deque, repr=False)
+    """The C5 state machine over consecutive windows (mirror of `imuad/decision.h`)."""
 
-    def __post_init__(self) -> None:
-        check_decision(self.threshold_on, self.threshold_off, self.k, self.n)
-        self._history = deque(maxlen=self.n)
+    def __init__(self, threshold_on: int, threshold_off: int, k: int, n: int) -> None:
+        s = check_decision(threshold_on, threshold_off, k, n)
+        self.threshold_on, self.threshold_off, self.k, self.n = s.threshold_on, s.threshold_off, s.k, s.n
+        self.state = NORMAL
+        self._history: deque[bool] = deque(maxlen=self.n)
+
+    @classmethod
+    def of(cls, settings: Decision) -> "Decider":
+        return cls(**settings.as_dict())
 
     @classmethod
     def from_card(cls, card: Mapping[str, Any]) -> "Decider":
-        s = decision_from_card(card)
-        return cls(s.threshold_on, s.threshold_off, s.k, s.n)
+        return cls.of(decision_from_mapping(card["decision"]))
 
     def reset(self) -> None:
         self.state = NORMAL

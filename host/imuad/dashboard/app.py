@@ -1,136 +1,102 @@
-"""FastAPI app: pages (Jinja2), JSON API, CSV export and the live SSE stream over the store."""
+"""FastAPI app: pages (Jinja2), JSON API, CSV export and the live SSE stream over the store.
+
+Every route lists its auth dependency first, then its inputs (query models and bodies from
+`inputs`), so nothing about the store is looked up or read for a client that may not see
+it, and FastAPI's route table enumerates every input (the fuzz tests rely on that).
+"""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import csv
 import io
-import math
+import itertools
+import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
-import re
-from urllib.parse import parse_qs, quote, urlencode
+from pathlib import Path as FsPath
+from typing import Annotated, Any, AsyncIterator, Iterator
+from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (HTMLResponse, JSONResponse, RedirectResponse,
                                Response, StreamingResponse)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..contracts.ranges import ROWID, RangeError
 from . import live
 from .auth import COOKIE_NAME, SESSION_MAX_AGE_S, Identity, TokenAuth
-from .queries import (EVENT_KINDS, KIND_BY_NAME, STATES, EventFilter, StoreReader, StoreWriter,
-                      load_run_files)
+from .inputs import (DEVICE_ID_MAX, AckRequest, DevicesQuery, EventQuery, LoginForm,
+                     LoginQuery, NoBody, SeriesQuery, StreamQuery, ThresholdRequest, body,
+                     errors_of, parse_time)
+from .limits import (MAX_BODY, MAX_STREAMS, MAX_STREAMS_PER_CLIENT, BodyLimit, GuessLimiter,
+                     StreamSlots, client_key)
+from .queries import EVENT_KINDS, STATES, EventFilter, StoreReader, StoreWriter, load_run_files
 
-HERE = Path(__file__).resolve().parent
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-DEVICE_ID_MAX = 128
+HERE = FsPath(__file__).resolve().parent
 RUN_SOURCES = ("sim", "hil", "replay")
+RUN_ID_MAX = 256
 
 
 @dataclass
 class Settings:
-    store: Path
+    store: FsPath
     token: str
     public_read: bool = False
-    runs_dir: Path | None = None
+    runs_dir: FsPath | None = None
     poll_s: float = live.POLL_S
+    max_streams: int = MAX_STREAMS
+    max_streams_per_client: int = MAX_STREAMS_PER_CLIENT
+    login_delay_s: float = 0.5  # after a wrong token: slows a sequential guesser's loop
 
 
-# ---- request bodies (pydantic validates; anything else is a 422) -----------------------------
-class AckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    device_id: str = Field(min_length=1, max_length=DEVICE_ID_MAX)
-    seq: int = Field(ge=0, le=2**32 - 1)
-    note: str = Field(default="", max_length=500)
+class LoginRequired(Exception):
+    """A page asked for without the token (and without --public-read): go to /login."""
 
 
-class ThresholdRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    device_id: str = Field(min_length=1, max_length=DEVICE_ID_MAX)
-    threshold_on: int = Field(ge=INT32_MIN, le=INT32_MAX)
-    threshold_off: int | None = Field(default=None, ge=INT32_MIN, le=INT32_MAX)
-    k: int | None = Field(default=None, ge=1, le=32)
-    n: int | None = Field(default=None, ge=1, le=32)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "ThresholdRequest":  # contract C5
-        if self.threshold_off is not None and self.threshold_off > self.threshold_on:
-            raise ValueError("threshold_off must be <= threshold_on")
-        if (self.k is None) != (self.n is None):
-            raise ValueError("give both k and n, or neither")
-        if self.k is not None and self.n is not None and self.k > self.n:
-            raise ValueError("k must be <= n")
-        return self
+# ---- auth dependencies: listed first in every route, so they run before any lookup -------
+def read_api(request: Request) -> Identity:
+    ident = request.app.state.auth.identify(request)
+    if not ident.authenticated and not request.app.state.settings.public_read:
+        raise HTTPException(401, "token required", headers={"WWW-Authenticate": "Bearer"})
+    return ident
 
 
-class EventQuery(BaseModel):
-    """Timeline filters from the query string."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-    device: str | None = Field(default=None, max_length=DEVICE_ID_MAX)
-    kind: str | None = Field(default=None, max_length=40)
-    acked: str | None = Field(default=None, pattern=r"^(|any|yes|no|true|false|1|0)$")
-    since: str | None = Field(default=None, max_length=40)
-    until: str | None = Field(default=None, max_length=40)
-    limit: int = Field(default=200, ge=1, le=5000)
-    offset: int = Field(default=0, ge=0, le=10**9)
-
-    def to_filter(self) -> EventFilter:
-        kinds: tuple[int, ...] | None = None
-        if self.kind:
-            names = [k.strip().lower() for k in self.kind.split(",") if k.strip()]
-            if names == ["alerts"]:
-                kinds = (1, 2)
-            elif names and names != ["any"]:
-                try:
-                    kinds = tuple(sorted({KIND_BY_NAME[n] if n in KIND_BY_NAME else int(n)
-                                          for n in names}))
-                except ValueError:
-                    raise _bad("kind", f"unknown event kind {self.kind!r} "
-                                       f"(use onset, clear, heartbeat, alerts or 1-3)") from None
-        acked = None
-        if self.acked in ("yes", "true", "1"):
-            acked = True
-        elif self.acked in ("no", "false", "0"):
-            acked = False
-        return EventFilter(device_id=self.device or None, kinds=kinds, acked=acked,
-                           since=parse_time(self.since, "since"),
-                           until=parse_time(self.until, "until"))
+def write_api(request: Request) -> Identity:
+    auth = request.app.state.auth
+    ident = auth.identify(request)
+    if not ident.authenticated:
+        raise HTTPException(401, "token required", headers={"WWW-Authenticate": "Bearer"})
+    if not auth.csrf_ok(request, ident):
+        raise HTTPException(403, "missing or wrong X-CSRF-Token for a cookie session")
+    return ident
 
 
-def _bad(field: str, msg: str) -> HTTPException:
-    return HTTPException(422, detail=[{"loc": ["query", field], "msg": msg}])
+def read_page(request: Request) -> Identity:
+    ident = request.app.state.auth.identify(request)
+    if not ident.authenticated and not request.app.state.settings.public_read:
+        raise LoginRequired()
+    return ident
 
 
-def parse_time(text: str | None, field: str) -> float | None:
-    """Epoch seconds or ISO 8601 (a time without offset is UTC)."""
-    if text is None or text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise _bad(field, f"{text!r} is neither epoch seconds nor ISO 8601") from None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.timestamp()
-    if not math.isfinite(value):
-        raise _bad(field, "must be finite")
-    return value
+ReadApi = Annotated[Identity, Depends(read_api)]
+WriteApi = Annotated[Identity, Depends(write_api)]
+ReadPage = Annotated[Identity, Depends(read_page)]
+DeviceId = Annotated[str, Path(max_length=DEVICE_ID_MAX)]
+RunId = Annotated[str, Path(max_length=RUN_ID_MAX)]
 
 
 def iso(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    try:
+        dt = datetime.fromtimestamp(ts, timezone.utc)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""  # None, or a time no calendar holds
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
 
 
 def flatten(obj: Any, prefix: str = "", limit: int = 300) -> list[tuple[str, str]]:
@@ -226,9 +192,11 @@ def csv_rows(events: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    reader = StoreReader(settings.store)
+    reader = StoreReader(settings.store)  # refuses an unreadable or non-C9 store up front
     writer = StoreWriter(settings.store)
-    auth = TokenAuth(settings.token)
+    limiter = GuessLimiter()
+    auth = TokenAuth(settings.token, limiter)
+    slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
     bc = live.Broadcaster(reader, settings.poll_s)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(EVENT_KINDS=EVENT_KINDS, STATES=STATES, iso=iso)
@@ -245,56 +213,48 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="imuad dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings, app.state.reader, app.state.writer = settings, reader, writer
-    app.state.broadcaster = bc
+    app.state.broadcaster, app.state.guess_limiter, app.state.stream_slots = bc, limiter, slots
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
 
-    # ---- auth helpers ------------------------------------------------------------------------
+    app.state.auth = auth
+
     def identity(request: Request) -> Identity:
         return auth.identify(request)
 
-    def require_read_api(request: Request) -> Identity:
-        ident = identity(request)
-        if not ident.authenticated and not settings.public_read:
-            raise HTTPException(401, "token required", headers={"WWW-Authenticate": "Bearer"})
-        return ident
-
-    def require_write(request: Request) -> Identity:
-        ident = identity(request)
-        if not ident.authenticated:
-            raise HTTPException(401, "token required", headers={"WWW-Authenticate": "Bearer"})
-        if not auth.csrf_ok(request, ident):
-            raise HTTPException(403, "missing or wrong X-CSRF-Token for a cookie session")
-        return ident
-
-    def page(request: Request, name: str, **ctx: Any) -> Response:
-        ident = identity(request)
-        if not ident.authenticated and not settings.public_read:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    def page(request: Request, ident: Identity, name: str, **ctx: Any) -> Response:
         ctx.update(request=request, ident=ident, public_read=settings.public_read,
                    now=time.time(), nav=name.split(".")[0])
         return templates.TemplateResponse(request, name, ctx)
 
     # ---- login -------------------------------------------------------------------------------
-    @app.get("/login", response_class=HTMLResponse)
-    def login_form(request: Request, next: str = "/", error: str = "") -> Response:
+    def login_page(request: Request, nxt: str, message: str, status: int = 200,
+                   headers: dict[str, str] | None = None) -> Response:
         return templates.TemplateResponse(
-            request, "login.html", {"request": request, "next": _safe_next(next), "error": error,
+            request, "login.html", {"request": request, "next": _safe_next(nxt),
+                                    "error": message,
                                     "ident": Identity(None), "nav": "login",
-                                    "public_read": settings.public_read})
+                                    "public_read": settings.public_read},
+            status_code=status, headers=headers)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, q: Annotated[LoginQuery, Query()]) -> Response:
+        # a fixed text per code: the query string cannot put words on the page
+        return login_page(request, q.next, "Wrong token." if q.error == "1" else "")
 
     @app.post("/login")
-    async def login(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > 4096:
-            raise HTTPException(413, "login form too large")
-        form = parse_qs(body.decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0].strip()
-        nxt = _safe_next((form.get("next") or ["/"])[0])
-        if not token or not auth.check_token(token):
-            await asyncio.sleep(0.5)  # slows down guessing
+    async def login(request: Request,
+                    form: Annotated[LoginForm, Depends(body(LoginForm, form=True))]) -> Response:
+        token = form.token.strip()
+        nxt = _safe_next(form.next)
+        try:
+            ok = bool(token) and auth.guess(request, token)
+        except HTTPException as exc:  # over the guess budget: the token was not looked at
+            return login_page(request, nxt, str(exc.detail), 429, exc.headers)
+        if not ok:
+            await asyncio.sleep(settings.login_delay_s)
             return RedirectResponse(f"/login?error=1&next={quote(nxt, safe='')}", 303)
         resp = RedirectResponse(nxt, status_code=303)
         resp.set_cookie(COOKIE_NAME, auth.new_session(), max_age=SESSION_MAX_AGE_S,
@@ -302,7 +262,7 @@ def create_app(settings: Settings) -> FastAPI:
         return resp
 
     @app.post("/logout")
-    def logout(request: Request) -> Response:
+    def logout(request: Request, _: Annotated[NoBody, Depends(body(NoBody))]) -> Response:
         ident = identity(request)
         if ident.via == "cookie" and not auth.csrf_ok(request, ident):
             raise HTTPException(403, "missing or wrong X-CSRF-Token")
@@ -312,21 +272,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     # ---- pages -------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
-    def devices_page(request: Request) -> Response:
-        return page(request, "devices.html", devices=reader.devices())
+    def devices_page(request: Request, ident: ReadPage) -> Response:
+        return page(request, ident, "devices.html", devices=reader.devices())
 
     @app.get("/devices/{device_id}", response_class=HTMLResponse)
-    def device_page(request: Request, device_id: str) -> Response:
+    def device_page(request: Request, ident: ReadPage, device_id: DeviceId) -> Response:
         dev = reader.device(device_id)
         recent = reader.events(EventFilter(device_id=device_id, kinds=(1, 2)), limit=50)
         if dev is None and not recent and not reader.series(device_id, limit=1):
             raise HTTPException(404, f"unknown device {device_id!r}")
-        return page(request, "device.html", device_id=device_id, device=dev or {}, recent=recent)
+        return page(request, ident, "device.html", device_id=device_id, device=dev or {},
+                    recent=recent)
 
     @app.get("/alerts", response_class=HTMLResponse)
-    def alerts_page(request: Request) -> Response:
-        q = _event_query(request, default_kind="alerts")
-        flt = q.to_filter()
+    def alerts_page(request: Request, ident: ReadPage,
+                    q: Annotated[EventQuery, Query()]) -> Response:
+        flt = q.to_filter(default_kind="alerts")
         events = reader.events(flt, limit=q.limit, offset=q.offset)
         total = reader.count_events(flt)
         older = None
@@ -334,22 +295,22 @@ def create_app(settings: Settings) -> FastAPI:
             params = dict(request.query_params)
             params["offset"] = str(q.offset + q.limit)
             older = "/alerts?" + urlencode(params)
-        return page(request, "alerts.html", events=events, q=q, total=total, older_url=older,
-                    devices=[d["device_id"] for d in reader.devices()],
+        return page(request, ident, "alerts.html", events=events, q=q, total=total,
+                    older_url=older, devices=[d["device_id"] for d in reader.devices()],
                     csv_query=str(request.url.query))
 
     @app.get("/runs", response_class=HTMLResponse)
-    def runs_page(request: Request) -> Response:
-        return page(request, "runs.html", runs=_all_runs())
+    def runs_page(request: Request, ident: ReadPage) -> Response:
+        return page(request, ident, "runs.html", runs=_all_runs())
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
-    def run_page(request: Request, run_id: str) -> Response:
+    def run_page(request: Request, ident: ReadPage, run_id: RunId) -> Response:
         run = next((r for r in _all_runs() if r["run_id"] == run_id), None)
         if run is None:
             raise HTTPException(404, f"unknown run {run_id!r}")
         events = reader.events(EventFilter(device_id=run["device_id"], kinds=(1, 2)), limit=500) \
             if run.get("device_id") else []
-        return page(request, "run.html", run=run, events=events,
+        return page(request, ident, "run.html", run=run, events=events,
                     device=(reader.device(run["device_id"]) if run.get("device_id") else None)
                     or {"threshold": report_threshold(run["report"])},
                     n_events=reader.count_events(EventFilter(device_id=run["device_id"]))
@@ -364,100 +325,132 @@ def create_app(settings: Settings) -> FastAPI:
 
     # ---- JSON API ----------------------------------------------------------------------------
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        return {"ok": True, "live_clients": len(bc.subscribers), "cursor": bc.cursor}
+    def healthz(request: Request) -> dict[str, Any]:
+        if not identity(request).authenticated:  # liveness only; internals need the token
+            return {"ok": True}
+        return {"ok": True, "live_clients": len(bc.subscribers), "streams": slots.open,
+                "cursor": bc.cursor, "store_error": bc.error}
 
     @app.get("/api/devices")
-    def api_devices(request: Request, spark: int = 0) -> dict[str, Any]:
-        require_read_api(request)
-        if not 0 <= spark <= 1000:
-            raise _bad("spark", "spark must be 0..1000")
+    def api_devices(_: ReadApi, q: Annotated[DevicesQuery, Query()]) -> dict[str, Any]:
         devices = reader.devices()
-        if spark:
-            sparks = reader.sparks([d["device_id"] for d in devices], spark)
+        if q.spark:
+            sparks = reader.sparks([d["device_id"] for d in devices], q.spark)
             for d in devices:
                 d["spark"] = sparks.get(d["device_id"], [])
         return {"devices": devices, "now": time.time()}
 
     @app.get("/api/devices/{device_id}/series")
-    def api_series(request: Request, device_id: str, since: float | None = None,
-                   limit: int = 2000) -> dict[str, Any]:
-        require_read_api(request)
-        if not 1 <= limit <= 20000:
-            raise _bad("limit", "limit must be 1..20000")
-        return {"device": reader.device(device_id), "events": reader.series(device_id, since, limit),
+    def api_series(_: ReadApi, device_id: DeviceId,
+                   q: Annotated[SeriesQuery, Query()]) -> dict[str, Any]:
+        return {"device": reader.device(device_id),
+                "events": reader.series(device_id, parse_time(q.since, "since"), q.limit),
                 "cursor": bc.cursor}
 
     @app.get("/api/events")
-    def api_events(request: Request) -> dict[str, Any]:
-        require_read_api(request)
-        q = _event_query(request)
+    def api_events(_: ReadApi, q: Annotated[EventQuery, Query()]) -> dict[str, Any]:
         flt = q.to_filter()
         return {"events": reader.events(flt, limit=q.limit, offset=q.offset),
                 "total": reader.count_events(flt)}
 
     @app.get("/api/events.csv")
-    def api_events_csv(request: Request) -> Response:
-        require_read_api(request)
-        flt = _event_query(request).to_filter()
+    def api_events_csv(_: ReadApi, q: Annotated[EventQuery, Query()]) -> Response:
+        rows = reader.iter_events(q.to_filter())
+        first = list(itertools.islice(rows, 1))  # a store error is a 503 here, not mid-file
         name = time.strftime("imuad-events-%Y%m%dT%H%M%SZ.csv", time.gmtime())
-        return StreamingResponse(csv_rows(reader.iter_events(flt)), media_type="text/csv",
+        return StreamingResponse(csv_rows(itertools.chain(first, rows)), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.post("/api/events/ack")
-    async def api_ack(request: Request) -> dict[str, Any]:
-        require_write(request)
-        body = await _json_body(request, AckRequest)
-        if reader.event(body.device_id, body.seq) is None:
-            raise HTTPException(404, f"no event {body.device_id}#{body.seq}")
-        if not await asyncio.to_thread(writer.ack_event, body.device_id, body.seq, body.note):
-            raise HTTPException(404, f"no event {body.device_id}#{body.seq}")
-        return {"ok": True, "event": reader.event(body.device_id, body.seq)}
+    async def api_ack(_: WriteApi,
+                      req: Annotated[AckRequest, Depends(body(AckRequest))]) -> dict[str, Any]:
+        if reader.event(req.device_id, req.seq) is None:
+            raise HTTPException(404, f"no event {req.device_id}#{req.seq}")
+        if not await asyncio.to_thread(writer.ack_event, req.device_id, req.seq, req.note):
+            raise HTTPException(404, f"no event {req.device_id}#{req.seq}")
+        return {"ok": True, "event": reader.event(req.device_id, req.seq)}
 
     @app.post("/api/commands/threshold")
-    async def api_threshold(request: Request) -> dict[str, Any]:
-        require_write(request)
-        body = await _json_body(request, ThresholdRequest)
-        if reader.device(body.device_id) is None:
-            raise HTTPException(404, f"unknown device {body.device_id!r}")
-        payload = body.model_dump(exclude={"device_id"}, exclude_none=True)
-        if "threshold_off" not in payload:
-            payload["threshold_off"] = body.threshold_on
+    async def api_threshold(
+            _: WriteApi,
+            req: Annotated[ThresholdRequest, Depends(body(ThresholdRequest))]) -> dict[str, Any]:
+        if reader.device(req.device_id) is None:
+            raise HTTPException(404, f"unknown device {req.device_id!r}")
         # kind/payload as the gateway forwards them: a C7/C8 CONFIG of the decision (C5)
-        cid = await asyncio.to_thread(writer.queue_command, body.device_id, "config", payload)
-        return {"ok": True, "id": cid, "pending": reader.pending_commands(body.device_id)}
+        cid = await asyncio.to_thread(writer.queue_command, req.device_id, "config",
+                                      req.payload())
+        return {"ok": True, "id": cid, "pending": reader.pending_commands(req.device_id)}
 
     @app.get("/api/runs")
-    def api_runs(request: Request) -> dict[str, Any]:
-        require_read_api(request)
+    def api_runs(_: ReadApi) -> dict[str, Any]:
         return {"runs": [{k: v for k, v in r.items() if k != "report_json"} for r in _all_runs()]}
 
     @app.get("/api/stream")
-    async def api_stream(request: Request, device: str | None = None,
-                         max_events: int | None = None) -> Response:
-        require_read_api(request)
-        last = request.headers.get("last-event-id") or request.query_params.get("last_id")
-        try:
-            last_id = int(last) if last else None
-        except ValueError:
-            raise _bad("last_id", "Last-Event-ID must be an integer") from None
-        if max_events is not None and max_events < 1:
-            raise _bad("max_events", "must be >= 1")
-        body = live.stream(bc, device or None, last_id, request.is_disconnected, max_events)
-        return StreamingResponse(body, media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    async def api_stream(request: Request, ident: ReadApi, q: Annotated[StreamQuery, Query()],
+                         last_event_id: Annotated[str | None, Header()] = None) -> Response:
+        last_id = q.last_id
+        if last_event_id is not None:  # the browser's resume point wins over ?last_id
+            try:
+                last_id = ROWID.parse("Last-Event-ID", last_event_id)
+            except RangeError as exc:
+                raise HTTPException(422, [{"loc": ["header", "Last-Event-ID"], "msg": str(exc),
+                                           "type": "value_error"}]) from None
+        release = slots.acquire(client_key(request.client.host if request.client else None),
+                                ident.authenticated)
+        if isinstance(release, str):
+            raise HTTPException(503, release, headers={"Retry-After": "10"})
+        body_ = live.stream(bc, q.device or None, last_id, request.is_disconnected, q.max_events)
+        return SlotStream(body_, release, media_type="text/event-stream",
+                          headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    # ---- errors ------------------------------------------------------------------------------
+    def error_response(request: Request, status: int, detail: Any,
+                       headers: dict[str, str] | None = None) -> Response:
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"detail": detail}, status, headers=headers)
+        ident = getattr(request.state, "imuad_identity", None) or Identity(None)
+        if isinstance(detail, list):
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in detail)
+        return templates.TemplateResponse(
+            request, "error.html",
+            {"request": request, "status": status, "detail": detail, "ident": ident, "nav": "",
+             "public_read": settings.public_read},
+            status_code=status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/") or request.method != "GET":
-            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-        return templates.TemplateResponse(
-            request, "error.html",
-            {"request": request, "status": exc.status_code, "detail": exc.detail,
-             "ident": identity(request), "nav": "", "public_read": settings.public_read},
-            status_code=exc.status_code, headers=exc.headers)
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, 422, errors_of(exc))
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def store_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
+        # damage found after the up-front check (or a store locked for too long)
+        return error_response(request, 503, f"store {settings.store} unreadable: {exc}",
+                              {"Retry-After": "10"})
 
     return app
+
+
+class SlotStream(StreamingResponse):
+    """A streaming response that gives its stream slot back however the stream ends."""
+
+    def __init__(self, content: Any, release: Any, **kw: Any) -> None:
+        super().__init__(content, **kw)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 SECURITY_HEADERS = {
@@ -494,32 +487,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _event_query(request: Request, default_kind: str | None = None) -> EventQuery:
-    params = dict(request.query_params)
-    if default_kind is not None and "kind" not in params:
-        params["kind"] = default_kind
-    try:
-        return EventQuery(**params)
-    except ValidationError as exc:
-        raise HTTPException(422, detail=_errors(exc, "query")) from None
-
-
-async def _json_body(request: Request, model: type[BaseModel]) -> Any:
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise HTTPException(415, "send application/json")
-    raw = await request.body()
-    if len(raw) > 8192:
-        raise HTTPException(413, "request body too large")
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise HTTPException(422, detail=_errors(exc, "body")) from None
-
-
-def _errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:
-    return [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
 def _safe_next(target: str) -> str:

@@ -7,7 +7,9 @@ import secrets
 import sys
 from pathlib import Path
 
+from ..contracts.ranges import TCP_PORT, IntRange
 from ..errors import ImuadError
+from .limits import MAX_STREAMS, MAX_STREAMS_PER_CLIENT
 
 TOKEN_ENV = "IMUAD_DASHBOARD_TOKEN"
 
@@ -19,13 +21,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "threshold changes need the token; reading needs it too unless --public-read.")
     p.add_argument("--store", required=True, type=Path, help="gateway SQLite store (C9)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--port", type=TCP_PORT.argtype("--port"), default=8000,
+                   help="TCP port (default 8000)")
     p.add_argument("--token", default=None,
                    help=f"access token (default: ${TOKEN_ENV}; if unset a random one is printed)")
     p.add_argument("--public-read", action="store_true",
                    help="let anyone on the network view pages without the token (wall screen)")
     p.add_argument("--runs", type=Path, default=None, metavar="DIR",
                    help="also list run reports (*.json) from this folder")
+    p.add_argument("--max-streams", type=IntRange(1, 10000).argtype("--max-streams"),
+                   default=MAX_STREAMS, metavar="N",
+                   help=f"concurrent live streams per server (default {MAX_STREAMS}; a quarter "
+                        f"is kept for token holders)")
+    p.add_argument("--max-streams-per-client", type=IntRange(1, 1000).argtype(
+                   "--max-streams-per-client"), default=MAX_STREAMS_PER_CLIENT, metavar="N",
+                   help=f"concurrent live streams per client address "
+                        f"(default {MAX_STREAMS_PER_CLIENT})")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -42,10 +53,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if len(token) < 8:
         raise ImuadError("dashboard token must be at least 8 characters")
-    if not 0 < args.port < 65536:
-        raise ImuadError(f"--port {args.port}: must be 1..65535")
     app = create_app(Settings(store=args.store, token=token, public_read=args.public_read,
-                              runs_dir=args.runs))
+                              runs_dir=args.runs, max_streams=args.max_streams,
+                              max_streams_per_client=args.max_streams_per_client))
     print(f"imuad dashboard: http://{args.host}:{args.port}/ (store {args.store}, "
           f"{'public read' if args.public_read else 'token required to read'})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,

@@ -4,12 +4,16 @@ A single task reads new `events` rows by rowid (the gateway is another process, 
 offers no change notification) and fans them out to bounded per-client queues. The cost
 per poll is one indexed range query whatever the number of clients; a client too slow to
 drain its queue is dropped (its browser reconnects with Last-Event-ID and backfills).
+Memory per client is bounded: each event is encoded once and every queue holds a
+reference to the same item (8 bytes a slot), writes are cut at CHUNK_BYTES, and the
+number of streams is capped by `limits.StreamSlots`.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
@@ -23,6 +27,7 @@ QUEUE_MAX = 20000
 KEEPALIVE_S = 15.0
 DISCONNECT_CHECK_S = 2.0
 MAX_BACKFILL = 5000
+CHUNK_BYTES = 64 * 1024  # one socket write: a stalled client holds at most about this much
 
 
 @dataclass(eq=False)
@@ -40,6 +45,7 @@ class Broadcaster:
         self.subscribers: set[Subscriber] = set()
         self._devices_version: tuple[Any, ...] | None = None
         self._task: asyncio.Task | None = None
+        self.error: str | None = None  # last store error of the poller, logged once
 
     async def start(self) -> None:
         self.cursor = await asyncio.to_thread(self.reader.max_event_id)
@@ -77,8 +83,15 @@ class Broadcaster:
                 await self.poll_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a locked/busy store must not kill live updates
+            except sqlite3.DatabaseError as exc:  # damaged or locked store: one line, retry
+                if str(exc) != self.error:
+                    log.warning("live poller: store %s unreadable (%s); retrying",
+                                self.reader.path, exc)
+                self.error = str(exc)
+            except Exception:  # anything else must not kill live updates either
                 log.exception("live poller: store read failed, retrying")
+            else:
+                self.error = None
             await asyncio.sleep(self.poll_s)
 
     async def poll_once(self) -> int:
@@ -87,20 +100,21 @@ class Broadcaster:
             self.cursor = events[-1]["id"]
             subs = list(self.subscribers)
             for ev in events:
-                text = None  # encoded once, shared by every client that wants it
+                item = None  # encoded once; every queue holds the same object
                 for sub in subs:
                     if sub.device_id is None or sub.device_id == ev["device_id"]:
-                        if text is None:
-                            text = sse("event", ev, ev["id"])
-                        self._push(sub, ("event", (ev["id"], text)))
+                        if item is None:
+                            item = ("event", (ev["id"], sse("event", ev, ev["id"])))
+                        self._push(sub, item)
             if len(events) < 5000:
                 break
             events = await asyncio.to_thread(self.reader.events_after, self.cursor)
         version = await asyncio.to_thread(self.reader.devices_version)
         if version != self._devices_version:
             self._devices_version = version
+            item = ("devices", None)
             for sub in list(self.subscribers):
-                self._push(sub, ("devices", None))
+                self._push(sub, item)
         return self.cursor
 
 
@@ -143,26 +157,26 @@ async def stream(bc: Broadcaster, device_id: str | None, last_id: int | None,
             last_write = time.monotonic()
             # drain what is already queued into one write: at 1000 events/s this is one
             # socket send per poll instead of one per event
-            items = [item]
-            while len(items) < 2000 and not sub.queue.empty():
-                items.append(sub.queue.get_nowait())
             chunk: list[str] = []
-            for it in items:
-                if it is None:
+            size = 0
+            while True:
+                if item is None:
                     if chunk:
                         yield "".join(chunk)
                     return
-                kind, payload = it
+                kind, payload = item
                 if kind == "event":
                     event_id, text = payload
-                    if event_id in seen:
-                        continue
-                    if max_events is not None and sent >= max_events:
-                        break
-                    chunk.append(text)
-                    sent += 1
+                    if event_id not in seen and (max_events is None or sent < max_events):
+                        chunk.append(text)
+                        size += len(text)
+                        sent += 1
                 else:
                     chunk.append(sse(kind, payload))
+                if size >= CHUNK_BYTES or sub.queue.empty() or \
+                        (max_events is not None and sent >= max_events):
+                    break
+                item = sub.queue.get_nowait()
             if chunk:
                 yield "".join(chunk)
     finally:

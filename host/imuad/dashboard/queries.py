@@ -1,27 +1,29 @@
 """Read layer over the gateway store (contract C9), plus the two writes the dashboard makes.
 
-The gateway (`imuad.gateway.store.Store`) owns the schema; this module never creates or
-migrates tables. Reads use their own connections with `PRAGMA query_only` so a bug here
-cannot write. The two writes (acknowledge, queue a command) go through `Store` when it is
-importable, otherwise through one parameterised statement each. All SQL is parameterised:
-the only text ever joined is constant WHERE fragments chosen from a fixed list.
+The gateway (`imuad.gateway.store`) owns the schema and the one way to open a store: this
+module never creates or migrates tables. The reader checks the file up front
+(`inspect_file`, `verify`: integrity and C9 tables) and reads through read-only
+connections (`connect_readonly`), so a bug here cannot write; the two writes (acknowledge,
+queue a command) go through `Store`. All SQL is parameterised: the only text ever joined
+is constant WHERE fragments chosen from a fixed list. Values come back with the types
+their C9 column declares (a damaged row cannot put text where a time is expected).
 """
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import ImuadError
+from ..gateway.store import Store, connect_readonly, inspect_file, schema_columns, verify
 
 EVENT_KINDS = {1: "onset", 2: "clear", 3: "heartbeat"}
 KIND_BY_NAME = {v: k for k, v in EVENT_KINDS.items()}
 STATES = {0: "normal", 1: "anomaly"}
-REQUIRED_TABLES = ("devices", "events", "runs", "commands")
 EVENT_COLUMNS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id",
                  "flags", "received_at", "acked", "ack_note", "ack_at")
 DEVICE_COLUMNS = ("device_id", "name", "model_id", "fw_version", "last_seen", "state",
@@ -60,10 +62,57 @@ class EventFilter:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _as_int(v: Any) -> int | None:
+    if type(v) is int or v is None:  # the common case first: this runs per cell
+        return v
+    if isinstance(v, float) and math.isfinite(v):
+        return int(v)
+    return None
+
+
+def _as_float(v: Any) -> float | None:
+    if type(v) is float:
+        return v if math.isfinite(v) else None
+    if type(v) is int or v is None:
+        return v
+    return None
+
+
+def _as_text(v: Any) -> str | None:
+    if type(v) is str or v is None:
+        return v
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {"INTEGER": _as_int, "REAL": _as_float,
+                                            "TEXT": _as_text}
+
+
+def _typed(table: str) -> dict[str, Callable[[Any], Any]]:
+    return {c: _CONVERT.get(t, _as_text) for c, t in schema_columns()[table].items()}
+
+
+_EVENT_TYPES = _typed("events")
+_DEVICE_TYPES = _typed("devices")
+_RUN_TYPES = _typed("runs")
+_COMMAND_TYPES = _typed("commands")
+
+
+def _row(row: sqlite3.Row, types: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    return {k: types[k](row[k]) if k in types else row[k] for k in row.keys()}
+
+
+_EVENT_CONVERT = [(k, _EVENT_TYPES[k]) for k in EVENT_COLUMNS]
+
+
 def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
-    d = {k: row[k] for k in EVENT_COLUMNS}
+    d = {k: conv(row[k]) for k, conv in _EVENT_CONVERT}
     d["kind_name"] = EVENT_KINDS.get(d["kind"], str(d["kind"]))
     d["acked"] = bool(d["acked"])
+    if d["received_at"] is None:
+        d["received_at"] = 0.0  # NOT NULL in C9: only a damaged row lacks it
     if "rowid" in row.keys():
         d["id"] = row["rowid"]
     return d
@@ -74,29 +123,19 @@ class StoreReader:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise ImuadError(f"store {self.path}: no such file (start `imuad gateway` first, "
-                             f"it creates the database)")
+        inspect_file(self.path)
+        probe = connect_readonly(self.path, snapshot=True)  # a refusal leaves no -wal/-shm
+        try:
+            verify(probe, self.path)
+        finally:
+            probe.close()
         self._local = threading.local()
-        missing = [t for t in REQUIRED_TABLES if not self._table_exists(t)]
-        if missing:
-            raise ImuadError(f"store {self.path}: missing table(s) {', '.join(missing)} "
-                             f"(not a C9 gateway store)")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA query_only = 1")
-            conn.execute("PRAGMA busy_timeout = 5000")
-            self._local.conn = conn
+            conn = self._local.conn = connect_readonly(self.path)
         return conn
-
-    def _table_exists(self, name: str) -> bool:
-        row = self._conn().execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        return row is not None
 
     def _all(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         conn = self._conn()
@@ -113,7 +152,12 @@ class StoreReader:
             " (SELECT e.score FROM events e WHERE e.device_id = d.device_id"
             "   ORDER BY e.seq DESC LIMIT 1) AS last_score "
             "FROM devices d ORDER BY d.device_id")
-        return [dict(r) for r in rows]
+        out = []
+        for r in rows:
+            d = _row(r, _DEVICE_TYPES)
+            d["open_alerts"], d["last_score"] = _as_int(r["open_alerts"]), _as_int(r["last_score"])
+            out.append(d)
+        return out
 
     def sparks(self, device_ids: list[str], n: int) -> dict[str, list[int]]:
         """The last `n` scores of each device, oldest first (seq order uses the primary key)."""
@@ -123,12 +167,12 @@ class StoreReader:
             for dev in device_ids:
                 rows = conn.execute("SELECT score FROM events WHERE device_id = ? "
                                     "ORDER BY seq DESC LIMIT ?", (dev, n)).fetchall()
-                out[dev] = [r[0] for r in reversed(rows)]
+                out[dev] = [_as_int(r[0]) for r in reversed(rows)]
         return out
 
     def device(self, device_id: str) -> dict[str, Any] | None:
         rows = self._all("SELECT * FROM devices WHERE device_id = ?", (device_id,))
-        return dict(rows[0]) if rows else None
+        return _row(rows[0], _DEVICE_TYPES) if rows else None
 
     # ---- events --------------------------------------------------------------------------
     def events(self, flt: EventFilter, limit: int = 500, offset: int = 0,
@@ -198,7 +242,7 @@ class StoreReader:
         else:
             rows = self._all("SELECT * FROM commands WHERE sent_at IS NULL AND device_id = ? "
                              "ORDER BY id", (device_id,))
-        return [dict(r) for r in rows]
+        return [_row(r, _COMMAND_TYPES) for r in rows]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -221,7 +265,7 @@ class _read_tx:
 
 
 def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
-    d = {k: row[k] for k in RUN_COLUMNS}
+    d = {k: _RUN_TYPES[k](row[k]) for k in RUN_COLUMNS}
     d["report"] = parse_report(d.get("report_json"))
     d["device_id"] = f"{d['kind']}:{d['run_id']}" if d.get("kind") else d["run_id"]
     return d
@@ -265,65 +309,28 @@ def load_run_files(folder: str | Path) -> list[dict[str, Any]]:
 class StoreWriter:
     """The dashboard's only writes: acknowledge an event, queue a command for the gateway.
 
-    Goes through the gateway's `Store` (the schema's owner; one instance per thread, as
-    sqlite3 connections are per thread) and falls back to one parameterised statement each
-    only when the gateway package is not installed.
+    Both go through the gateway's `Store`, the schema's owner (one instance per thread,
+    as sqlite3 connections are per thread).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        try:
-            from ..gateway.store import Store  # noqa: PLC0415
-        except ImportError:
-            Store = None  # noqa: N806
-        self._store_cls = Store
 
-    @property
-    def uses_store(self) -> bool:
-        return self._store_cls is not None
-
-    def _store(self) -> Any:
+    def _store(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = self._store_cls(self.path)
+            store = self._local.store = Store(self.path)
         return store
 
     def ack_event(self, device_id: str, seq: int, note: str) -> bool:
-        if self._store_cls is not None:
-            return bool(self._store().ack_event(device_id, seq, note))
-        with _connect_rw(self.path) as conn:
-            cur = conn.execute("UPDATE events SET acked = 1, ack_note = ?, ack_at = ? "
-                               "WHERE device_id = ? AND seq = ?",
-                               (note, time.time(), device_id, seq))
-            return cur.rowcount == 1
+        return bool(self._store().ack_event(device_id, seq, note))
 
     def queue_command(self, device_id: str, kind: str, payload: dict[str, Any]) -> int:
-        if self._store_cls is not None:
-            return int(self._store().queue_command(device_id, kind, payload))
-        with _connect_rw(self.path) as conn:
-            cur = conn.execute(
-                "INSERT INTO commands (device_id, kind, payload_json, created_at) "
-                "VALUES (?, ?, ?, ?)", (device_id, kind, json.dumps(payload), time.time()))
-            return int(cur.lastrowid)
+        return int(self._store().queue_command(device_id, kind, payload))
 
     def close(self) -> None:
         store = getattr(self._local, "store", None)
         if store is not None:
             store.close()
             self._local.store = None
-
-
-class _connect_rw:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn = sqlite3.connect(self.path, timeout=10.0)
-        self.conn.execute("PRAGMA busy_timeout = 10000")
-        return self.conn
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.conn.commit()
-        self.conn.close()

@@ -87,7 +87,7 @@ def import_model(tflite: Path, name: str, out: Path, channels: int = 1, window: 
         rule = "given"
     on = int(threshold)
     d = check_decision(on, on - max(1, abs(on) // 16) if on > -2**31 + 1 else on, calibrate.DEFAULT_K,
-                       calibrate.DEFAULT_N, where="--threshold").as_dict()
+                       calibrate.DEFAULT_N).as_dict()
     sha = hashlib.sha256(data).hexdigest()
     card = {
         "schema": 1, "name": name, "architecture": "imported",

@@ -34,7 +34,7 @@ def decisions(card: ModelCard, batch: WindowSet, outputs: np.ndarray) -> tuple[n
     hot = np.zeros(len(batch), bool)
     state = np.zeros(len(batch), np.int8)
     for st in batch.streams():
-        dec = Decider(**card.decision.as_dict())
+        dec = Decider.of(card.decision)
         states, hots, _ = dec.run(s[st.index])
         hot[st.index] = hots
         state[st.index] = states
@@ -95,7 +95,7 @@ def run_parity(model: ModelDir, recording: Path | None = None, split: str = "tes
 def _events(card: ModelCard, batch: WindowSet, scores: np.ndarray) -> list[tuple[int, int, int]]:
     out = []
     for st in batch.streams():
-        _, _, evs = Decider(**card.decision.as_dict()).run(scores[st.index])
+        _, _, evs = Decider.of(card.decision).run(scores[st.index])
         out.extend((int(st.index[e.window]), e.kind, e.score) for e in evs)
     return out
 

@@ -29,5 +29,5 @@ def stream_reference(model: ModelDir, counts: np.ndarray) -> StreamReference:
     xq = card.preprocess.apply(X)
     out = np.asarray(run_tflm(model.tflite, xq)).reshape(len(X), -1).astype(np.int8)
     scores = np.asarray(card.score(out, xq), np.int64)
-    states, _, events = Decider(**card.decision.as_dict()).run(scores)
+    states, _, events = Decider.of(card.decision).run(scores)
     return StreamReference(out, scores, [int(s) for s in states], [e.as_tuple() for e in events])

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..contracts import ble_payload as pl
+from ..contracts.decision import DecisionError, check_config
 from .backends import Backend, Link, LinkError, PairingError
 from .store import Store
 
@@ -160,7 +161,8 @@ class Gateway:
         # Always ACK once now: it also starts the stream when the device restored our
         # subscription from the bond (and ACKs what was stored before a crash).
         await self._ack(link, st)
-        await self._send_commands(link, device_id)
+        debounce = (status.k, status.n)  # for threshold-only commands (C9 payload)
+        await self._send_commands(link, device_id, debounce)
 
         gone = asyncio.ensure_future(link.wait_disconnected())
         stop = asyncio.ensure_future(self._stop.wait())
@@ -181,11 +183,11 @@ class Gateway:
                     raise LinkError(f"{device_id} disconnected")
                 if stop in done or self._done(st):
                     if self._done(st):
-                        await self._send_commands(link, device_id)
+                        await self._send_commands(link, device_id, debounce)
                         self._stop.set()
                     return
                 if time.monotonic() >= next_poll:
-                    await self._send_commands(link, device_id)
+                    await self._send_commands(link, device_id, debounce)
                     await self._check_replay(link, st)
                     next_poll = time.monotonic() + COMMAND_POLL_S
         finally:
@@ -261,7 +263,10 @@ class Gateway:
         if st.replay_from is not None and time.monotonic() - st.replay_at > REPLAY_TIMEOUT_S:
             await self._request_replay(link, st)
 
-    async def _send_commands(self, link: Link, device_id: str) -> None:
+    async def _send_commands(self, link: Link, device_id: str,
+                             debounce: tuple[int, int] | None = None) -> None:
+        """Forward queued `config` commands. A payload without k and n (the dashboard's
+        threshold change) keeps the device's current `debounce` = (k, n)."""
         for cmd in self.store.pending_commands(device_id):
             if cmd["kind"] != "config":
                 log.warning("command %s: unknown kind %r, skipped", cmd["id"], cmd["kind"])
@@ -269,14 +274,20 @@ class Gateway:
                 continue
             p = cmd["payload"]
             try:
-                data = pl.encode_config(int(p["threshold_on"]), int(p["threshold_off"]),
-                                        int(p["k"]), int(p["n"]))
-            except (KeyError, ValueError, TypeError) as exc:
+                cfg = check_config(p) if isinstance(p, dict) else None
+                if cfg is None:
+                    raise DecisionError("payload", f"payload {p!r} is not an object")
+                if "k" not in cfg and debounce is not None:
+                    cfg["k"], cfg["n"] = debounce
+                data = pl.encode_config(cfg["threshold_on"], cfg["threshold_off"],
+                                        cfg.get("k"), cfg.get("n"))
+            except DecisionError as exc:
                 log.warning("command %s: bad config payload %r (%s), skipped", cmd["id"], p, exc)
+                self.report("command_rejected", device_id=device_id, id=cmd["id"], error=str(exc))
                 self.store.mark_sent(cmd["id"])
                 continue
             await link.write_control(data)
             self.store.mark_sent(cmd["id"])
-            self.store.upsert_device(device_id, threshold=int(p["threshold_on"]))
+            self.store.upsert_device(device_id, threshold=cfg["threshold_on"])
             self.counters.commands_sent += 1
             self.report("command_sent", device_id=device_id, id=cmd["id"])

@@ -7,12 +7,20 @@ import asyncio
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
+from ..contracts.decision import K_N, THRESHOLD, DecisionError, check_decision
+from ..contracts.ranges import PASSKEY, TCP_PORT, UINT32, FloatRange, IntRange
 from ..errors import ImuadError
 from ..paths import build_dir
+
+# ranges of the options that are not contract fields (those come from imuad.contracts)
+COUNT = IntRange(1, 10**9)
+EVENTS_LIMIT = IntRange(1, 10**6)
+TIMEOUT_S = FloatRange(0.1, 3600.0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_link_args(run)
     run.add_argument("--db", required=True, help="SQLite store (created if missing)")
     run.add_argument("--mqtt", metavar="HOST[:PORT]", help="also publish to imuad/<device>/events")
-    run.add_argument("--sessions", type=int, help="stop after this many connections")
-    run.add_argument("--until-acked", type=int, metavar="SEQ",
+    run.add_argument("--sessions", type=COUNT.argtype("--sessions"),
+                     help="stop after this many connections")
+    run.add_argument("--until-acked", type=UINT32.argtype("--until-acked"), metavar="SEQ",
                      help="stop once every event up to SEQ is stored and acknowledged")
     run.add_argument("--json-events", action="store_true",
                      help="print one JSON line per gateway event on stdout (for scripts)")
@@ -34,26 +43,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("events", help="print stored events (newest first)")
     ev.add_argument("--db", required=True)
     ev.add_argument("--device")
-    ev.add_argument("--limit", type=int, default=20)
+    ev.add_argument("--limit", type=EVENTS_LIMIT.argtype("--limit"), default=20,
+                    help=f"how many events ({EVENTS_LIMIT}, default 20)")
     ev.set_defaults(func=_cmd_events)
 
     cfg = sub.add_parser("config", help="queue a threshold/debounce change for a device")
     cfg.add_argument("--db", required=True)
     cfg.add_argument("--device", required=True)
-    cfg.add_argument("--threshold-on", type=int, required=True)
-    cfg.add_argument("--threshold-off", type=int, required=True)
-    cfg.add_argument("-k", type=int, required=True)
-    cfg.add_argument("-n", type=int, required=True)
+    # ranges and the off <= on, k <= n rules: contract C5 (imuad.contracts.decision)
+    cfg.add_argument("--threshold-on", type=THRESHOLD.argtype("--threshold-on"), required=True)
+    cfg.add_argument("--threshold-off", type=THRESHOLD.argtype("--threshold-off"),
+                     required=True)
+    cfg.add_argument("-k", type=K_N.argtype("-k"), required=True,
+                     help=f"hot windows of the last n that raise an alert ({K_N})")
+    cfg.add_argument("-n", type=K_N.argtype("-n"), required=True, help=f"history length ({K_N})")
     cfg.set_defaults(func=_cmd_config)
 
     vl = sub.add_parser("vlink", help="virtual BLE radio: Bumble controllers as HCI TCP servers")
-    vl.add_argument("--port", type=int, action="append", required=True)
+    vl.add_argument("--port", type=TCP_PORT.argtype("--port"), action="append", required=True)
     vl.set_defaults(func=_cmd_vlink)
 
     b = sub.add_parser("bench", help="events/s firmware -> gateway -> SQLite and pairing time "
                                      "on the virtual link (builds imuad-ble-host)")
-    b.add_argument("--events", type=int, default=3000)
-    b.add_argument("--pairings", type=int, default=5)
+    b.add_argument("--events", type=COUNT.argtype("--events"), default=3000)
+    b.add_argument("--pairings", type=COUNT.argtype("--pairings"), default=5)
     b.add_argument("--build-dir", default=str(build_dir() / "ble_host"))
     b.set_defaults(func=_cmd_bench)
 
@@ -67,8 +80,10 @@ def _add_link_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keystore", help="bumble bond store (JSON file)")
     p.add_argument("--own-address", help="bumble: our random static address")
     p.add_argument("--address", help="only this device address")
-    p.add_argument("--passkey", type=int, help="6-digit passkey the device displays")
-    p.add_argument("--scan-timeout", type=float, default=10.0)
+    p.add_argument("--passkey", type=PASSKEY.argtype("--passkey"),
+                   help="6-digit passkey the device displays")
+    p.add_argument("--scan-timeout", type=TIMEOUT_S.argtype("--scan-timeout"), default=10.0,
+                   help=f"seconds ({TIMEOUT_S}, default 10)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -78,8 +93,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    if args.passkey is not None and not 0 <= args.passkey <= 999999:
-        raise ImuadError("--passkey must be 6 digits (0..999999)")
     store = Store(args.db)
     forwarder = None
     if args.mqtt:
@@ -117,29 +130,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(ts: object) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return f"(bad time {ts!r})"  # a damaged row: shown, not a traceback
+
+
 def _cmd_events(args: argparse.Namespace) -> int:
-    from .store import Store
-    if not Path(args.db).exists():
-        raise ImuadError(f"{args.db}: no such store")
-    with Store(args.db) as s:
-        for e in s.events(args.device, limit=args.limit):
-            t = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["received_at"]))
-            print(f"{t} {e['device_id']} seq={e['seq']} kind={e['kind']} state={e['state']} "
-                  f"score={e['score']} flags={e['flags']}")
+    from .store import Store, StoreError
+    with Store(args.db, readonly=True) as s:  # verified up front; writes nothing
+        try:
+            events = s.events(args.device, limit=args.limit)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(args.db, f"unreadable ({exc})") from None
+        for e in events:
+            print(f"{_when(e['received_at'])} {e['device_id']} seq={e['seq']} kind={e['kind']} "
+                  f"state={e['state']} score={e['score']} flags={e['flags']}")
     return 0
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from ..contracts.ble_payload import encode_config
-    from .store import Store
+    from .store import Store, StoreError
     try:
-        encode_config(args.threshold_on, args.threshold_off, args.k, args.n)
-    except ValueError as exc:
-        raise ImuadError(str(exc)) from exc
+        decision = check_decision(args.threshold_on, args.threshold_off, args.k, args.n)
+    except DecisionError as exc:
+        option = {"k": "-k", "n": "-n"}.get(exc.field, "--" + exc.field.replace("_", "-"))
+        raise ImuadError(f"{option}: {exc}") from None
     with Store(args.db) as s:
-        cid = s.queue_command(args.device, "config", {
-            "threshold_on": args.threshold_on, "threshold_off": args.threshold_off,
-            "k": args.k, "n": args.n})
+        try:
+            cid = s.queue_command(args.device, "config", decision.as_dict())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(args.db, f"cannot queue the command ({exc})") from None
     print(f"queued command {cid}; sent when the gateway is next connected to {args.device}")
     return 0
 

@@ -7,15 +7,25 @@ parameterised. One `Store` per thread (sqlite3 connections are not shared).
 Stable API: Store(path), insert_event, insert_events, upsert_device, add_run,
 queue_command, pending_commands, mark_sent, events, ack_event, devices, device,
 runs, max_seq, contiguous_seq, close.
+
+Opening is one mechanism for every command: `inspect_file` refuses what is not an SQLite
+file before SQLite sees it (SQLite would turn an empty file into a new database),
+`connect_readonly` opens read-only (URI `mode=ro`), and `verify` checks integrity
+(`quick_check`) and the C9 tables and columns up front. Each failure is a `StoreError`
+(an ImuadError) naming the file and what is wrong. `Store(path, readonly=True)` and the
+dashboard's reader use all three; a writing `Store` inspects and verifies an existing file.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import ImuadError
 
@@ -36,6 +46,106 @@ CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUTOINCREMENT, devic
   kind TEXT, payload_json TEXT, created_at REAL, sent_at REAL);
 """
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StoreError(ImuadError):
+    """A store file that cannot be used; the message names the file."""
+
+    def __init__(self, path: str | Path, what: str) -> None:
+        super().__init__(f"store {path}: {what}")
+
+
+@functools.lru_cache(maxsize=1)
+def schema_columns() -> dict[str, dict[str, str]]:
+    """{table: {column: declared type}} of SCHEMA, the one C9 definition."""
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    out = {t: {r[1]: r[2] for r in db.execute(f"PRAGMA table_info({t})")}
+           for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
+                                  "name NOT LIKE 'sqlite_%' ORDER BY name")}
+    db.close()
+    return out
+
+
+def inspect_file(path: str | Path, *, allow_empty: bool = False) -> None:
+    """Refuse a path that cannot hold a store, without opening it with SQLite."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise StoreError(path, "no such file (`imuad gateway run --db` creates the store)") \
+            from None
+    except OSError as exc:
+        raise StoreError(path, f"cannot access ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise StoreError(path, "is a directory, not a store file")
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(path, "is not a regular file")
+    if st.st_size == 0:
+        if allow_empty:
+            return
+        raise StoreError(path, "empty file, not a gateway store (`imuad gateway run --db` "
+                               "creates one)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        raise StoreError(path, f"cannot read ({exc.strerror})") from None
+    if not head.startswith(SQLITE_MAGIC):
+        raise StoreError(path, f"not an SQLite database (it starts with {head[:16]!r})")
+    if len(head) < 100:
+        raise StoreError(path, f"truncated SQLite database ({len(head)} bytes)")
+
+
+def connect_readonly(path: str | Path, *, snapshot: bool = False,
+                     timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection (SQLite refuses every write on it).
+
+    snapshot=True is for one-shot reads: when no -wal/-journal file is beside the store
+    (the gateway is not running), it is opened `immutable`, so reading creates no
+    -wal/-shm files either. A live reader (the dashboard) must not use it: it would not
+    see the gateway's later commits.
+    """
+    path = Path(path).resolve()
+    uri = f"file:{quote(str(path))}?mode=ro"
+    if snapshot and not any(Path(f"{path}{s}").exists() for s in ("-wal", "-shm", "-journal")):
+        uri += "&immutable=1"
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(path, f"cannot open read-only ({exc})") from None
+    db.row_factory = sqlite3.Row
+    db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return db
+
+
+def verify(db: sqlite3.Connection, path: str | Path, *, require_tables: bool = True) -> None:
+    """Integrity and C9 schema of an open store, before any command relies on it."""
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(path, f"schema version {version} is newer than this imuad "
+                                   f"({SCHEMA_VERSION}); upgrade imuad")
+        problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            first = problems[0].replace("*** in database main ***", "").strip().splitlines()
+            raise StoreError(path, f"damaged database ({first[0] if first else 'quick_check'})"
+                                   f"; restore a backup or move it away to start a new store")
+        have = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")}
+                for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(path, f"unreadable SQLite database ({exc})") from None
+    missing = [t for t in schema_columns() if t not in have]
+    if missing and require_tables:
+        raise StoreError(path, f"missing table(s) {', '.join(missing)} (not a C9 gateway store)")
+    for table, columns in schema_columns().items():
+        lacking = [c for c in columns if table in have and c not in have[table]]
+        if lacking:
+            raise StoreError(path, f"table {table} lacks column(s) {', '.join(lacking)} "
+                                   f"(not a C9 gateway store)")
+
+
 DEVICE_FIELDS = ("name", "model_id", "fw_version", "last_seen", "state", "threshold",
                  "uptime_ms", "battery", "source")
 EVENT_FIELDS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id", "flags",
@@ -45,22 +155,43 @@ EVENT_FIELDS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "mode
 class Store:
     """SQLite store of devices, events, runs and queued commands (C9)."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL", timeout: float = 10.0):
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", timeout: float = 10.0,
+                 readonly: bool = False):
+        """readonly=True: an existing, verified store, opened so that nothing (not even a
+        -wal file) is written; for commands that only read (`imuad gateway events`)."""
         # FULL: a commit is on disk before insert_event(s) returns, so the gateway may ACK.
         if synchronous not in ("OFF", "NORMAL", "FULL"):
             raise ImuadError(f"store: synchronous must be OFF, NORMAL or FULL, not {synchronous!r}")
         self.path = Path(path)
+        if readonly:
+            inspect_file(self.path)
+            self.db = connect_readonly(self.path, snapshot=True, timeout=timeout)
+            try:
+                verify(self.db, self.path)
+            except StoreError:
+                self.db.close()
+                raise
+            return
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() or self.path.is_symlink():
+                inspect_file(self.path, allow_empty=True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = None
         try:
-            self.db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={synchronous}")
-            self.db.execute("PRAGMA busy_timeout=%d" % int(timeout * 1000))
+            db = self.db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=%d" % int(timeout * 1000))
+            verify(db, self.path, require_tables=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise ImuadError(f"{path}: not a usable SQLite store ({exc})") from exc
+        except (StoreError, sqlite3.Error) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(path, f"not a usable SQLite store ({exc})") from exc
 
     # -- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
