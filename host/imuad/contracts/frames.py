@@ -13,6 +13,8 @@ from typing import ClassVar, Iterator
 
 import numpy as np
 
+from .decision import check_decision
+
 VERSION = 1
 MAX_BODY = 2048
 MAX_PAYLOAD = MAX_BODY - 4
@@ -305,7 +307,10 @@ class Config:
     n: int = 1
 
     def encode(self) -> bytes:
-        return struct.pack("<iiBB", self.threshold_on, self.threshold_off, self.k, self.n)
+        """C5-valid settings only (`check_decision`); a test of the firmware's answer to an
+        invalid CONFIG sends `encode_raw(CONFIG, ...)` instead."""
+        d = check_decision(self.threshold_on, self.threshold_off, self.k, self.n)
+        return struct.pack("<iiBB", d.threshold_on, d.threshold_off, d.k, d.n)
 
     @classmethod
     def decode(cls, p: bytes) -> "Config":
