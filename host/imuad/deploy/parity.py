@@ -51,7 +51,7 @@ def regenerate_synth(spec: dict[str, Any], path: Path) -> Path:
 def load_windows(card: dict[str, Any], recording: Path | None = None, split: str = "test",
                  max_windows: int | None = None) -> tuple[WindowBatch, Path]:
     from ..data.recording import load_recording
-    from ..data.splits import make_splits
+    from ..data.splits import SplitPlan, make_splits
     from ..reference import window_starts
     path = resolve_recording(card, recording)
     rec = load_recording(path)
@@ -60,6 +60,7 @@ def load_windows(card: dict[str, Any], recording: Path | None = None, split: str
         raise ImuadError(f"{path}: {rec.n_channels} channels, the model expects {len(card['channels'])}")
     if recording is None and card["dataset"].get("sha256") and rec.sha256() != card["dataset"]["sha256"]:
         raise ImuadError(f"{path}: SHA-256 differs from the card's dataset (the recording changed)")
+    plan = SplitPlan.from_dict(card.get("split"))
     if split == "all":
         counts = rec.counts(cpu)
         starts = window_starts(len(counts), W, H)
@@ -67,11 +68,10 @@ def load_windows(card: dict[str, Any], recording: Path | None = None, split: str
         y = None
         if rec.y is not None:
             from ..data.windows import window_labels
-            y = window_labels(rec.y, starts, W)
+            y = window_labels(rec.y, starts, W, plan.label_rule, H)
         batch = WindowBatch(X.astype(np.int16), starts.astype(np.int64), np.zeros(len(starts), np.int32), H, y)
     else:
-        fractions = tuple((card.get("split") or {}).get("fractions") or (0.6, 0.2, 0.2))
-        ws = make_splits(rec, W, H, cpu, fractions)[0][split]
+        ws = make_splits(rec, W, H, cpu, plan.fractions, mode=plan)[split]
         batch = WindowBatch(ws.X, ws.start, ws.block, H, ws.y)
     if max_windows is not None and max_windows < len(batch):
         n = max_windows

@@ -30,14 +30,14 @@ def load_card(model: str) -> tuple[Path, dict]:
 def recording_segments(recording: str, card: dict, split: str | None) -> list[tuple[int, np.ndarray]]:
     """(first sample, int16 counts) of every stretch to replay: the whole file, or each block of a split."""
     from ..data.recording import load_recording
-    from ..data.splits import time_block_split
+    from ..data.splits import SplitPlan, split_blocks
     rec = load_recording(recording)
     cpu = float(card.get("dataset", {}).get("counts_per_unit")
                 or card.get("preprocessing", {}).get("counts_per_unit") or 1.0)
     counts = rec.counts(cpu)
     if split in (None, "all"):
         return [(0, counts)]
-    blocks = time_block_split(rec.y, rec.n_samples, min_block=int(card["window"]))
+    blocks = split_blocks(SplitPlan.from_dict(card.get("split")), rec.y, rec.n_samples, int(card["window"]))
     segs = [(b.start, counts[b.start:b.stop]) for b in blocks if b.split == split]
     if not segs:
         raise ImuadError(f"{recording}: split '{split}' has no block of at least {card['window']} samples")
