@@ -382,7 +382,7 @@ def check_window(arch: str, window: int, hp: dict[str, Any] | None = None) -> No
     window = int(window)
     if window >= least and window % multiple == 0:
         return
-    why = f"a multiple of {multiple}" if multiple > 1 else f">= {least}"
+    why = f"a multiple of {multiple} and >= {least}" if multiple > 1 else f">= {least}"
     lower = max(least, window // multiple * multiple)
     near = sorted({lower, max(least, lower + multiple if lower < window else lower)})
     raise ImuadError(f"{arch}: window {window} is not valid (the window must be {why}); the smallest valid "
