@@ -21,4 +21,4 @@ for name in 54_CNCMachining 76_UCIAccelerometer 68_FurnaceVibration synth-s1; do
     dirs+=("$out")
   done
 done
-python3 benchmarks/zoo_table.py "${dirs[@]}"
+PYTHONPATH=host python3 benchmarks/zoo_table.py "${dirs[@]}"

@@ -10,6 +10,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from imuad.models.compare import best_deployable_row
+
 
 def _ms(values: list[float]) -> str:
     if not values:
@@ -42,9 +44,9 @@ def main(dirs: list[str]) -> None:
                 f1[key]["int8"].append(r["int8"]["test"]["f1"])
                 f1[key]["bytes"].append(r["int8"]["tflite_bytes"])
             f1[key]["macs"].append(r["macs"])
-        b = z.get("best_deployable")
+        b = best_deployable_row(z["rows"])   # the zoo's rule, re-applied (zoo.json of older runs)
         if b:
-            best[rec].append((z["seed"], b["model"], b["test_f1_int8"], b["val_f1"]))
+            best[rec].append((z["seed"], b["model"], b["int8"]["test"]["f1"], b["val"]["f1"]))
     print("| recording | W / hop / split | model | val F1 | test F1 float | test F1 int8 | MACs | flatbuffer B |")
     print("|---|---|---|---|---|---|---|---|")
     for rec, i in info.items():

@@ -121,9 +121,19 @@ def run_zoo(data: str | Path, out: str | Path, entries: tuple[str, ...] = DEFAUL
 
 
 def _val_key(row: dict[str, Any]) -> tuple:
-    """Best on val: F1, then PR-AUC, then fewer MACs (never test)."""
+    """Best on val: F1, then PR-AUC (never test); a tie carries no information, so it goes to the
+    architecture listed first in DEFAULT_ENTRIES (the recommended one)."""
     v = row["val"]
-    return (v["f1"], v.get("pr_auc") or 0.0, -int(row.get("macs") or 0))
+    order = [row_name(e) for e in DEFAULT_ENTRIES]
+    rank = order.index(row["model"]) if row["model"] in order else len(order)
+    return (v["f1"], v.get("pr_auc") or 0.0, -rank)
+
+
+def best_deployable_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The val-best deep row whose int8 model fits the device budget (rows quantized already)."""
+    deep = sorted([r for r in rows if r.get("deployable") and "error" not in r and "run" in r], key=_val_key,
+                  reverse=True)
+    return next((r for r in deep if (r.get("int8") or {}).get("within_budget")), None)
 
 
 def _int8(summary: dict[str, Any], mode: str) -> None:
