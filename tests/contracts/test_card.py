@@ -3,10 +3,8 @@ ImuadError naming the file (never another exception), and every command that tak
 refuses a damaged folder before doing any work."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import math
 import re
 import shutil
 import subprocess

@@ -1,6 +1,7 @@
 """`imuad data info|check` and `imuad synth` through the real CLI entry point."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,16 @@ def test_synth_then_info_prints_runs(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "6000 x 3 channels (ax, ay, az)" in text and "1000 Hz" in text
     assert "5 runs (2 anomalous)" in text
-    assert "anomaly  2000  3000  1000" in text and "anomaly  4000  5000  1000" in text
+    rows = [line for line in text.splitlines()
+            if len(line.split()) == 5 and line.split()[0] in ("label", "normal", "anomaly")]
+    assert [r.split() for r in rows if r.split()[0] == "anomaly"] == [
+        ["anomaly", "2000", "3000", "1000", "2.00-3.00"], ["anomaly", "4000", "5000", "1000", "4.00-5.00"]]
+    # aligned: every column ends at the same character in every row (header included)
+    assert len(rows) == 6 and len({len(r) for r in rows}) == 1
+    ends = [[m.end() for m in re.finditer(r"\S+", r)] for r in rows]
+    assert all(e == ends[0] for e in ends)
+    assert "anomalous run lengths: 2 runs, min 1000, median 1000, max 1000 samples" in text
+    assert "split:       per_run at window 128" in text
     for axis in ("ax", "ay", "az"):
         assert axis in text
 

@@ -157,7 +157,9 @@ def test_make_splits_one_call():
     y[400:600] = 1
     X = np.stack([np.sin(np.arange(n) / 7.0), np.cos(np.arange(n) / 5.0)], 1) * 3.0
     rec = Recording(None, X, y, 100.0)
-    splits, blocks = make_splits(rec, window=32, hop=16, counts_per_unit=None)
+    made = make_splits(rec, window=32, hop=16, counts_per_unit=None)
+    splits, blocks = made.sets, made.blocks
+    assert made.plan.mode == "per_run" and made.plan.label_rule == "majority"   # one 200-sample run >= 32/0.2
     assert [b.split for b in blocks] == ["train", "val", "test"] * 3
     assert [(b.start, b.stop) for b in blocks[:3]] == [(0, 240), (240, 320), (320, 400)]
     for name in ("train", "val", "test"):

@@ -27,16 +27,25 @@ def _int8(model, window: int, channels: int) -> bytes:
         return bytes(conv.convert())
 
 
-@pytest.mark.parametrize("arch", ["cnn", "cnn_gru", "transformer", "autoencoder"])
-def test_int8_conversion_runs_on_tflm(arch):
+# the spectral model uses only the default cnn's ops plus CONCATENATION (a copy): no new kernel to
+# prove bit-exact between TFLM reference, CMSIS-NN and ESP-NN
+SPECTRAL_OPS = {"CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN",
+                "RESHAPE"}
+
+
+@pytest.mark.parametrize("arch, window", [("spectral", 128), ("cnn", 128), ("cnn_gru", 128), ("transformer", 128),
+                                          ("autoencoder", 128), ("spectral", 4), ("cnn", 4)])
+def test_int8_conversion_runs_on_tflm(arch, window):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     import tensorflow as tf
-    tfl = _int8(build_model(arch, 128, 3, seed=0), 128, 3)
+    tfl = _int8(build_model(arch, window, 3, seed=0), window, 3)
     ops = {o["op_name"] for o in tf.lite.Interpreter(model_content=tfl)._get_ops_details()}
     assert ops <= ALLOWED, ops - ALLOWED
-    if arch == "cnn":
+    if arch == "spectral":
+        assert ops <= SPECTRAL_OPS, ops - SPECTRAL_OPS
+    if arch in ("cnn", "spectral"):
         assert len(tfl) <= 32 * 1024
     interp = runtime.Interpreter.from_bytes(tfl, arena_size=64 * 1024)
-    interp.set_input(np.zeros((1, 128, 3), np.int8), 0)
+    interp.set_input(np.zeros((1, window, 3), np.int8), 0)
     interp.invoke()
     assert interp.get_output(0).dtype == np.int8

@@ -59,7 +59,7 @@ def test_same_seed_same_weights():
 
 
 def test_unknown_arch_and_entries():
-    assert set(ARCHITECTURES) == {"cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder", "classical"}
+    assert set(ARCHITECTURES) == {"spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder", "classical"}
     with pytest.raises(ImuadError):
         build_model("mlp", 128, 3)
     assert parse_entry("classical:iforest") == ("classical", {"variant": "iforest"})

@@ -49,7 +49,7 @@ def synthetic_counts(n_windows: int, window: int, hop: int, channels: int, seed:
 def recording_test_split(card: dict, fixture: bool) -> list[np.ndarray]:
     """int16 counts of every test block of the card's recording (fixtures: the UCI recording)."""
     from imuad.data.recording import auto_counts_per_unit, load_recording
-    from imuad.data.splits import time_block_split
+    from imuad.data.splits import SplitPlan, split_blocks
     C = len(card["channels"])
     if fixture:
         path = datasets_dir() / "smartmanuad/76_UCIAccelerometer.npz"
@@ -68,7 +68,7 @@ def recording_test_split(card: dict, fixture: bool) -> list[np.ndarray]:
         counts = rec.counts(auto_counts_per_unit(rec.X))[:, :C]
     else:
         counts = rec.counts(float(card["dataset"]["counts_per_unit"]))
-    blocks = time_block_split(rec.y, rec.n_samples, min_block=int(card["window"]))
+    blocks = split_blocks(SplitPlan.from_dict(card.get("split")), rec.y, rec.n_samples, int(card["window"]))
     return [counts[b.start:b.stop] for b in blocks if b.split == "test"]
 
 

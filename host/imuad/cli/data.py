@@ -9,9 +9,11 @@ import numpy as np
 from ..errors import ImuadError
 from ..data.recording import Recording, auto_counts_per_unit, load_recording, save_recording
 from ..data.rules import apply_rules
+from ..data.splits import plan_split
 from ..data.synth import PRESETS, SynthConfig, parse_faults, synth_machine, with_overrides
 
 MAX_RUNS_SHOWN = 40
+DEFAULT_WINDOW = 128  # imuad train/zoo --window default
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,12 +54,9 @@ def describe(rec: Recording) -> str:
         runs = rec.label_runs()
         lines.append(f"labels:      {rec.anomaly_rate * 100:.2f} % anomalous, {len(runs)} runs "
                      f"({sum(1 for r in runs if r[0] == 1)} anomalous)")
-        lines.append("label runs:  label  start  stop  length" + ("  [s]" if rec.fs else ""))
-        for label, s, e in runs[:MAX_RUNS_SHOWN]:
-            sec = f"  {s / rec.fs:.2f}-{e / rec.fs:.2f}" if rec.fs else ""
-            lines.append(f"  {'anomaly' if label else 'normal':>9s}  {s}  {e}  {e - s}{sec}")
-        if len(runs) > MAX_RUNS_SHOWN:
-            lines.append(f"  ... {len(runs) - MAX_RUNS_SHOWN} more runs")
+        lines.extend(run_table(runs, rec.fs))
+        plan = plan_split(rec.y, rec.n_samples, DEFAULT_WINDOW)
+        lines.append(f"split:       {plan.mode} at window {DEFAULT_WINDOW} (label rule {plan.label_rule}; {plan.reason})")
     X = rec.X
     lines.append(f"{'axis':>8s} {'min':>12s} {'max':>12s} {'mean':>12s} {'std':>12s} {'rms':>12s}")
     for c, name in enumerate(rec.channels):
@@ -65,6 +64,25 @@ def describe(rec: Recording) -> str:
         lines.append(f"{name:>8s} {x.min():12.6g} {x.max():12.6g} {x.mean():12.6g} {x.std():12.6g} "
                      f"{np.sqrt(np.mean(x * x)):12.6g}")
     return "\n".join(lines)
+
+
+def run_table(runs: list[tuple[int, int, int]], fs: float | None) -> list[str]:
+    """The label-run table, columns right-aligned to their widest cell; with a length summary."""
+    shown = runs[:MAX_RUNS_SHOWN]
+    head = ["label", "start", "stop", "length"] + (["seconds"] if fs else [])
+    rows = [["anomaly" if label else "normal", str(s), str(e), str(e - s)]
+            + ([f"{s / fs:.2f}-{e / fs:.2f}"] if fs else []) for label, s, e in shown]
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    fmt = lambda cells: "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths))
+    lines = ["label runs:", fmt(head)] + [fmt(r) for r in rows]
+    if len(runs) > MAX_RUNS_SHOWN:
+        lines.append(f"  ... {len(runs) - MAX_RUNS_SHOWN} more runs")
+    for lab, name in ((1, "anomalous"), (0, "normal")):
+        lens = [e - s for label, s, e in runs if label == lab]
+        if lens:
+            lines.append(f"  {name} run lengths: {len(lens)} runs, min {min(lens)}, median {int(np.median(lens))}, "
+                         f"max {max(lens)} samples")
+    return lines
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -21,13 +21,14 @@ from .decision import Decision, DecisionError, check_decision
 from .preprocess import SHIFT_RANGE, Preprocess
 from .score import KINDS as SCORE_KINDS
 from .score import Score
+from .windows import LABEL_RULE, SPLIT_MODES
 
 CARD_NAME = "model_card.json"
 TFLITE_NAME = "model.tflite"
 SCHEMA = 1
 CARD_KEYS = ("schema", "name", "architecture", "dataset", "sample_rate_hz", "window", "hop", "channels",
              "preprocessing", "input", "output", "score", "output_meaning", "decision", "metrics", "sizes",
-             "ops", "parity", "seed", "train_config", "tflite_sha256")
+             "ops", "parity", "seed", "train_config", "tflite_sha256", "split")
 MAX_CHANNELS = 8            # imuad::kMaxChannels
 MAX_NAME = 32               # DEVICE_INFO model_name
 MAX_TFLITE_BYTES = 1 << 20  # the largest model any target holds (ESP32 `models` partition slot)
@@ -145,6 +146,7 @@ class ModelCard:
     ops: tuple[str, ...]
     tflite_sha256: str
     default: bool
+    split: Mapping[str, Any]    # C2 split plan: mode, label_rule, fractions, gap_samples
     path: Path
     raw: Mapping[str, Any]
 
@@ -216,12 +218,33 @@ class ModelCard:
         sha = f.get("tflite_sha256")
         if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
             raise f.fail("tflite_sha256", f"must be 64 lowercase hex digits, got {sha!r}")
+        split = _split(f, window)
         arch = f.get("architecture")
         return cls(name=name, architecture=str(arch), window=window, hop=hop, channels=tuple(channels),
                    sample_rate_hz=f.num("sample_rate_hz", optional=True), counts_per_unit=counts_per_unit,
                    preprocessing_kind=kind, preprocess=pre, input=inp, output=out, score=score,
                    decision=decision, ops=tuple(ops), tflite_sha256=sha, default=bool(obj.get("default", False)),
-                   path=path, raw=obj)
+                   split=split, path=path, raw=obj)
+
+
+def _split(f: _Fields, window: int) -> dict[str, Any]:
+    """C2 split plan of the card; cards written before split modes existed are per_run."""
+    raw = f.obj.get("split")
+    if raw is None or not isinstance(raw, Mapping) or "mode" not in raw:
+        if raw is not None and not isinstance(raw, Mapping):
+            raise f.fail("split", f"must be an object, got {raw!r}")
+        fr = (raw or {}).get("fractions") or [0.6, 0.2, 0.2]
+        raw = {"mode": "per_run", "fractions": fr}
+    s = _Fields(raw, "split", f.label)
+    mode = s.str("mode", SPLIT_MODES)
+    if raw.get("label_rule", LABEL_RULE[mode]) != LABEL_RULE[mode]:
+        raise s.fail("label_rule", f"must be '{LABEL_RULE[mode]}' for mode '{mode}', got {raw.get('label_rule')!r}")
+    fr = raw.get("fractions")
+    if (not isinstance(fr, list) or len(fr) != 3 or any(isinstance(v, bool) or not isinstance(v, numbers.Real)
+                                                        or not math.isfinite(v) or v < 0 for v in fr) or sum(fr) <= 0):
+        raise s.fail("fractions", f"must be 3 non-negative numbers (train, val, test) with a positive sum, got {fr!r}")
+    gap = s.int("gap_samples", 0, 2**31 - 1) if "gap_samples" in raw else (window if mode == "stream" else 0)
+    return {"mode": mode, "label_rule": LABEL_RULE[mode], "fractions": [float(v) for v in fr], "gap_samples": gap}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
-"""Windows of int16 counts and their labels (docs/contracts.md C2).
+"""Windows of int16 counts and their labels (docs/contracts.md C2): the one place for window maths.
 
 Window j of a span starting at sample `start` covers samples [start + j*H, start + j*H + W);
 over a whole stream (start=0) this is exactly the firmware's window j (`window_starts`).
-A window is an anomaly iff 2 * sum(labels) >= W. `WindowSet` is the one container of windows:
-training, evaluation and parity use it, and `WindowSet.streams()` turns each contiguous block
-back into the sample stream a firmware target is fed.
+`WindowSet` is the one container of windows: training, evaluation and parity use it, and
+`WindowSet.streams()` turns each contiguous block back into the sample stream a firmware
+target is fed. Two label rules (C2):
+- "majority": anomaly iff 2 * sum(labels in the window) >= W (long label runs, per-run split);
+- "newest":   anomaly iff an anomalous sample lies in the window's newest min(H, W) samples
+              [start + W - H, start + W) (short events: each sample is judged by exactly one
+              window of a stream, the first that contains it, so H bounds the detection latency).
 """
 from __future__ import annotations
 
@@ -81,9 +85,24 @@ class WindowSet:
                    np.concatenate([p.start for p in parts]), np.concatenate([p.block for p in parts]))
 
 
-def window_label(y_window: np.ndarray) -> int:
-    """C2: 1 (anomaly) iff at least half of the window's samples are labelled 1."""
+LABEL_RULES = ("majority", "newest")
+SPLIT_MODES = ("per_run", "stream")
+LABEL_RULE = {"per_run": "majority", "stream": "newest"}   # each split mode has its label rule
+
+
+def check_label_rule(rule: str) -> str:
+    if rule not in LABEL_RULES:
+        raise ImuadError(f"label_rule '{rule}' is not one of {', '.join(LABEL_RULES)}")
+    return rule
+
+
+def window_label(y_window: np.ndarray, rule: str = "majority", hop: int | None = None) -> int:
+    """C2 label of one window's samples (see the module doc); "newest" needs the hop."""
     y_window = np.asarray(y_window)
+    if check_label_rule(rule) == "newest":
+        if hop is None or hop < 1:
+            raise ImuadError(f"label_rule 'newest' needs a hop >= 1, got {hop}")
+        return int(np.any(y_window[-min(int(hop), len(y_window)):] != 0))
     return int(2 * int(np.sum(y_window, dtype=np.int64)) >= len(y_window))
 
 
@@ -106,17 +125,25 @@ def stream_windows(counts: np.ndarray, window: int, hop: int) -> np.ndarray:
     return counts[starts[:, None] + np.arange(window)[None, :]]
 
 
-def window_labels(y: np.ndarray | None, starts: np.ndarray, window: int) -> np.ndarray:
+def window_labels(y: np.ndarray | None, starts: np.ndarray, window: int, rule: str = "majority",
+                  hop: int | None = None) -> np.ndarray:
     """Labels of windows starting at `starts` (vectorised window_label)."""
+    check_label_rule(rule)
+    starts = np.asarray(starts, dtype=np.int64)
     if y is None:
         return np.zeros(len(starts), np.int8)
-    cs = np.concatenate([[0], np.cumsum(np.asarray(y, dtype=np.int64))])
+    cs = np.concatenate([[0], np.cumsum(np.asarray(y, dtype=np.int64) != 0)])
+    if rule == "newest":
+        if hop is None or hop < 1:
+            raise ImuadError(f"label_rule 'newest' needs a hop >= 1, got {hop}")
+        first = starts + window - min(int(hop), window)
+        return (cs[starts + window] - cs[first] > 0).astype(np.int8)
     sums = cs[starts + window] - cs[starts]
     return (2 * sums >= window).astype(np.int8)
 
 
 def make_windows(counts: np.ndarray, y: np.ndarray | None, window: int, hop: int,
-                 start: int = 0, stop: int | None = None, block: int = 0) -> WindowSet:
+                 start: int = 0, stop: int | None = None, block: int = 0, rule: str = "majority") -> WindowSet:
     """All complete windows inside samples [start, stop) of an int16 stream [T, C]."""
     counts = np.asarray(counts)
     if counts.ndim != 2:
@@ -134,5 +161,5 @@ def make_windows(counts: np.ndarray, y: np.ndarray | None, window: int, hop: int
     n = n_windows(stop - start, window, hop)
     starts = start + hop * np.arange(n, dtype=np.int64)
     X = counts[starts[:, None] + np.arange(window)[None, :]] if n else np.zeros((0, window, counts.shape[1]), np.int16)
-    return WindowSet(X.astype(np.int16, copy=False), window_labels(y, starts, window), starts,
+    return WindowSet(X.astype(np.int16, copy=False), window_labels(y, starts, window, rule, hop), starts,
                      np.full(n, block, dtype=np.int32))

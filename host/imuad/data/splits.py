@@ -1,8 +1,16 @@
 """Time-block splits (docs/contracts.md C2) and train-only normalisation.
 
-Every contiguous label run is cut, in time order, into train / val / test blocks; windows
-are made inside each block separately, so no window straddles a cut (nor a label change),
-and no sample is shared between splits.
+Two split modes, each with its window label rule (windows.py):
+- "per_run" (label rule "majority"): every contiguous label run is cut, in time order, into
+  train / val / test blocks; no window straddles a cut nor a label change. Right when the
+  labels come in long runs (machine conditions in blocks).
+- "stream" (label rule "newest"): the whole recording is cut into three contiguous blocks,
+  train, val, test in time order, with a gap of one window between them. Right when the
+  anomalies are short events (a few samples): per-run cutting would leave them no windows.
+`plan_split` picks the mode from the label-run statistics ("auto") and says why.
+In both modes windows are made inside each block separately, and no sample is shared
+between splits. `make_splits` / `split_blocks` are the one way every consumer (training,
+run folders, quantize, parity, replay) gets blocks and labelled windows.
 
 Short runs: a block shorter than `min_block` samples (make_splits uses the window length)
 holds no window, so a run gets only as many blocks as fit: with room for k blocks of
@@ -20,10 +28,11 @@ import numpy as np
 
 from ..errors import ImuadError
 from .recording import Recording, auto_counts_per_unit, label_runs
-from ..contracts.windows import WindowSet, make_windows
+from ..contracts.windows import LABEL_RULE, SPLIT_MODES, WindowSet, make_windows
 
 SPLITS = ("train", "val", "test")
 _PRIORITY = ("train", "test", "val")
+PER_RUN_MIN_COVERAGE = 0.9   # auto: per_run only when nearly every sample sits in a run long enough
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ class Block:
     split: str    # "train" | "val" | "test"
     start: int    # first sample
     stop: int     # one past the last sample
-    label: int    # label of the run the block was cut from
+    label: int    # label of the run the block was cut from; -1 for a stream block (mixed labels)
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -82,30 +91,146 @@ def time_block_split(y: np.ndarray | None, n_samples: int,
     return blocks
 
 
+def stream_split(n_samples: int, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+                 gap: int = 0, min_block: int = 1) -> list[Block]:
+    """Three contiguous blocks of the whole recording, train/val/test in time order, `gap`
+    samples left out between consecutive blocks (splits with fraction 0 get no block)."""
+    f = _check_fractions(fractions)
+    chosen = [name for name in SPLITS if f[SPLITS.index(name)] > 0]
+    usable = int(n_samples) - max(0, int(gap)) * (len(chosen) - 1)
+    if usable < len(chosen) * max(1, int(min_block)):
+        raise ImuadError(f"stream split: {n_samples} samples cannot hold {len(chosen)} blocks of "
+                         f">= {min_block} samples with gaps of {gap} (a longer recording or a smaller window)")
+    parts = _share(usable, np.array([f[SPLITS.index(n)] for n in chosen]), max(1, int(min_block)))
+    blocks, pos = [], 0
+    for name, n in zip(chosen, parts):
+        blocks.append(Block(name, pos, pos + int(n), -1))
+        pos += int(n) + max(0, int(gap))
+    return blocks
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """How a recording is split and labelled (recorded in run.json and the model card, C2/C6)."""
+    mode: str                                   # "per_run" | "stream"
+    fractions: tuple[float, float, float]
+    gap: int = 0                                # samples between stream blocks (one window)
+    reason: str = ""
+
+    @property
+    def label_rule(self) -> str:
+        return LABEL_RULE[self.mode]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "label_rule": self.label_rule, "fractions": [float(v) for v in self.fractions],
+                "gap_samples": int(self.gap), "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None, fractions: Any = None) -> "SplitPlan":
+        """From run.json / card `split`; files written before split modes existed are per_run."""
+        d = d or {}
+        mode = d.get("mode") or "per_run"
+        if mode not in SPLIT_MODES:
+            raise ImuadError(f"split field 'mode': '{mode}' is not one of {', '.join(SPLIT_MODES)}")
+        rule = d.get("label_rule")
+        if rule is not None and rule != LABEL_RULE[mode]:
+            raise ImuadError(f"split field 'label_rule': '{rule}' does not belong to mode '{mode}' "
+                             f"(expected '{LABEL_RULE[mode]}')")
+        fr = tuple(float(v) for v in (d.get("fractions") or fractions or (0.6, 0.2, 0.2)))
+        return cls(mode, fr, int(d.get("gap_samples", 0)), str(d.get("reason", "")))  # type: ignore[arg-type]
+
+
+def _anomalous_runs(y: np.ndarray | None, n_samples: int) -> list[int]:
+    return [e - s for label, s, e in label_runs(y, n_samples) if label == 1]
+
+
+def plan_split(y: np.ndarray | None, n_samples: int, window: int,
+               fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), mode: str = "auto") -> SplitPlan:
+    """Choose the split mode ("auto") from the label runs, or take the one given; with the reason.
+
+    Per-run cutting gives an anomalous run windows in val and test only if the run is at
+    least window / (smallest non-zero fraction) samples long. "auto" picks per_run when such
+    long runs hold at least PER_RUN_MIN_COVERAGE of the anomalous samples, else stream."""
+    f = _check_fractions(fractions)
+    fr = tuple(float(v) for v in fractions)
+    window = int(window)
+    if mode not in ("auto",) + SPLIT_MODES:
+        raise ImuadError(f"split mode '{mode}' is not one of auto, {', '.join(SPLIT_MODES)}")
+    runs = _anomalous_runs(y, n_samples)
+    need = int(np.ceil(window / float(f[f > 0].min())))
+    covered = sum(r for r in runs if r >= need)
+    total = sum(runs)
+    coverage = covered / total if total else 1.0
+    if runs:
+        stats = (f"{len(runs)} anomalous label run(s), median {int(np.median(runs))} samples, longest {max(runs)}; "
+                 f"{100 * coverage:.0f} % of anomalous samples lie in runs >= {need} samples "
+                 f"(window {window} / smallest fraction {float(f[f > 0].min()):.2g}), long enough for per-run cuts")
+    else:
+        stats = "no anomalous samples"
+    if mode == "auto":
+        mode = "per_run" if coverage >= PER_RUN_MIN_COVERAGE else "stream"
+        why = f"auto: {stats}"
+    else:
+        why = f"requested; {stats}"
+    return SplitPlan(mode, fr, window if mode == "stream" else 0, why)  # type: ignore[arg-type]
+
+
+def describe_plan(plan: SplitPlan, window: int, hop: int) -> str:
+    """One line for the terminal: mode, label rule and the reason."""
+    if plan.mode == "stream":
+        how = (f"stream: contiguous train/val/test blocks {plan.fractions} in time order, gap {plan.gap} samples; "
+               f"window anomalous iff an anomalous sample is in its newest {min(hop, window)} samples (hop)")
+    else:
+        how = (f"per_run: every label run cut {plan.fractions} in time order; "
+               f"window anomalous iff >= 50 % of its samples are")
+    return f"split {how} ({plan.reason})" if plan.reason else f"split {how}"
+
+
+def split_blocks(plan: SplitPlan, y: np.ndarray | None, n_samples: int, window: int) -> list[Block]:
+    """The blocks of a plan (min_block = window: shorter blocks hold no window)."""
+    if plan.mode == "stream":
+        return stream_split(n_samples, plan.fractions, plan.gap, min_block=window)
+    return time_block_split(y, n_samples, plan.fractions, min_block=window)
+
+
 def split_windows(counts: np.ndarray, y: np.ndarray | None, window: int, hop: int,
-                  blocks: list[Block]) -> dict[str, WindowSet]:
+                  blocks: list[Block], rule: str = "majority") -> dict[str, WindowSet]:
     """Windows made inside each block; WindowSet.block is the block's index in `blocks`."""
     counts = np.asarray(counts)
     parts: dict[str, list[WindowSet]] = {name: [] for name in SPLITS}
     for i, b in enumerate(blocks):
         if b.split not in parts:
             raise ImuadError(f"block {i} has unknown split {b.split!r}")
-        parts[b.split].append(make_windows(counts, y, window, hop, b.start, b.stop, block=i))
+        parts[b.split].append(make_windows(counts, y, window, hop, b.start, b.stop, block=i, rule=rule))
     return {name: WindowSet.concat(p, window, counts.shape[1]) for name, p in parts.items()}
 
 
+@dataclass
+class Splits:
+    sets: dict[str, WindowSet]
+    blocks: list[Block]
+    plan: SplitPlan
+
+    def __getitem__(self, split: str) -> WindowSet:
+        return self.sets[split]
+
+
 def make_splits(rec: Recording, window: int, hop: int, counts_per_unit: float | None,
-                fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-                ) -> tuple[dict[str, WindowSet], list[Block]]:
-    """One call for training: counts (C1) -> blocks (min_block = window) -> windows per split.
+                fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+                mode: str | SplitPlan = "auto") -> Splits:
+    """One call for training and every later consumer: counts (C1) -> plan -> blocks -> labelled
+    windows per split. `mode` is "auto", a mode name, or the SplitPlan stored with a run/card.
 
     counts_per_unit None uses auto_counts_per_unit(rec.X)."""
     cpu = auto_counts_per_unit(rec.X) if counts_per_unit is None else float(counts_per_unit)
     if rec.n_samples < window:
         raise ImuadError(f"{rec.path or '<recording>'}: {rec.n_samples} samples, fewer than one window of {window}")
+    plan = mode if isinstance(mode, SplitPlan) else plan_split(rec.y, rec.n_samples, window, fractions, mode)
+    if plan.mode == "stream" and plan.gap != window:
+        plan = SplitPlan(plan.mode, plan.fractions, window, plan.reason)
     counts = rec.counts(cpu)
-    blocks = time_block_split(rec.y, rec.n_samples, fractions, min_block=window)
-    return split_windows(counts, rec.y, window, hop, blocks), blocks
+    blocks = split_blocks(plan, rec.y, rec.n_samples, window)
+    return Splits(split_windows(counts, rec.y, window, hop, blocks, plan.label_rule), blocks, plan)
 
 
 @dataclass

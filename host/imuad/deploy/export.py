@@ -154,7 +154,7 @@ def build_card(name: str, cfg: dict[str, Any], quant: dict[str, Any], data: byte
         "ops": info.op_names, "parity": parity, "seed": cfg.get("seed"),
         "train_config": cfg.get("train_config", {}), "tflite_sha256": sha,
         # beyond C6, for reproduction and reading
-        "split": {"fractions": cfg.get("fractions"), "blocks": "time blocks per label run (C2)"},
+        "split": split_card(cfg),
         "decision_rule": quant["decision"].get("rule"), "stateful": quant.get("stateful", False),
         "n_ops": len(info.ops), "imuad_version": __version__, "keras_layers": quant.get("keras_layers"),
         "op_layers": [f"#{op.index} {op.name} <- {op.layer}" for op in info.ops],
@@ -171,6 +171,13 @@ def build_card(name: str, cfg: dict[str, Any], quant: dict[str, Any], data: byte
             if key in old_card and card["parity"]:
                 card[key] = old_card[key]
     return card
+
+
+def split_card(cfg: dict[str, Any]) -> dict[str, Any]:
+    """C6 `split`: the run's C2 split mode and window label rule (runs from before split modes:
+    per_run / majority), so parity and replay rebuild the same labelled windows."""
+    from ..data.splits import SplitPlan
+    return SplitPlan.from_dict(cfg.get("split"), cfg.get("fractions")).to_dict()
 
 
 DEFAULT_MODEL = "synth"

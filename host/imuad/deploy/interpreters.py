@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from contextlib import contextmanager
 from typing import Iterator
@@ -72,7 +73,7 @@ def _loop(x_q, reset, one, progress, label) -> np.ndarray:
         raise ImuadError(f"{label}: inputs must be int8, got {x_q.dtype}")
     out = []
     it = range(len(x_q))
-    if progress and len(x_q) > 200:
+    if progress and len(x_q) > 200 and sys.stderr.isatty():  # a bar in a log file reads "0/420"
         from tqdm import tqdm
         it = tqdm(it, desc=label, unit="win", leave=False)
     for i in it:

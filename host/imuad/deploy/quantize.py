@@ -57,14 +57,25 @@ def convert_int8(model, x_rep: np.ndarray, per_tensor_dense: bool = True) -> byt
     # Per-channel FULLY_CONNECTED: TFLite's reference kernel and TFLM round differently (1 LSB
     # on a few windows); per-tensor dense weights keep them bit-exact (CONV_2D stays per-channel).
     conv._experimental_disable_per_channel_quantization_for_dense_layers = bool(per_tensor_dense)
+    import contextlib
+    import io
+    import warnings
+
+    from ..tfquiet import fd2_captured
     try:
-        import contextlib
-        import io
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras' export prints its endpoints
+        # Keras' export prints its endpoints (stdout), the converter's C++ writes
+        # "fully_quantize: 0, inference_type: 6 ..." to fd 2 whatever TF_CPP_MIN_LOG_LEVEL says, and
+        # Python warns "Statistics for quantized inputs were expected ..." on every conversion:
+        # all captured; on failure fd 2 goes back to stderr and the warnings join the message.
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(io.StringIO()), \
+                fd2_captured():
+            warnings.simplefilter("always")
             return bytes(conv.convert())
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with long logs
         first = str(exc).strip().splitlines()
-        raise ImuadError(f"int8 conversion failed: {first[0] if first else type(exc).__name__}") from exc
+        said = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught})) if "caught" in locals() else ""
+        raise ImuadError(f"int8 conversion failed: {first[0] if first else type(exc).__name__}"
+                         + (f" (converter warnings: {said})" if said else "")) from exc
 
 
 def keras_layers(model) -> dict[str, str]:

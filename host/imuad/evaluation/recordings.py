@@ -10,7 +10,7 @@ import numpy as np
 from ..contracts.card import ModelCard
 from ..contracts.windows import WindowSet, make_windows
 from ..data.recording import Recording, load_recording, save_recording
-from ..data.splits import SPLITS, make_splits
+from ..data.splits import SPLITS, SplitPlan, make_splits, split_blocks
 from ..errors import ImuadError
 from ..paths import REPO_ROOT
 
@@ -61,9 +61,9 @@ def load_for(card: ModelCard, recording: str | Path | None, check_sha: bool = Tr
     return rec
 
 
-def _split(card: ModelCard, rec: Recording):
-    fractions = tuple((card.raw.get("split") or {}).get("fractions") or (0.6, 0.2, 0.2))
-    return make_splits(rec, card.window, card.hop, card.counts_per_unit, fractions)
+def plan_of(card: ModelCard) -> SplitPlan:
+    """The split the model was trained with (C2: mode, label rule, fractions)."""
+    return SplitPlan.from_dict(dict(card.split))
 
 
 def load_windows(card: ModelCard, recording: str | Path | None = None, split: str = "test",
@@ -74,10 +74,12 @@ def load_windows(card: ModelCard, recording: str | Path | None = None, split: st
     if max_windows is not None and max_windows < 1:
         raise ImuadError(f"--max-windows must be >= 1, got {max_windows}")
     rec = load_for(card, recording)
+    plan = plan_of(card)
     if split == "all":
-        ws = make_windows(rec.counts(card.counts_per_unit), rec.y, card.window, card.hop)
+        ws = make_windows(rec.counts(card.counts_per_unit), rec.y, card.window, card.hop,
+                          rule=plan.label_rule)
     else:
-        ws = _split(card, rec)[0][split]
+        ws = make_splits(rec, card.window, card.hop, card.counts_per_unit, plan.fractions, mode=plan)[split]
     if max_windows is not None and max_windows < len(ws):
         ws = ws.subset(np.arange(max_windows))
     if len(ws) == 0:
@@ -98,8 +100,8 @@ def segments(card: ModelCard, recording: str | Path, split: str | None = None,
     else:
         if split not in SPLITS:
             raise ImuadError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
-        segs = [(b.start, counts[b.start:b.stop]) for b in _split(card, rec)[1]
-                if b.split == split and len(b) >= card.window]
+        blocks = split_blocks(plan_of(card), rec.y, rec.n_samples, card.window)
+        segs = [(b.start, counts[b.start:b.stop]) for b in blocks if b.split == split and len(b) >= card.window]
         if not segs:
             raise ImuadError(f"{recording}: split '{split}' has no block of at least {card.window} samples")
     if max_samples:

@@ -18,10 +18,21 @@ def _fractions(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
 def _common(p: argparse.ArgumentParser, hop_default: int | None) -> None:
     p.add_argument("--data", required=True, help="recording (CSV or NPZ) with labels")
-    p.add_argument("--window", type=int, default=128, help="samples per window (default 128)")
-    p.add_argument("--hop", type=int, default=hop_default,
+    p.add_argument("--window", type=_positive, default=128,
+                   help="samples per window (default 128; architectures that need another size say which)")
+    p.add_argument("--hop", type=_positive, default=hop_default,
                    help="samples between windows" + (f" (default {hop_default})" if hop_default
                                                      else " (default: chosen from the recording length)"))
     p.add_argument("--epochs", type=int, default=40, help="max epochs, early stopping on val loss (default 40)")
@@ -31,6 +42,11 @@ def _common(p: argparse.ArgumentParser, hop_default: int | None) -> None:
     p.add_argument("--fractions", type=_fractions, default=(0.6, 0.2, 0.2), help="train,val,test (default 0.6,0.2,0.2)")
     p.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (default 5)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--split", choices=("auto", "per_run", "stream"), default="auto",
+                   help="per_run: cut every label run 60/20/20, window label = majority of its samples; "
+                        "stream: three contiguous blocks with a one-window gap, window label = an anomalous "
+                        "sample in its newest hop samples (short events); auto (default) picks from the "
+                        "label runs and prints why")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--archs", nargs="+", default=None,
                    help="entries to train (default: all; classical:iforest / classical:forest for variants)")
     p.add_argument("--out", default=None, help="output folder (default runs/zoo-<recording name>)")
+    p.add_argument("--int8", choices=("best", "all", "none"), default="best",
+                   help="quantize the best deployable model by val F1 (default), every deep model, or none")
     p.set_defaults(func=cmd_zoo)
 
 
@@ -66,7 +84,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ImuadError("--variant only applies to --arch classical")
     train(args.data, args.arch, args.out, window=args.window, hop=args.hop, epochs=args.epochs, seed=args.seed,
           counts_per_unit=args.counts_per_unit, fractions=args.fractions, batch_size=args.batch_size,
-          patience=args.patience, hp=hp)
+          patience=args.patience, hp=hp, split=args.split)
     return 0
 
 
@@ -90,7 +108,8 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     _quiet_tf()
     from .compare import DEFAULT_ENTRIES, run_zoo
     out = args.out or f"runs/zoo-{Path(args.data).stem}"
-    run_zoo(args.data, out, tuple(args.archs) if args.archs else DEFAULT_ENTRIES, window=args.window, hop=args.hop,
-            epochs=args.epochs, seed=args.seed, counts_per_unit=args.counts_per_unit, fractions=args.fractions,
-            batch_size=args.batch_size, patience=args.patience)
-    return 0
+    summary = run_zoo(args.data, out, tuple(args.archs) if args.archs else DEFAULT_ENTRIES, window=args.window,
+                      hop=args.hop, epochs=args.epochs, seed=args.seed, int8=args.int8,
+                      counts_per_unit=args.counts_per_unit, fractions=args.fractions, batch_size=args.batch_size,
+                      patience=args.patience, split=args.split)
+    return int(summary["exit_status"])

@@ -1,7 +1,14 @@
-"""`imuad zoo`: train every architecture on one recording and tabulate the results."""
+"""`imuad zoo`: train every architecture on one recording, tabulate, and name the best deployable one.
+
+Trust rules: every failure's whole message is printed (ANSI codes stripped); the exit status is
+non-zero when every entry failed or when val/test has no anomalous window; the best deployable
+model is chosen on **val** only and quantized (int8 test F1, flatbuffer and arena reported).
+"""
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -9,12 +16,19 @@ from typing import Any
 
 from ..errors import ImuadError
 from .evaluate import fmt
-from .names import ARCHITECTURES
+from .names import ARCHITECTURES, DEEP
 
 # zoo rows: "classical" expands into its sklearn variants (host-only baselines)
-DEFAULT_ENTRIES = ("cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",
+DEFAULT_ENTRIES = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",
                    "classical", "classical:iforest", "classical:forest")
 COLUMNS = ("f1", "precision", "recall", "roc_auc", "pr_auc")
+INT8_CHOICES = ("best", "all", "none")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def plain(text: str) -> str:
+    """Without terminal colour codes (Keras/TF tracebacks carry them into files otherwise)."""
+    return _ANSI.sub("", text)
 
 
 def suggest_hop(n_samples: int, window: int, target_windows: int = 1500, min_hop: int = 4) -> int:
@@ -43,46 +57,132 @@ def row_name(entry: str) -> str:
 
 
 def run_zoo(data: str | Path, out: str | Path, entries: tuple[str, ...] = DEFAULT_ENTRIES, window: int = 128,
-            hop: int | None = None, epochs: int = 40, seed: int = 0, **train_kw: Any) -> dict[str, Any]:
-    """Train each entry into out/<row>; write out/zoo.json and out/zoo.md; return the summary."""
+            hop: int | None = None, epochs: int = 40, seed: int = 0, int8: str = "best",
+            **train_kw: Any) -> dict[str, Any]:
+    """Train each entry into out/<row>; write out/zoo.json and out/zoo.md; return the summary
+    (summary["exit_status"]: 0 ok, 1 every entry failed or val/test without anomalous windows)."""
     from ..data.recording import load_recording
     from .train import train
+    from .zoo import check_window
+    if int8 not in INT8_CHOICES:
+        raise ImuadError(f"zoo: int8 '{int8}' is not one of {', '.join(INT8_CHOICES)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rec = load_recording(data)
     if hop is None:
         hop = suggest_hop(rec.n_samples, window)
     summary: dict[str, Any] = {"recording": str(Path(data).resolve()), "window": window, "hop": hop,
-                               "epochs": epochs, "seed": seed, "rows": []}
+                               "epochs": epochs, "seed": seed, "sample_rate_hz": rec.fs, "rows": []}
+    if rec.fs is None:
+        print(f"zoo: warning: {Path(data).name}: sample rate unknown (no fs / t); window {window} and hop {hop} "
+              "are in samples", file=sys.stderr)
     old = _previous(out / "zoo.json", summary)
     names = [row_name(e) for e in entries]
+    t_zoo = time.time()
     for entry in entries:
         arch, hp = parse_entry(entry)
         name = row_name(entry)
         t0 = time.time()
-        row: dict[str, Any] = {"model": name, "arch": arch}
+        row: dict[str, Any] = {"model": name, "arch": arch, "deployable": arch in DEEP}
         try:
+            check_window(arch, window, hp)  # refuse up front, with the smallest valid window
             run_dir = train(data, arch, out / name, window=window, hop=hop, epochs=epochs, seed=seed, hp=hp,
                             **train_kw)
             cfg = json.loads((run_dir / "run.json").read_text())
             row.update({"run": str(run_dir), "test": cfg["metrics"]["test"], "val": cfg["metrics"]["val"],
                         "params": cfg["params"], "macs": cfg["macs"], "train_seconds": cfg["train_seconds"],
-                        "epochs_run": cfg["train_config"].get("epochs_run"),
+                        "epochs_run": cfg["train_config"].get("epochs_run"), "split": cfg.get("split"),
+                        "n_anomaly_windows": cfg.get("n_anomaly_windows"), "warnings": cfg.get("warnings", []),
                         "supervised": arch not in ("autoencoder",) and hp.get("variant") != "iforest"})
         except ImuadError as exc:
-            row["error"] = str(exc)
-        except Exception as exc:  # keep the other rows; the table shows what failed
-            row["error"] = f"{type(exc).__name__}: {exc}"
+            row["error"] = plain(str(exc))
+        except Exception as exc:  # keep the other rows; the whole message is printed and stored
+            row["error"] = plain(f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
+        if "error" in row:
+            print(f"zoo: {name} FAILED: {row['error']}", file=sys.stderr, flush=True)
         row["wall_seconds"] = round(time.time() - t0, 1)
         summary["rows"].append(row)
         summary["rows"] = _merged(old, summary["rows"], names)
         (out / "zoo.json").write_text(json.dumps(summary, indent=2))
+    _int8(summary, int8)
+    summary["wall_seconds"] = round(time.time() - t_zoo, 1)
+    problems = verdict(summary)
+    summary["exit_status"] = 1 if problems else 0
+    summary["problems"] = problems
+    (out / "zoo.json").write_text(json.dumps(summary, indent=2))
     md = markdown_table(summary)
     (out / "zoo.md").write_text(md)
     print(md)
-    print(f"zoo: {out / 'zoo.md'}")
+    for p in problems:
+        print(f"zoo: error: {p}", file=sys.stderr)
+    print(f"zoo: {out / 'zoo.md'} ({summary['wall_seconds']:.0f} s)")
     return summary
+
+
+def _val_key(row: dict[str, Any]) -> tuple:
+    """Best on val: F1, then PR-AUC (never test); a tie carries no information, so it goes to the
+    architecture listed first in DEFAULT_ENTRIES (the recommended one)."""
+    v = row["val"]
+    order = [row_name(e) for e in DEFAULT_ENTRIES]
+    rank = order.index(row["model"]) if row["model"] in order else len(order)
+    return (v["f1"], v.get("pr_auc") or 0.0, -rank)
+
+
+def best_deployable_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The val-best deep row whose int8 model fits the device budget (rows quantized already)."""
+    deep = sorted([r for r in rows if r.get("deployable") and "error" not in r and "run" in r], key=_val_key,
+                  reverse=True)
+    return next((r for r in deep if (r.get("int8") or {}).get("within_budget")), None)
+
+
+def _int8(summary: dict[str, Any], mode: str) -> None:
+    """Quantize deep rows (all, or the val-best first until one fits the device budget) and
+    name the best deployable model in summary["best_deployable"]."""
+    if mode == "none":
+        return
+    from ..deploy.export import BUDGET_ARENA, BUDGET_TFLITE
+    from ..deploy.quantize import quantize_run
+    from .run import Run
+    deep = sorted([r for r in summary["rows"] if r.get("deployable") and "error" not in r and "run" in r],
+                  key=_val_key, reverse=True)
+    best = None
+    for row in deep:
+        if mode == "best" and best is not None:
+            break
+        print(f"zoo: int8 {row['model']} (quantize, TFLM) ...", flush=True)
+        try:
+            q = quantize_run(Run.load(row["run"]), write=True, verbose=False)
+        except ImuadError as exc:
+            row["int8_error"] = plain(str(exc))
+            print(f"zoo: {row['model']}: int8 FAILED: {row['int8_error']}", file=sys.stderr)
+            continue
+        row["int8"] = {"test": q["metrics"]["int8"], "tflite_bytes": q["tflite_bytes"],
+                       "arena_bytes_measured": q["arena_bytes_measured"], "ops": q["ops"]}
+        fits = q["tflite_bytes"] <= BUDGET_TFLITE and q["arena_bytes_measured"] <= BUDGET_ARENA
+        row["int8"]["within_budget"] = fits
+        if fits and best is None:
+            best = row
+    if best is not None:
+        summary["best_deployable"] = {"model": best["model"], "val_f1": best["val"]["f1"],
+                                      "test_f1_float": best["test"]["f1"],
+                                      "test_f1_int8": best["int8"]["test"]["f1"], "params": best["params"],
+                                      "macs": best["macs"], "tflite_bytes": best["int8"]["tflite_bytes"],
+                                      "arena_bytes_measured": best["int8"]["arena_bytes_measured"],
+                                      "budget": {"tflite_bytes": BUDGET_TFLITE, "arena_bytes": BUDGET_ARENA}}
+
+
+def verdict(summary: dict[str, Any]) -> list[str]:
+    """Reasons for a non-zero exit: every entry failed; val or test without anomalous windows."""
+    rows = summary["rows"]
+    problems = []
+    if rows and all("error" in r for r in rows):
+        problems.append(f"every entry failed ({len(rows)} of {len(rows)}); see the messages above")
+    for split in ("val", "test"):
+        if any(r.get("n_anomaly_windows", {}).get(split) == 0 for r in rows if "error" not in r):
+            problems.append(f"the {split} split has no anomalous window: its F1 says nothing. Try --split stream, "
+                            "a smaller --window or --hop, or a recording with more anomalies")
+    return problems
 
 
 def _previous(path: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,15 +207,46 @@ def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]], names: list[st
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
-    head = (f"Recording `{Path(summary['recording']).name}`, window {summary['window']}, hop {summary['hop']}, "
-            f"time-block split 60/20/20, threshold chosen on val, metrics on **test** (anomaly class).\n\n")
-    lines = ["| model | F1 | precision | recall | ROC-AUC | PR-AUC | params | MACs | train s | epochs |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    first_ok = next((r for r in summary["rows"] if r.get("split")), None)
+    split = (first_ok or {}).get("split") or {}
+    how = (f"split **{split.get('mode')}** (window label rule {split.get('label_rule')}; {split.get('reason', '')})"
+           if split else "split: –")
+    rate = f"{summary['sample_rate_hz']:g} Hz" if summary.get("sample_rate_hz") else "sample rate **unknown**"
+    head = (f"Recording `{Path(summary['recording']).name}` ({rate}), window {summary['window']}, "
+            f"hop {summary['hop']}, seed {summary['seed']}; {how}. Threshold chosen on val; metrics on **test** "
+            f"(anomaly class). `device`: runs on the ESP32 (full int8, TFLM); `host`: host-only baseline.\n\n")
+    lines = ["| model | runs on | val F1 | F1 | precision | recall | ROC-AUC | PR-AUC | int8 F1 | params | MACs "
+             "| flatbuffer B | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    best = (summary.get("best_deployable") or {}).get("model")
+    failures = []
     for r in summary["rows"]:
+        where = "device" if r.get("deployable") else "host"
         if "error" in r:
-            lines.append(f"| {r['model']} | failed: {r['error'][:80]} | | | | | | | | |")
+            lines.append(f"| {r['model']} | {where} | failed (below) | | | | | | | | | | |")
+            failures.append(f"- **{r['model']}**: {r['error']}")
             continue
-        t = r["test"]
-        lines.append(f"| {r['model']} | " + " | ".join(fmt(t[c]) for c in COLUMNS)
-                     + f" | {r['params']} | {r['macs']} | {r['train_seconds']:.1f} | {r.get('epochs_run') or '–'} |")
-    return head + "\n".join(lines) + "\n"
+        t, q = r["test"], r.get("int8") or {}
+        mark = " **(best deployable)**" if r["model"] == best else ""
+        lines.append(f"| {r['model']}{mark} | {where} | {fmt(r['val']['f1'])} | " + " | ".join(fmt(t[c]) for c in COLUMNS)
+                     + f" | {fmt(q['test']['f1']) if q else '–'} | {r['params']} | {r['macs']} | "
+                     f"{q.get('tflite_bytes', '–')} | {r['train_seconds']:.1f} |")
+    text = head + "\n".join(lines) + "\n"
+    b = summary.get("best_deployable")
+    if b:
+        text += (f"\nBest deployable model (by val F1): **{b['model']}** — val F1 {fmt(b['val_f1'])}, test F1 "
+                 f"{fmt(b['test_f1_float'])} float / {fmt(b['test_f1_int8'])} int8; cost {b['params']} params, "
+                 f"{b['macs']} MACs, {b['tflite_bytes']} B flatbuffer, {b['arena_bytes_measured']} B arena "
+                 f"(x86-64 measure; budget {b['budget']['tflite_bytes']} / {b['budget']['arena_bytes']} B).\n")
+    hosts = [r for r in summary["rows"] if not r.get("deployable") and "error" not in r]
+    if hosts:
+        h = max(hosts, key=_val_key)
+        text += f"Best host-only baseline (by val F1): {h['model']} — val F1 {fmt(h['val']['f1'])}, test F1 {fmt(h['test']['f1'])}.\n"
+    warns = sorted({w for r in summary["rows"] for w in r.get("warnings", [])})
+    if warns:
+        text += "\nWarnings:\n" + "\n".join(f"- {w}" for w in warns) + "\n"
+    if failures:
+        text += "\nFailures (whole messages):\n" + "\n".join(failures) + "\n"
+    for p in summary.get("problems", []):
+        text += f"\n**Error:** {p}\n"
+    return text

@@ -21,7 +21,13 @@ code{background:#f3f3f3;padding:1px 3px}
 <h1>Run {{ name }} — {{ c.arch }}{% if c.variant %} ({{ c.variant }}){% endif %}</h1>
 <p>Recording <code>{{ c.recording }}</code> (sha256 {{ c.recording_sha256[:16] }}…), window {{ c.window }},
 hop {{ c.hop }}, channels {{ c.channels|join(', ') }}, counts/unit {{ c.counts_per_unit }},
-sample rate {{ c.sample_rate_hz or 'unknown' }} Hz, time-block split {{ c.fractions }}, seed {{ c.seed }}.</p>
+{% if c.sample_rate_hz %}sample rate {{ c.sample_rate_hz }} Hz{% else %}<b>sample rate unknown</b> (window and hop in
+samples only){% endif %}, seed {{ c.seed }}.</p>
+<p>Split {% if c.split %}<b>{{ c.split.mode }}</b> {{ c.split.fractions }}, window label rule <b>{{ c.split.label_rule }}</b>
+{% if c.split.mode == 'stream' %}(anomalous iff an anomalous sample is in its newest {{ c.hop }} samples; gap
+{{ c.split.gap_samples }} samples between blocks){% else %}(anomalous iff >= 50 % of its samples are){% endif %}
+— {{ c.split.reason }}{% else %}per_run {{ c.fractions }} (time blocks per label run){% endif %}.</p>
+{% for w in c.warnings or [] %}<p><b>Warning:</b> {{ w }}</p>{% endfor %}
 <p>Score: {{ c.output_meaning }}; threshold <b>{{ '%.4g'|format(c.threshold) }}</b> chosen on the
 <b>validation</b> split (max F1), applied unchanged to test.</p>
 <h2>Metrics (anomaly class)</h2>

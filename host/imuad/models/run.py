@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..data.recording import Recording, load_recording
-from ..data.splits import Normalizer, make_splits
+from ..data.splits import Normalizer, SplitPlan, make_splits
 from ..contracts.windows import WindowSet
 from ..errors import ImuadError
 
@@ -107,6 +107,11 @@ class Run:
         return self._model
 
     @property
+    def split_plan(self) -> SplitPlan:
+        """run.json `split` (mode, label rule); runs from before split modes are per_run."""
+        return SplitPlan.from_dict(self.config.get("split"), self.config.get("fractions"))
+
+    @property
     def normalizer(self) -> Normalizer:
         return Normalizer.from_dict(self.config["normalizer"])
 
@@ -125,8 +130,9 @@ class Run:
         """train/val/test windows recomputed exactly as at training time."""
         if self._splits is None:
             c = self.config
-            self._splits, _ = make_splits(self.recording(), int(c["window"]), int(c["hop"]),
-                                          float(c["counts_per_unit"]), tuple(c["fractions"]))
+            self._splits = make_splits(self.recording(), int(c["window"]), int(c["hop"]),
+                                       float(c["counts_per_unit"]), tuple(c["fractions"]),
+                                       mode=self.split_plan).sets
         return self._splits
 
     # -- inference ----------------------------------------------------------------

@@ -4,6 +4,8 @@ run.json keys (stable; imuad.deploy reads them):
   arch, variant (classical only), seed, recording (absolute path), recording_sha256,
   counts_per_unit, window, hop, fractions, channels, sample_rate_hz,
   normalizer {mean, std} (per channel, int16-count units, train split only),
+  split {mode, label_rule, fractions, gap_samples, reason} (C2; imuad.data.splits.SplitPlan),
+  warnings (list of strings: what a user must know about this run, e.g. no anomalies in val),
   score_kind ("class_prob" | "recon_error"), output_meaning,
   train_config {epochs, batch_size, patience, learning_rate, hp, epochs_run, ...},
   threshold (chosen on VAL for max F1; probability for classifiers, MSE for the AE),
@@ -23,11 +25,22 @@ import numpy as np
 
 from ..data.recording import auto_counts_per_unit, load_recording
 from ..data.rules import class_weights
-from ..data.splits import Normalizer, make_splits
+from ..data.splits import Normalizer, describe_plan, make_splits
 from ..errors import ImuadError
 from . import evaluate as ev
 from .run import RUN_JSON, model_filename, model_scores
-from .zoo import ARCHITECTURES, OUTPUT_MEANING, SUPERVISED, build_model, count_macs, score_kind
+from .zoo import (ARCHITECTURES, OUTPUT_MEANING, SUPERVISED, adapt_model, build_model, check_window, count_macs,
+                  score_kind)
+
+
+def keras_verbose() -> int:
+    """Keras' live bar (1) on a terminal; one line per epoch (2) when output goes to a log."""
+    return 1 if sys.stdout.isatty() and sys.stderr.isatty() else 2
+
+
+def warn(tag: str, text: str) -> str:
+    print(f"[{tag}] warning: {text}", file=sys.stderr, flush=True)
+    return text
 
 
 def seed_everything(seed: int) -> None:
@@ -90,13 +103,17 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
           epochs: int = 40, seed: int = 0, counts_per_unit: float | None = None,
           fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), batch_size: int = 32, patience: int = 5,
           learning_rate: float = 1e-3, hp: dict[str, Any] | None = None, verbose: int | None = None,
-          report: bool = True) -> Path:
-    """Train `arch` on the recording; returns the run folder (created, overwritten files)."""
+          report: bool = True, split: str = "auto") -> Path:
+    """Train `arch` on the recording; returns the run folder (created, overwritten files).
+    split: "auto" | "per_run" | "stream" (imuad.data.splits.plan_split)."""
     if arch not in ARCHITECTURES:
         raise ImuadError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHITECTURES)})")
     hp = dict(hp or {})
+    if hop < 1:
+        raise ImuadError(f"hop must be >= 1, got {hop}")
+    check_window(arch, window, hp)  # before any data or TensorFlow work
     if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
+        verbose = keras_verbose()
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(seed)
@@ -105,19 +122,33 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
     if rec.y is None:
         raise ImuadError(f"{recording_path}: no labels (y / label column); training and evaluation need them")
     cpu = auto_counts_per_unit(rec.X) if counts_per_unit is None else float(counts_per_unit)
-    sets, _blocks = make_splits(rec, window, hop, cpu, tuple(fractions))
+    splits = make_splits(rec, window, hop, cpu, tuple(fractions), mode=split)
+    sets, plan = splits.sets, splits.plan
+    tag = f"{arch}:{hp['variant']}" if arch == "classical" and "variant" in hp else arch
     for name in ("train", "val", "test"):
         if len(sets[name]) == 0:
             raise ImuadError(f"{recording_path}: the {name} split has no windows of {window} samples "
-                             f"(recording of {rec.n_samples} samples, fractions {tuple(fractions)})")
+                             f"(recording of {rec.n_samples} samples, fractions {tuple(fractions)}, "
+                             f"split mode {plan.mode}: {plan.reason}); try a smaller --window or --split stream")
+    warnings = []
+    if rec.fs is None:
+        warnings.append(warn(tag, f"{rec.path.name}: sample rate unknown (no fs in the NPZ / no t column); "
+                                  "window and hop are in samples only, the card records sample_rate_hz null"))
+    for name in ("val", "test"):
+        if not sets[name].y.any():
+            warnings.append(warn(tag, f"the {name} split has no anomalous window (split mode {plan.mode}, "
+                                      f"label rule {plan.label_rule}); {name} F1 is 0 by definition. "
+                                      "Try --split stream, another --window/--hop, or more anomalous data"))
     norm = Normalizer.fit(sets["train"])
     data = {k: (norm.apply(ws.X), ws.y.astype(np.int8)) for k, ws in sets.items()}
 
     model = build_model(arch, window, rec.n_channels, seed, **hp)
-    tag = f"{arch}:{hp['variant']}" if arch == "classical" and "variant" in hp else arch
+    if arch != "classical":
+        adapt_model(arch, model, data["train"][0])
+    print(f"[{tag}] {describe_plan(plan, window, hop)}", flush=True)
     print(f"[{tag}] {rec.path.name}: windows train {len(sets['train'])} val {len(sets['val'])} "
-          f"test {len(sets['test'])} (anomaly share {sets['train'].anomaly_rate:.2f} / "
-          f"{sets['val'].anomaly_rate:.2f} / {sets['test'].anomaly_rate:.2f})", flush=True)
+          f"test {len(sets['test'])} (anomalous {int(sets['train'].y.sum())} / {int(sets['val'].y.sum())} / "
+          f"{int(sets['test'].y.sum())})", flush=True)
     t0 = time.perf_counter()
     if arch == "classical":
         history, fit_info = _fit_classical(model, *data["train"])
@@ -147,6 +178,7 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
         "seed": int(seed), "recording": str(Path(recording_path).resolve()), "recording_sha256": rec.sha256(),
         "counts_per_unit": cpu, "window": int(window), "hop": int(hop), "fractions": [float(f) for f in fractions],
         "channels": list(rec.channels), "sample_rate_hz": rec.fs, "normalizer": norm.to_dict(),
+        "split": plan.to_dict(), "warnings": warnings,
         "score_kind": score_kind(arch), "output_meaning": OUTPUT_MEANING[arch],
         "train_config": {"epochs": int(epochs), "batch_size": int(batch_size), "patience": int(patience),
                          "learning_rate": float(learning_rate), "optimizer": "adam", "hp": hp,

@@ -163,14 +163,19 @@ def _pool_to(x, max_steps: int):
     return x
 
 
+def _pool2(x, name: str):
+    """MaxPool1D(2) unless the sequence is already 1 step long (short windows still build)."""
+    return layers.MaxPooling1D(2, name=name)(x) if x.shape[1] >= 2 else x
+
+
 def build_cnn(window: int, channels: int, filters: int = 12, filters2: int = 16, filters3: int = 24,
               dense: int = 16, dropout: float = 0.1):
-    """The device default: ~60 k MACs, ~3 k params at W=128, C=3."""
+    """~60 k MACs, ~3 k params at W=128, C=3."""
     inp = keras.Input((window, channels), name="window")
     x = layers.Conv1D(filters, 5, strides=2, padding="same", activation="relu", name="conv1")(inp)
-    x = layers.MaxPooling1D(2, name="pool1")(x)
+    x = _pool2(x, "pool1")
     x = layers.Conv1D(filters2, 5, padding="same", activation="relu", name="conv2")(x)
-    x = layers.MaxPooling1D(2, name="pool2")(x)
+    x = _pool2(x, "pool2")
     x = layers.Conv1D(filters3, 3, padding="same", activation="relu", name="conv3")(x)
     x = layers.GlobalAveragePooling1D(name="gap")(x)
     x = layers.Dropout(dropout)(x)
@@ -199,8 +204,6 @@ def build_cnn_gru(window: int, channels: int, filters: int = 16, units: int = 24
 
 def build_transformer(window: int, channels: int, d_model: int = 16, heads: int = 2, patch: int = 8,
                       ff: int = 32, dropout: float = 0.1):
-    if window % patch:
-        raise ImuadError(f"transformer: window {window} is not a multiple of patch {patch}")
     inp = keras.Input((window, channels), name="window")
     x = layers.Conv1D(d_model, patch, strides=patch, name="patch_embed")(inp)   # [W/patch, d]
     x = PositionEmbedding(name="pos")(x)
@@ -221,8 +224,6 @@ def build_autoencoder(window: int, channels: int, filters: int = 16, latent: int
     (1-D pixel shuffle) rather than Conv1DTranspose, whose dynamic output shape converts
     to SHAPE/STRIDED_SLICE/CONCATENATION ops in front of TRANSPOSE_CONV.
     """
-    if window % 4:
-        raise ImuadError(f"autoencoder: window {window} must be a multiple of 4")
     inp = keras.Input((window, channels), name="window")
     x = layers.Conv1D(filters, 5, strides=2, padding="same", activation="relu", name="enc1")(inp)
     x = layers.Conv1D(latent, 5, strides=2, padding="same", activation="relu", name="enc2")(x)
@@ -233,15 +234,165 @@ def build_autoencoder(window: int, channels: int, filters: int = 16, latent: int
     return keras.Model(inp, out, name="autoencoder")
 
 
+# ---------------------------------------------------------------- spectral front end (frozen, int8)
+def spectral_frame(window: int) -> int:
+    """Frame length of the spectral front end: a quarter of the window (4 Hann frames; Welch-style
+    averaging lowers the variance of each band), at most 32 samples (16 bins) so MACs grow only
+    linearly with longer windows; windows under 8 samples are one frame."""
+    return window if window < 8 else min(32, window // 4)
+
+
+def spectral_plan(window: int, frame: int | None = None, frame_hop: int | None = None,
+                  bands: int = 12) -> dict[str, Any]:
+    """Frames, DFT bins and log-spaced bands (as imuad.models.classical) of the front end."""
+    n = int(frame or spectral_frame(window))
+    if not 1 <= n <= window:
+        raise ImuadError(f"spectral: frame {n} must be 1..window ({window})")
+    s = int(frame_hop or n)
+    frames = (window - n) // s + 1
+    bins = np.arange(1, n // 2 + 1)                       # DC is handled by its own filters
+    edges = np.unique(np.round(np.geomspace(1, len(bins) + 1, bands + 1)).astype(int)) if len(bins) else np.array([1])
+    band_of = np.searchsorted(edges, bins, side="right") - 1
+    return {"frame": n, "frame_hop": s, "frames": frames, "bins": bins, "band_of": band_of,
+            "n_bands": int(band_of.max()) + 1 if len(bins) else 0}
+
+
+PHASES = 3   # sum_m relu(a cos(theta - 2 pi m / 3)) is |a| within 0.866..1 for any phase theta
+
+
+def dft_kernel(frame: int, bins: np.ndarray) -> np.ndarray:
+    """[frame, 1, 1, 2 + 3 * len(bins)]: +DC, -DC, then 3 phase-shifted Hann-windowed cosines per
+    bin, each made zero-mean (no DC leakage into low bins) and scaled so that a unit sinusoid
+    at that bin gives a unit peak."""
+    n = np.arange(frame)
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * n / frame) if frame > 2 else np.ones(frame)
+    cols = [w / w.sum(), -w / w.sum()]
+    for k in bins:
+        for m in range(PHASES):
+            h = w * np.cos(2 * np.pi * k * n / frame + 2 * np.pi * m / PHASES)
+            h = h - h.mean()
+            cols.append(2.0 * h / w.sum())
+    return np.stack(cols, axis=1)[:, None, None, :].astype(np.float32)
+
+
+def band_kernel(plan: dict[str, Any]) -> np.ndarray:
+    """[1, 1, 2 + 3 * bins, 2 + bands]: DC+/- pass through; a band is the mean of its bins'
+    rectified phase outputs (~ mean bin magnitude)."""
+    nb = len(plan["bins"])
+    k = np.zeros((2 + PHASES * nb, 2 + plan["n_bands"]), np.float32)
+    k[0, 0] = k[1, 1] = 1.0
+    for i, b in enumerate(plan["band_of"]):
+        count = int(np.sum(plan["band_of"] == b))
+        k[2 + PHASES * i: 2 + PHASES * (i + 1), 2 + b] = 1.0 / count
+    return k[None, None]
+
+
+def build_spectral(window: int, channels: int, frame: int | None = None, frame_hop: int | None = None,
+                   bands: int = 12, conv: int = 8, dense: int = 16, dropout: float = 0.2, pool: str = "mean"):
+    """Spectral front end inside the int8 graph, a small time-domain conv branch, a dense head.
+
+    Spectral branch (frozen, what the classical baselines see): per axis and Hann frame (a
+    quarter window) a CONV_2D computes every DFT bin as three phase-shifted rectified
+    projections (their sum is the bin magnitude within -1.2 dB whatever the phase) plus the
+    frame mean (+/-); a 1x1 CONV_2D averages bins into log-spaced bands; MEAN over frames
+    (Welch). `adapt_spectral` scales each bin by 1/its train RMS so every band uses the int8
+    range evenly. Time branch (trained, `conv` filters; 0 = none): three Conv1D + max pools +
+    MEAN, for impulsive patterns (bearing impacts) that band averages dilute. Both feed
+    CONCATENATION -> FULLY_CONNECTED -> sigmoid. ~47 k MACs, ~3.5 k params at W=128, C=3.
+    pool="frames" keeps frames apart instead of averaging them (position-aware head)."""
+    if pool not in ("mean", "frames"):
+        raise ImuadError(f"spectral: pool '{pool}' is not one of mean, frames")
+    p = spectral_plan(window, frame, frame_hop, bands)
+    n_filt, n_out = 2 + PHASES * len(p["bins"]), 2 + p["n_bands"]
+    inp = keras.Input((window, channels), name="window")
+    x = FixedReshape((window, channels, 1), name="axes")(inp)
+    x = layers.Conv2D(n_filt, (p["frame"], 1), strides=(p["frame_hop"], 1), activation="relu", use_bias=False,
+                      trainable=False, name="dft")(x)                                  # [T, C, n_filt]
+    x = layers.Conv2D(n_out, 1, use_bias=False, trainable=False, name="bands")(x)      # [T, C, bands + 2]
+    if pool == "mean":
+        x = FixedReshape((p["frames"], channels * n_out), name="frames")(x)
+        x = layers.GlobalAveragePooling1D(name="spectrum")(x)
+    else:
+        x = FixedReshape((p["frames"] * channels * n_out,), name="spectrum")(x)
+    if conv:
+        t = layers.Conv1D(conv, 5, strides=2, padding="same", activation="relu", name="tconv1")(inp)
+        t = _pool2(t, "tpool1")
+        t = layers.Conv1D(conv, 5, padding="same", activation="relu", name="tconv2")(t)
+        t = _pool2(t, "tpool2")
+        t = layers.Conv1D(conv, 3, padding="same", activation="relu", name="tconv3")(t)
+        t = layers.GlobalAveragePooling1D(name="tgap")(t)
+        x = layers.Concatenate(name="features")([x, t])
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(dense, activation="relu", name="fc")(x)
+    out = layers.Dense(1, activation="sigmoid", name="prob")(x)
+    model = keras.Model(inp, out, name="spectral")
+    model.get_layer("dft").set_weights([dft_kernel(p["frame"], p["bins"])])
+    model.get_layer("bands").set_weights([band_kernel(p)])
+    return model
+
+
+def adapt_spectral(model, x_train: np.ndarray) -> np.ndarray:
+    """Scale each DFT bin (its 3 phase filters) and the DC pair by 1 / their RMS output on the
+    normalised train windows, so the int8 tensors after the front end resolve every band
+    (vibration spectra span decades). Train data only, like the normaliser. Returns the gains."""
+    dft = model.get_layer("dft")
+    kernel = dft.get_weights()[0]
+    sub = keras.Model(model.input, dft.output)
+    out = np.asarray(sub.predict(np.asarray(x_train[:2000], np.float32), batch_size=256, verbose=0), np.float64)
+    feat = out.reshape(-1, out.shape[-1])
+    groups = [[0, 1]] + [list(range(2 + PHASES * i, 2 + PHASES * (i + 1))) for i in range((kernel.shape[-1] - 2) // PHASES)]
+    gains = np.ones(kernel.shape[-1], np.float64)
+    for g in groups:
+        rms = float(np.sqrt(np.mean(feat[:, g].sum(axis=1) ** 2)))
+        gains[g] = 1.0 / rms if rms > 1e-6 else 1.0
+    dft.set_weights([(kernel * gains[None, None, None, :]).astype(np.float32)])
+    return gains
+
+
+def adapt_model(arch: str, model, x_train: np.ndarray) -> None:
+    """Data-dependent, frozen parts of an architecture, fitted on the normalised train windows."""
+    if arch == "spectral":
+        adapt_spectral(model, x_train)
+
+
 _BUILDERS = {"cnn": build_cnn, "cnn_lstm": build_cnn_lstm, "cnn_gru": build_cnn_gru,
-             "transformer": build_transformer, "autoencoder": build_autoencoder}
+             "transformer": build_transformer, "autoencoder": build_autoencoder, "spectral": build_spectral}
+
+
+def window_rule(arch: str, hp: dict[str, Any] | None = None) -> tuple[int, int]:
+    """(smallest window, required multiple) an architecture builds for; any other window >= 1
+    builds (tests/models build every arch at every window 1..160 against this)."""
+    hp = hp or {}
+    if arch == "transformer":
+        p = int(hp.get("patch", 8))
+        return 2 * p, p             # whole patches (Conv1D k=patch, stride=patch), >= 2 tokens to attend
+    if arch == "autoencoder":
+        return 4, 4                 # two stride-2 encoder steps undone by two pixel shuffles
+    if arch == "classical":
+        return 2, 1                 # a spectrum needs >= 2 samples
+    return 1, 1
+
+
+def check_window(arch: str, window: int, hp: dict[str, Any] | None = None) -> None:
+    """Refuse, before any work, a window the architecture cannot be built for; the message names
+    the smallest valid window (and the nearest valid ones)."""
+    if arch not in ARCHITECTURES:
+        raise ImuadError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHITECTURES)})")
+    least, multiple = window_rule(arch, hp)
+    window = int(window)
+    if window >= least and window % multiple == 0:
+        return
+    why = f"a multiple of {multiple} and >= {least}" if multiple > 1 else f">= {least}"
+    lower = max(least, window // multiple * multiple)
+    near = sorted({lower, max(least, lower + multiple if lower < window else lower)})
+    raise ImuadError(f"{arch}: window {window} is not valid (the window must be {why}); the smallest valid "
+                     f"window is {least}, the nearest valid: {' or '.join(str(n) for n in near)}")
 
 
 def build_model(arch: str, window: int, channels: int, seed: int = 0, **hp: Any):
     """Build one architecture. Deep archs return a keras.Model (not compiled);
     'classical' returns an sklearn estimator (see imuad.models.classical)."""
-    if arch not in ARCHITECTURES:
-        raise ImuadError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHITECTURES)})")
+    check_window(arch, window, hp)
     if arch == "classical":
         from .classical import build_classical
         return build_classical(seed=seed, **hp)
@@ -266,6 +417,9 @@ def _shape(t) -> tuple:
 
 
 def _layer_macs(layer) -> int:
+    if isinstance(layer, layers.Conv2D):
+        kh, kw = layer.kernel_size
+        return int(np.prod(_shape(layer.output))) * kh * kw * int(layer.input.shape[-1])
     if isinstance(layer, layers.Conv1D):
         (l_out, c_out), k = _shape(layer.output), layer.kernel_size[0]
         return l_out * c_out * k * int(layer.input.shape[-1])
