@@ -10,7 +10,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from imuad.models.compare import best_deployable_row
+from imuad.training.compare import best_deployable_row
 
 
 def _ms(values: list[float]) -> str:

@@ -29,7 +29,7 @@ def _windows(rng: np.random.Generator, n: int, block: int):
 
 
 class TinyRun:
-    """Duck-typed imuad.models.run.Run: a small CNN trained for a few epochs on toy windows."""
+    """Duck-typed imuad.training.run.Run: a small CNN trained for a few epochs on toy windows."""
 
     def __init__(self, directory: Path, arch: str = "cnn"):
         import keras

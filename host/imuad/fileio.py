@@ -34,3 +34,17 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
 
 def write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
     return write_atomic(path, json.dumps(obj, indent=indent, default=int) + "\n")
+
+
+def replace_dir(staged: Path, final: Path) -> Path:
+    """Put a finished staging folder in place of `final` (an older folder there is removed
+    only once the new one is in place)."""
+    import shutil
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(staged, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return final

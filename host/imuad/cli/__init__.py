@@ -27,7 +27,7 @@ tfquiet.install()
 # module path -> subcommands it registers (so `imuad --help` works without imports)
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "imuad.cli.data": ("data", "synth"),
-    "imuad.models.commands": ("train", "evaluate", "zoo"),
+    "imuad.cli.train": ("train", "evaluate", "zoo"),
     "imuad.cli.deploy": ("quantize", "export", "import"),
     "imuad.cli.parity": ("parity",),
     "imuad.cli.replay": ("replay",),

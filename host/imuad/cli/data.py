@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImuadError
+from .options import float_range, int_range
 from ..data.recording import Recording, auto_counts_per_unit, load_recording, save_recording
 from ..data.rules import apply_rules
 from ..data.splits import plan_split
@@ -30,11 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = subparsers.add_parser("synth", help="synthetic rotating machine seen by a 3-axis MEMS accelerometer")
     synth.add_argument("--out", type=Path, required=True, help="output .csv or .npz")
     synth.add_argument("--preset", choices=sorted(PRESETS), default="default")
-    synth.add_argument("--duration", type=float, help="seconds (the preset's faults scale with it)")
-    synth.add_argument("--fs", type=float, help="output data rate, Hz")
+    synth.add_argument("--duration", type=float_range(0, 86_400, lo_open=True),
+                       help="seconds (the preset's faults scale with it)")
+    synth.add_argument("--fs", type=float_range(0, 1e6, lo_open=True), help="output data rate, Hz")
     synth.add_argument("--faults", help='replace the schedule, e.g. "outer@20-30,inner@45-60:0.8" '
                        "(kinds: outer, inner, imbalance, misalignment; :severity optional)")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0)
     synth.add_argument("--plot", type=Path, help="also write a PNG of signal and spectra")
     synth.set_defaults(func=cmd_synth)
 

@@ -322,6 +322,9 @@ def _load_npz(path: Path) -> Recording:
         raise ImuadError(f"{path}: array 'X' has {X.shape[1]} channels (need at least 1)")
     if X.shape[0] == 0:
         raise ImuadError(f"{path}: array 'X' has no samples (no data rows)")
+    if np.iscomplexobj(X):
+        raise ImuadError(f"{path}: array 'X' is complex ({X.dtype}); a recording holds real samples "
+                         f"(take .real or the magnitude yourself if that is what you mean)")
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
         raise ImuadError(f"{path}: array 'X' has non-numeric dtype {X.dtype}")
     X = X.astype(np.float64)

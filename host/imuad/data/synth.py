@@ -43,8 +43,10 @@ class FaultSpec:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ImuadError(f"fault kind {self.kind!r} unknown (choose from {', '.join(FAULT_KINDS)})")
-        if not (0 <= self.start_s < self.stop_s):
+        if not (math.isfinite(self.start_s) and math.isfinite(self.stop_s) and 0 <= self.start_s < self.stop_s):
             raise ImuadError(f"fault {self.kind}: need 0 <= start < stop, got {self.start_s}-{self.stop_s} s")
+        if not (math.isfinite(self.severity) and 0 < self.severity <= 100):
+            raise ImuadError(f"fault {self.kind}: severity must be in (0, 100], got {self.severity}")
         if not (self.severity > 0 and math.isfinite(self.severity)):
             raise ImuadError(f"fault {self.kind}: severity must be > 0, got {self.severity}")
 
@@ -180,8 +182,9 @@ def synth_machine(cfg: SynthConfig) -> Recording:
     if n < 2:
         raise ImuadError(f"synth: {cfg.duration_s} s at {cfg.fs} Hz is fewer than 2 samples")
     for f in cfg.faults:
-        if f.start_s >= cfg.duration_s:
-            raise ImuadError(f"fault {f.kind}@{f.start_s}-{f.stop_s} starts after the end ({cfg.duration_s} s)")
+        if f.stop_s > cfg.duration_s:
+            raise ImuadError(f"fault {f.kind}@{f.start_s:g}-{f.stop_s:g} ends after the recording "
+                             f"({cfg.duration_s:g} s); shorten it or pass a longer --duration")
     fs = float(cfg.fs)
     rng = np.random.default_rng(cfg.seed)
     np.arange(n) / fs

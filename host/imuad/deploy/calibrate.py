@@ -39,7 +39,7 @@ def decision_from_val(kind: str, y_val: np.ndarray, score_val: np.ndarray,
     """C5: threshold_on in score units chosen on val: max F1 of window decisions (as the float
     model's threshold was chosen); an autoencoder on a val split without anomalies takes a high
     percentile of its normal scores. threshold_off a little below threshold_on."""
-    from ..models.evaluate import best_threshold
+    from ..training.evaluate import best_threshold
 
     s = np.asarray(score_val, np.int64)
     y = np.asarray(y_val).astype(bool)

@@ -99,8 +99,8 @@ def int8_scores(tflite: bytes, pre: Preprocess, score: Score, X: np.ndarray) -> 
 
 
 def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense: bool = True) -> dict[str, Any]:
-    """Quantize a run (imuad.models.run.Run or anything with .config/.model/.normalizer/.splits())."""
-    from ..models import evaluate as ev
+    """Quantize a run (imuad.training.run.Run or anything with .config/.model/.normalizer/.splits())."""
+    from ..training import evaluate as ev
 
     cfg = run.config
     arch = cfg["arch"]
@@ -136,7 +136,7 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
     decision = calibrate.decision_from_val(kind, splits["val"].y, s_val)
     _, s_test = int8_scores(tfl, pre, score, splits["test"].X)
 
-    from ..models.run import model_scores
+    from ..training.run import model_scores
     f_test = model_scores(arch, model, norm.apply(splits["test"].X))
     m_float = ev.metrics(splits["test"].y, f_test, float(cfg["threshold"]))
     m_int8 = ev.metrics(splits["test"].y, s_test, decision["threshold_on"])
@@ -166,7 +166,7 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
 
 
 def side_by_side(quant: dict[str, Any], info: ModelInfo | None = None) -> str:
-    from ..models.evaluate import fmt
+    from ..training.evaluate import fmt
     f, q = quant["metrics"]["float"], quant["metrics"]["int8"]
     rows = [f"{'test split':<12}{'float':>10}{'int8':>10}"]
     for key in ("precision", "recall", "f1", "roc_auc", "pr_auc"):

@@ -1,4 +1,4 @@
-"""Reading run folders (written by imuad.models.train) without loading TensorFlow."""
+"""Reading run folders (written by imuad.training.train) without loading TensorFlow."""
 from __future__ import annotations
 
 import json
@@ -19,5 +19,5 @@ def read_run_json(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_run(run_dir: str | Path):
-    from ..models.run import Run
+    from ..training.run import Run
     return Run.load(run_dir)

@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from imuad.models.zoo import build_model
+from imuad.training.zoo import build_model
 
 ALLOWED = {"ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "LOGISTIC",
            "MAX_POOL_2D", "MEAN", "MUL", "RESHAPE", "SOFTMAX", "STRIDED_SLICE", "SUB", "TANH"}

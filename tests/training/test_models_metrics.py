@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imuad.models import evaluate as ev
+from imuad.training import evaluate as ev
 
 Y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
 S = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.7, 0.3])

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from imuad.models import evaluate as ev
-from imuad.models.run import Run
+from imuad.training import evaluate as ev
+from imuad.training.run import Run
 
 RUN_KEYS = {"arch", "seed", "recording", "recording_sha256", "counts_per_unit", "window", "hop", "fractions",
             "channels", "sample_rate_hz", "normalizer", "train_config", "threshold", "params", "train_seconds",
@@ -76,7 +76,7 @@ def test_evaluate_command_reproduces(cnn_run, capsys):
 
 
 def test_autoencoder_and_classical_train(synth_npz, tmp_path):
-    from imuad.models.train import train
+    from imuad.training.train import train
     ae = Run.load(train(synth_npz, "autoencoder", tmp_path / "ae", epochs=3, verbose=0, report=False))
     assert ae.config["score_kind"] == "recon_error"
     X = ae.splits()["val"].X[:4]
@@ -91,7 +91,7 @@ def test_autoencoder_and_classical_train(synth_npz, tmp_path):
 
 def test_bad_inputs_are_user_errors(synth_npz, tmp_path):
     from imuad.errors import ImuadError
-    from imuad.models.train import train
+    from imuad.training.train import train
     with pytest.raises(ImuadError, match="unknown architecture"):
         train(synth_npz, "resnet", tmp_path / "x")
     with pytest.raises(ImuadError, match="not a run folder"):
@@ -99,7 +99,7 @@ def test_bad_inputs_are_user_errors(synth_npz, tmp_path):
 
 
 def test_same_seed_same_run(synth_npz, tmp_path):
-    from imuad.models.train import train
+    from imuad.training.train import train
     runs = [train(synth_npz, "cnn", tmp_path / f"r{i}", hop=512, epochs=2, seed=5, verbose=0, report=False)
             for i in range(2)]
     a, b = (np.load(r / "scores.npz")["test_score"] for r in runs)

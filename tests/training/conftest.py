@@ -21,6 +21,6 @@ def synth_npz(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cnn_run(synth_npz, tmp_path_factory) -> Path:
     """A cnn trained on synth_npz (seed 0); shared by the smoke, report and round-trip tests."""
-    from imuad.models.train import train
+    from imuad.training.train import train
     return train(synth_npz, "cnn", tmp_path_factory.mktemp("runs") / "cnn", window=128, hop=64,
                  epochs=8, seed=0, verbose=0)

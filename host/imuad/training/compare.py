@@ -87,7 +87,7 @@ def run_zoo(data: str | Path, out: str | Path, entries: tuple[str, ...] = DEFAUL
         try:
             check_window(arch, window, hp)  # refuse up front, with the smallest valid window
             run_dir = train(data, arch, out / name, window=window, hop=hop, epochs=epochs, seed=seed, hp=hp,
-                            **train_kw)
+                            force=True, **train_kw)  # the zoo's own entries: re-running the zoo redoes them
             cfg = json.loads((run_dir / "run.json").read_text())
             row.update({"run": str(run_dir), "test": cfg["metrics"]["test"], "val": cfg["metrics"]["val"],
                         "params": cfg["params"], "macs": cfg["macs"], "train_seconds": cfg["train_seconds"],

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from imuad.errors import ImuadError
-from imuad.models.compare import parse_entry, suggest_hop
-from imuad.models.zoo import ARCHITECTURES, DEEP, UnrolledGRU, build_model, count_macs
+from imuad.training.compare import parse_entry, suggest_hop
+from imuad.training.zoo import ARCHITECTURES, DEEP, UnrolledGRU, build_model, count_macs
 
 FORBIDDEN = (keras.layers.Lambda, keras.layers.LayerNormalization, keras.layers.MultiHeadAttention)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from imuad.cli import main
-from imuad.models.compare import plain
+from imuad.training.compare import plain
 
 
 def _npz(path: Path, y: np.ndarray, fs: float | None = None) -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imuad.errors import ImuadError
-from imuad.models.zoo import ARCHITECTURES, build_model, check_window
+from imuad.training.zoo import ARCHITECTURES, build_model, check_window
 
 WINDOWS = (1, 2, 3, 4, 5, 6, 8, 12, 16, 17, 24, 33, 64, 128)
 
@@ -18,7 +18,7 @@ def _builds(arch: str, window: int) -> None:
     x = np.random.default_rng(0).normal(size=(2, window, 3)).astype(np.float32)
     m = build_model(arch, window, 3, seed=0)
     if arch == "classical":
-        from imuad.models.classical import window_features
+        from imuad.training.classical import window_features
         assert np.all(np.isfinite(window_features(x)))
         return
     out = np.asarray(m(x))
@@ -54,6 +54,6 @@ def test_the_issue_windows():
 
 
 def test_train_refuses_before_reading_the_recording(tmp_path):
-    from imuad.models.train import train
+    from imuad.training.train import train
     with pytest.raises(ImuadError, match="transformer: window 12 is not valid"):
         train(tmp_path / "missing.npz", "transformer", tmp_path / "run", window=12)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imuad.models.zoo import (PHASES, adapt_spectral, band_kernel, build_model, count_macs, dft_kernel,
+from imuad.training.zoo import (PHASES, adapt_spectral, band_kernel, build_model, count_macs, dft_kernel,
                               spectral_plan)
 
 

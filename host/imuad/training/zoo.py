@@ -244,7 +244,7 @@ def spectral_frame(window: int) -> int:
 
 def spectral_plan(window: int, frame: int | None = None, frame_hop: int | None = None,
                   bands: int = 12) -> dict[str, Any]:
-    """Frames, DFT bins and log-spaced bands (as imuad.models.classical) of the front end."""
+    """Frames, DFT bins and log-spaced bands (as imuad.training.classical) of the front end."""
     n = int(frame or spectral_frame(window))
     if not 1 <= n <= window:
         raise ImuadError(f"spectral: frame {n} must be 1..window ({window})")
@@ -391,7 +391,7 @@ def check_window(arch: str, window: int, hp: dict[str, Any] | None = None) -> No
 
 def build_model(arch: str, window: int, channels: int, seed: int = 0, **hp: Any):
     """Build one architecture. Deep archs return a keras.Model (not compiled);
-    'classical' returns an sklearn estimator (see imuad.models.classical)."""
+    'classical' returns an sklearn estimator (see imuad.training.classical)."""
     check_window(arch, window, hp)
     if arch == "classical":
         from .classical import build_classical

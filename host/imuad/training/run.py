@@ -1,6 +1,6 @@
 """A run folder read back: config (run.json), model, normaliser, splits, float scores.
 
-Layout of a run folder (written by imuad.models.train):
+Layout of a run folder (written by imuad.training.train):
   run.json       the config and results (stable keys, read by imuad.deploy)
   model.keras    deep models (model.joblib for "classical")
   history.json   per-epoch training curves (deep models)
