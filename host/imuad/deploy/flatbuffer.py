@@ -10,7 +10,8 @@ from typing import Mapping
 
 
 from ..errors import ImuadError
-from .tflm_ops import supported_ops
+from ..paths import REPO_ROOT
+from .tflm_ops import OP_TABLE, supported_ops
 
 _TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16",
           9: "int8", 10: "float64"}
@@ -186,7 +187,8 @@ def check_deployable(info: ModelInfo) -> None:
     for op in info.ops:
         if op.name not in known:
             raise ImuadError(f"{info.path}: op #{op.index} {op.name} (from Keras layer '{op.layer}') "
-                             f"has no TFLM kernel (micro_mutable_op_resolver.h); change that layer")
+                             f"has no TFLM kernel in the firmware's op table ({OP_TABLE.relative_to(REPO_ROOT)}); "
+                             f"change that layer, or add the op's IMUAD_OP line there")
     for op in info.ops:
         if op.name in ("QUANTIZE", "DEQUANTIZE"):
             continue
