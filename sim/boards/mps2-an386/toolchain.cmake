@@ -1,5 +1,5 @@
 # Cross toolchain for the QEMU mps2-an386 board (Cortex-M4F, bare metal, newlib-nano).
-# Used by the `qemu-cortex-m4` and `qemu-cortex-m4-cmsisnn` presets.
+# Used by the build-table targets qemu and qemu-nn (CMake presets of the same names).
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR arm)
 set(CMAKE_CROSSCOMPILING ON)

@@ -9,8 +9,9 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <memory>
+#include <cstdlib>
 
+#include "imuad/boot.h"
 #include "imuad/compiled_models.h"
 #include "imuad/replay_app.h"
 #include "posix_board.h"
@@ -60,19 +61,6 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  // Memory sized at init from the largest compiled-in model (no allocation afterwards).
-  size_t arena_size = 0, ring_len = 0;
-  for (size_t i = 0; i < models.count; ++i) {
-    const imuad::ModelSpec& s = *models.models[i];
-    if (s.arena_bytes > arena_size) arena_size = s.arena_bytes;
-    const size_t r = static_cast<size_t>(s.window) * s.channels;
-    if (r > ring_len) ring_len = r;
-  }
-  if (arena_override) arena_size = arena_override;
-  std::unique_ptr<uint8_t[]> arena_mem(new uint8_t[arena_size + 16]);
-  uint8_t* arena = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(arena_mem.get()) + 15) & ~uintptr_t{15});
-  std::unique_ptr<int16_t[]> ring(new int16_t[ring_len > 0 ? ring_len : 1]);
-
   int in_fd = 0, out_fd = 1;
   if (use_pty) {
     in_fd = out_fd = open_pty();
@@ -82,9 +70,9 @@ int main(int argc, char** argv) {
     }
   }
   imuad_host::PosixBoard board(in_fd, out_fd, exit_on_bye);
-  // The app holds a 2 KB decoder and TX buffers: keep it off the stack.
-  std::unique_ptr<imuad::ReplayApp> app(new imuad::ReplayApp(board, models, arena, arena_size, ring.get(),
-                                                             ring_len));
+  static imuad::ReplayApp* app;  // static: reachable until exit (no leak report under ASan)
+  app = imuad::boot(board, models, std::malloc, arena_override);
+  if (app == nullptr) return 1;
   app->begin();
   return app->run();
 }

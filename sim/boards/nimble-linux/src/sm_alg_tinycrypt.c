@@ -124,6 +124,18 @@ int ble_sm_alg_f4(const uint8_t *u, const uint8_t *v, const uint8_t *x, uint8_t 
     return 0;
 }
 
+/* Two nonces, then the two addresses (type byte + 6 bytes each), as f5 and f6 lay them out. */
+static void put_nonces_addrs(uint8_t *m, const uint8_t *n1, const uint8_t *n2, size_t addr_off, uint8_t a1t,
+                             const uint8_t *a1, uint8_t a2t, const uint8_t *a2)
+{
+    swap_buf(m, n1, 16);
+    swap_buf(m + 16, n2, 16);
+    m[addr_off] = a1t;
+    swap_buf(m + addr_off + 1, a1, 6);
+    m[addr_off + 7] = a2t;
+    swap_buf(m + addr_off + 8, a2, 6);
+}
+
 int ble_sm_alg_f5(const uint8_t *w, const uint8_t *n1, const uint8_t *n2, uint8_t a1t,
                   const uint8_t *a1, uint8_t a2t, const uint8_t *a2, uint8_t *mackey,
                   uint8_t *ltk)
@@ -143,12 +155,7 @@ int ble_sm_alg_f5(const uint8_t *w, const uint8_t *n1, const uint8_t *n2, uint8_
     if (aes_cmac(salt, ws, 32, t) != 0) {
         return BLE_HS_EUNKNOWN;
     }
-    swap_buf(m + 5, n1, 16);
-    swap_buf(m + 21, n2, 16);
-    m[37] = a1t;
-    swap_buf(m + 38, a1, 6);
-    m[44] = a2t;
-    swap_buf(m + 45, a2, 6);
+    put_nonces_addrs(m + 5, n1, n2, 32, a1t, a1, a2t, a2);
     m[0] = 0x00; /* counter 0: MacKey */
     if (aes_cmac(t, m, sizeof(m), mackey) != 0) {
         return BLE_HS_EUNKNOWN;
@@ -169,14 +176,9 @@ int ble_sm_alg_f6(const uint8_t *w, const uint8_t *n1, const uint8_t *n2, const 
     uint8_t ws[16];
     uint8_t m[65];
 
-    swap_buf(m, n1, 16);
-    swap_buf(m + 16, n2, 16);
+    put_nonces_addrs(m, n1, n2, 51, a1t, a1, a2t, a2);
     swap_buf(m + 32, r, 16);
     swap_buf(m + 48, iocap, 3);
-    m[51] = a1t;
-    swap_buf(m + 52, a1, 6);
-    m[58] = a2t;
-    swap_buf(m + 59, a2, 6);
     swap_buf(ws, w, 16);
     if (aes_cmac(ws, m, sizeof(m), check) != 0) {
         return BLE_HS_EUNKNOWN;
