@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "imuad.data.commands": ("data", "synth"),
     "imuad.models.commands": ("train", "evaluate", "zoo"),
     "imuad.deploy.commands": ("quantize", "export", "parity"),
+    "imuad.build.command": ("build",),
     "imuad.targets.replay_cmd": ("replay",),
     "imuad.targets.sim_cmd": ("sim",),
     "imuad.targets.device_cmd": ("flash", "monitor", "hil"),

@@ -18,7 +18,6 @@ from .errors import ImuadError
 from .paths import REPO_ROOT, build_dir
 
 MODEL_NAME = "demo"
-QEMU_PRESETS = {"ref": "qemu-cortex-m4", "cmsis-nn": "qemu-cortex-m4-cmsisnn"}
 
 
 def _stage(title: str, argv: list[str | Path]) -> float:
@@ -79,7 +78,7 @@ def _fmt(v: Any, spec: str = ".3f") -> str:
 
 
 def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = None,
-             kernels: str = "ref", skip_emulator: bool = False) -> int:
+             qemu: str = "qemu", skip_emulator: bool = False) -> int:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     rec, run, model = out / "recording.npz", out / "train", out / MODEL_NAME  # dir name = model name (C namespace)
@@ -93,18 +92,17 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     t["quantize"] = _stage("quantize to full int8 + evaluate", ["quantize", run])
     t["export"] = _stage("export model, C arrays, card", ["export", run, "--name", MODEL_NAME, "--out", model,
                                                            "--synth", f"default:{seed}"])
-    from .build import ensure_built
+    from .build import artefact, ensure_built
 
-    targets = ["host"] if skip_emulator else ["host", "qemu" if kernels == "ref" else "qemu-nn"]
-    presets = ["host"] if skip_emulator else ["host", QEMU_PRESETS[kernels]]
+    targets = ["host"] if skip_emulator else ["host", qemu]
     print("\n=== build the firmware (host and Cortex-M4) with the demo model", flush=True)
     t0 = time.monotonic()
     # TFLM is compiled once in the regular build trees (shared with the tests); the firmware
     # with this freshly trained model compiled in lives beside them in build/demo/ and links it.
-    tflm = {p: ensure_built(p, targets=["imuad_tflm"]) / "libimuad_tflm.a" for p in presets}
+    tflm = {t: artefact(t, "tflm" if t == "host" else "firmware").parent / "libimuad_tflm.a" for t in targets}
     os.environ["IMUAD_BUILD_DIR"] = str(build_dir() / "demo")
-    for p in presets:
-        ensure_built(p, models=[model], cmake_args=[f"-DIMUAD_TFLM_PREBUILT={tflm[p]}"])
+    for t in targets:
+        ensure_built(t, models=[model], cmake_args=[f"-DIMUAD_TFLM_PREBUILT={tflm[t]}"])
     t["build"] = time.monotonic() - t0
     parity_json = out / "parity.json"
     parity = ["parity", model, "--recording", rec, "--split", "test", "--report", parity_json, "--update-card"]
@@ -114,7 +112,7 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     sim = None
     if not skip_emulator:
         t["emulator"] = _stage("firmware in QEMU on the recording",
-                               ["sim", "--model", model, "--recording", rec, "--split", "test", "--kernels", kernels,
+                               ["sim", "--model", model, "--recording", rec, "--split", "test", "--target", qemu,
                                 "--out", out / "sim"])
         sim = _load(out / "sim" / "report.json")
 
@@ -176,7 +174,7 @@ def _summary(out: Path, card: dict[str, Any], parity: dict[str, Any], sim: dict[
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_demo(Path(args.out), arch=args.arch, seed=args.seed, epochs=args.epochs, kernels=args.kernels,
+    return run_demo(Path(args.out), arch=args.arch, seed=args.seed, epochs=args.epochs, qemu=args.target,
                     skip_emulator=args.skip_emulator)
 
 
@@ -186,6 +184,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default="cnn", help="architecture to train (default cnn, the device model)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="max epochs (default: the trainer's)")
-    p.add_argument("--kernels", choices=["ref", "cmsis-nn"], default="ref", help="TFLM kernels in the emulator")
+    p.add_argument("--target", choices=["qemu", "qemu-nn"], default="qemu",
+                   help="emulator target: qemu (TFLM reference kernels) or qemu-nn (CMSIS-NN)")
     p.add_argument("--skip-emulator", action="store_true", help="stop after the host firmware parity")
     p.set_defaults(func=_run)

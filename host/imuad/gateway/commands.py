@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from ..errors import ImuadError
-from ..paths import build_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      "on the virtual link (builds imuad-ble-host)")
     b.add_argument("--events", type=int, default=3000)
     b.add_argument("--pairings", type=int, default=5)
-    b.add_argument("--build-dir", default=str(build_dir() / "ble_host"))
     b.set_defaults(func=_cmd_bench)
 
     p.set_defaults(func=lambda args: p.print_help() or 2)
@@ -151,5 +149,5 @@ def _cmd_vlink(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
-    run_bench(events=args.events, pairings=args.pairings, build=Path(args.build_dir))
+    run_bench(events=args.events, pairings=args.pairings)
     return 0

@@ -2,10 +2,10 @@
 
     from imuad.targets import get_target, ReplaySession
     with ReplaySession.open(get_target("host")) as s:
-        result = s.replay(counts, model="fixture_cnn")
+        result = s.replay(counts, model="synth")
 
-Other areas register their targets here: `register_target("qemu", factory)` (factory(**opts) ->
-Target), or by adding a lazy entry to _LAZY below ("module:Class").
+More targets: `register_target(name, factory)` (factory(**opts) -> Target), or a lazy entry in
+_LAZY below ("module:Class"); firmware targets are built through the build table (imuad.build).
 """
 from __future__ import annotations
 
@@ -22,16 +22,18 @@ __all__ = ["Target", "TargetError", "Transport", "ReplaySession", "ReplayResult"
            "get_target", "register_target", "target_names", "parity_engine"]
 
 _FACTORIES: dict[str, Callable[..., Target]] = {}
-# name -> "module:attribute" imported on first use (modules owned by the sim/device engineers)
+# name -> "module:attribute" imported on first use
 _LAZY: dict[str, str] = {
     "host": "imuad.targets.host:HostTarget",
     "host-asan": "imuad.targets.host:HostTarget",
     "qemu": "imuad.targets.qemu:QemuTarget",
     "qemu-nn": "imuad.targets.qemu:QemuTarget",
     "idflinux": "imuad.targets.idflinux:IdfLinuxTarget",
+    "micropython": "imuad.targets.micropython:MicroPythonTarget",
     "esp32": "imuad.targets.esp32:Esp32Target",
 }
-_DEFAULT_OPTS: dict[str, dict] = {"host-asan": {"preset": "host-asan"}, "qemu-nn": {"kernels": "cmsis_nn"}}
+_DEFAULT_OPTS: dict[str, dict] = {"host-asan": {"preset": "host-asan"}, "qemu": {"target": "qemu"},
+                                  "qemu-nn": {"target": "qemu-nn"}}
 
 
 def register_target(name: str, factory: Callable[..., Target]) -> None:
@@ -43,7 +45,7 @@ def target_names() -> list[str]:
 
 
 def get_target(name: str, **opts) -> Target:
-    """A Target by name ('host', 'qemu', 'qemu-nn', 'idflinux', 'esp32', ...)."""
+    """A Target by name ('host', 'qemu', 'qemu-nn', 'idflinux', 'micropython', 'esp32', ...)."""
     if name not in _FACTORIES:
         spec = _LAZY.get(name)
         if spec is None:
@@ -102,7 +104,7 @@ def _register_parity_engines() -> None:
     if register is not None:
         register("host", parity_engine("host"), firmware=True,
                  description="imuad-fw-host: firmware core + TFLM reference kernels (x86-64)")
-        # sim area: the same firmware on QEMU mps2-an386 (Cortex-M4F); built on first use
+        # the same firmware on QEMU mps2-an386 (Cortex-M4F); built on first use
         register("qemu", parity_engine("qemu"), firmware=True,
                  description="imuad-fw-qemu on QEMU mps2-an386 Cortex-M4F, TFLM reference kernels")
         register("qemu-nn", parity_engine("qemu-nn"), firmware=True,

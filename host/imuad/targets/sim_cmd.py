@@ -1,10 +1,10 @@
 """`imuad sim`: a recording through the firmware on QEMU mps2-an386 (Cortex-M4F), with benchmarks.
 
-Builds the QEMU firmware if needed (presets qemu-cortex-m4 / qemu-cortex-m4-cmsisnn), streams
+Builds the QEMU firmware if needed (build-table targets qemu / qemu-nn), streams
 the recording over the emulated UART0 with ReplaySession and reports instructions per
 inference (SysTick ticks x 40, deterministic under -icount), stack high-water mark, arena,
 flash/RAM from `arm-none-eabi-size`, and the replay speed against the recording's real time.
-Writes runs/sim-<time>-<model>-<kernels>/report.json.
+Writes runs/sim-<time>-<model>-<target>/report.json.
 """
 from __future__ import annotations
 
@@ -93,13 +93,13 @@ class SimRun:
     rx: str = "uart"
 
 
-def run_sim(card: dict, segments: list[tuple[int, np.ndarray]], kernels: str = "reference",
+def run_sim(card: dict, segments: list[tuple[int, np.ndarray]], target: str = "qemu",
             elf: Path | None = None, chunk: int | None = None, idle_timeout: float | None = None,
             progress: bool = True, rx: str = "uart") -> SimRun:
     """Streams every segment (one HELLO each) through one QEMU instance; BYE at the end."""
     from . import ReplaySession
     from .qemu import QemuTarget
-    target = QemuTarget(kernels=kernels, elf=elf, idle_timeout=idle_timeout, rx=rx)
+    target = QemuTarget(target, elf=elf, idle_timeout=idle_timeout, rx=rx)
     exe = target.executable()  # builds if needed
     run = SimRun(card["name"], target.kernels, target.name, str(exe), rx=rx)
     outs, scores = [], []
@@ -118,7 +118,7 @@ def run_sim(card: dict, segments: list[tuple[int, np.ndarray]], kernels: str = "
             if card.get("tflite_sha256") and info.model_sha256.hex() != card["tflite_sha256"]:
                 raise ImuadError(f"QEMU firmware carries another build of '{card['name']}' (sha256 "
                                  f"{info.model_sha256.hex()[:12]}, card {card['tflite_sha256'][:12]}): "
-                                 f"rebuild with `cmake --build build/{target.preset}`")
+                                 f"rebuild with `imuad build {target.name}`")
             for e in res.errors:
                 print(f"  firmware ERROR {e}", file=sys.stderr)
             off = run.windows
@@ -174,23 +174,21 @@ def benchmarks(run: SimRun, card: dict, sizes: dict[str, int], fs: float | None)
     return b
 
 
-def _default_report_dir(model: str, kernels: str) -> Path:
+def _default_report_dir(model: str, target: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return REPO_ROOT / "runs" / f"sim-{stamp}-{model}-{kernels}"
+    return REPO_ROOT / "runs" / f"sim-{stamp}-{model}-{target}"
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..data.recording import load_recording
     from .replay_cmd import load_card, recording_segments
-    from .qemu import kernels_name
-    kernels = kernels_name(args.kernels)
     model_dir, card = load_card(args.model)
     segments = recording_segments(args.recording, card, args.split)
     if args.max_samples:
         segments = [(f, c[:args.max_samples]) for f, c in segments][:1]
     rec = load_recording(args.recording)
     fs = card.get("sample_rate_hz") or rec.fs
-    run = run_sim(card, segments, kernels=kernels, elf=Path(args.elf) if args.elf else None, chunk=args.chunk,
+    run = run_sim(card, segments, target=args.target, elf=Path(args.elf) if args.elf else None, chunk=args.chunk,
                   idle_timeout=args.timeout, rx=args.rx)
     sizes = elf_sizes(Path(run.elf))
     bench = benchmarks(run, card, sizes, fs)
@@ -198,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
     if labels is not None and args.max_samples:
         labels = labels[:args.max_samples]
     latencies = onset_latencies(labels, run.windows, int(card["window"]), int(card["hop"]), run.events)
+    kernels = run.kernels
     report = {"kind": "sim", "target": run.target, "kernels": kernels, "rx": run.rx, "model": card["name"],
               "model_dir": str(model_dir), "recording": str(args.recording), "split": args.split,
               "elf": run.elf, "benchmarks": bench, "stats": run.stats, "device_info": run.device_info,
@@ -205,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
               "onsets": latencies, "qemu_exit_code": run.exit_code,
               # per window, so a dashboard can draw the score over time like a live device
               "window_scores": [] if run.scores is None else [int(v) for v in run.scores]}
-    out_dir = Path(args.out) if args.out else _default_report_dir(card["name"], kernels)
+    out_dir = Path(args.out) if args.out else _default_report_dir(card["name"], run.target)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=int) + "\n")
 
@@ -237,8 +236,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sim", help="run a recording through the firmware on QEMU (Cortex-M4F) with benchmarks")
     p.add_argument("--model", required=True, help="model dir (models/NAME)")
     p.add_argument("--recording", required=True, help="CSV or NPZ recording")
-    p.add_argument("--kernels", default="ref", choices=("ref", "cmsis-nn"),
-                   help="TFLM reference kernels (target qemu) or CMSIS-NN (target qemu-nn)")
+    p.add_argument("--target", default="qemu", choices=("qemu", "qemu-nn"),
+                   help="qemu: TFLM reference kernels; qemu-nn: CMSIS-NN kernels (the build table's rows)")
     p.add_argument("--split", choices=("train", "val", "test", "all"), default=None,
                    help="replay only this time-block split (each block is its own stream)")
     p.add_argument("--max-samples", type=int, default=0, help="replay only the first N samples")
@@ -247,6 +246,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rx", choices=("uart", "semihost"), default="uart",
                    help="host->device channel: UART0 (the contract; QEMU's UART model caps it near 10x real time "
                         "for 2 kHz x 3 axes) or a FIFO read through semihosting (faster; not the contract)")
-    p.add_argument("--elf", default=None, help="run this ELF instead of the preset's imuad-fw-qemu.elf")
-    p.add_argument("--out", default=None, help="report directory (default runs/sim-<time>-<model>-<kernels>)")
+    p.add_argument("--elf", default=None, help="run this ELF instead of the target's imuad-fw-qemu.elf")
+    p.add_argument("--out", default=None, help="report directory (default runs/sim-<time>-<model>-<target>)")
     p.set_defaults(func=_run)
