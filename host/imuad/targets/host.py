@@ -25,8 +25,11 @@ class PipeTransport(Transport):
 
     def _pump_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for line in iter(self.proc.stderr.readline, b""):
-            self._stderr.append(line.decode(errors="replace").rstrip())
+        try:
+            for line in iter(self.proc.stderr.readline, b""):
+                self._stderr.append(line.decode(errors="replace").rstrip())
+        except (ValueError, OSError):  # close() closed the pipe under us: the process is gone
+            pass
 
     def write(self, data: bytes) -> None:
         assert self.proc.stdin is not None
