@@ -2,7 +2,8 @@
 writes, byte for byte, in each implementation: the C encoder of the ble_alerts component (through
 the nimble-linux build's ble_alerts_c8_vectors tool), the gateway's Python codec, and the
 MicroPython app's (device/micropython/esp32: imuad_app.event_payload, ble_alert.BleAlert) run on
-the MicroPython unix port the project builds, with stand-ins for `bluetooth` and `aioble`."""
+the MicroPython unix port the project builds, with stand-ins for `bluetooth`, `aioble` and
+`asyncio` (the radio and its tasks)."""
 from __future__ import annotations
 
 import json
