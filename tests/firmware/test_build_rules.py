@@ -96,13 +96,19 @@ def test_a_card_without_ops_or_with_an_unknown_op_fails_configure(tmp_path):
 
 
 def test_adding_an_op_is_one_line_of_the_op_table(tmp_path):
+    """A model with an op the table lacks (RSQRT, from a LayerNormalization) fails the configure;
+    one IMUAD_OP line makes every build compile its kernel and the exporter accept it."""
     root = _scratch_repo(tmp_path)
     card_path = root / "models/cnc/model_card.json"
     card = json.loads(card_path.read_text())
-    card_path.write_text(json.dumps({**card, "ops": card["ops"] + ["GELU"]}))
+    card_path.write_text(json.dumps({**card, "ops": card["ops"] + ["RSQRT"]}))
+    with pytest.raises(RuntimeError, match=r"uses TFLite op 'RSQRT', which is not in the op table"):
+        select(root=root)
     table = root / OP_TABLE.relative_to(REPO_ROOT)
-    table.write_text(table.read_text() + "IMUAD_OP(GELU, AddGelu, gelu.cc gelu_common.cc)\n")
-    assert "GELU" in select(root=root)[1]
+    table.write_text(table.read_text() + "IMUAD_OP(RSQRT, AddRsqrt, elementwise.cc)\n")
+    assert "RSQRT" in select(root=root)[1]
+    from imuad.deploy.tflm_ops import parse_op_table
+    assert parse_op_table(table.read_text())["RSQRT"] == ("AddRsqrt", ("elementwise.cc",))
 
 
 def test_fixture_models_are_export_output(tmp_path):
