@@ -70,7 +70,7 @@ def main() -> None:
     dirs = [Path(m) for m in args.model] if args.model else (
         sorted(p.parent for p in models_dir().glob("*/model_config.h"))
         + sorted(p.parent for p in (REPO_ROOT / "tests/core/fixtures/models").glob("*/model_config.h")))
-    target = get_target("host")
+    target = get_target("host", test_models=True)
     target.executable()  # build before timing
     print(f"{'model':14s} {'windows':>8s} {'session w/s':>12s} {'fw-only w/s':>12s} {'infer us':>9s} "
           f"{'TFLM-py w/s':>12s} {'ratio':>7s} exact")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "host"))
 
 from imuad import protocol  # noqa: E402
-from imuad.build import fw_host_binary  # noqa: E402
+from imuad.build import artefact  # noqa: E402
 
 
 def load(path: Path, name: str):
@@ -70,8 +70,8 @@ def main() -> None:
     tests_conftest = load(REPO / "tests" / "micropython" / "mpy_support.py", "imuad_mpy_support")
     tests_conftest.MAX_SAMPLES = args.samples
     counts = tests_conftest.recording_counts(card)
-    exe = fw_host_binary("host")  # first: the full host build (ensure_built caches per preset)
-    mpy = load(REPO / "device" / "micropython" / "build.py", "imuad_mpy_build").ensure_micropython("host")
+    exe = artefact("host")
+    mpy = artefact("micropython")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         (tmp / "counts.bin").write_bytes(counts.tobytes())

@@ -1,6 +1,6 @@
 """Ceiling of the emulator's data path: bytes/s into QEMU mps2-an386 UART0, without the firmware.
 
-    python benchmarks/qemu_uart.py [--mbytes 1.0] [--kernels cmsis-nn]   (or `imuad bench qemu_uart`)
+    python benchmarks/qemu_uart.py [--mbytes 1.0] [--target qemu-nn]   (or `imuad bench qemu_uart`)
 
 Streams random bytes (zeros included, so the mux escape is exercised) through the same
 QemuTransport that `imuad sim` uses into imuad-qemu-uart-sink.elf, which only counts and sums
@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 
-from imuad.targets.qemu import build_firmware, uart_sink  # noqa: E402
+from imuad.targets.qemu import firmware_elf, uart_sink  # noqa: E402
 
 STREAM_BYTES_PER_S = 2000 * 3 * 2
 
@@ -26,9 +26,9 @@ STREAM_BYTES_PER_S = 2000 * 3 * 2
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mbytes", type=float, default=1.0, help="megabytes to send")
-    ap.add_argument("--kernels", default="cmsis-nn", help="which QEMU build dir holds the probe")
+    ap.add_argument("--target", default="qemu-nn", choices=("qemu", "qemu-nn"), help="which QEMU build holds the probe")
     a = ap.parse_args()
-    elf = build_firmware(a.kernels) / "sim" / "imuad-qemu-uart-sink.elf"
+    elf = firmware_elf(a.target, "uart-sink")
     n = int(a.mbytes * 1e6)
     data = np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes()
     dt = uart_sink(elf, data)

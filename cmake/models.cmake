@@ -1,124 +1,245 @@
-# Compiled-in models: IMUAD_MODELS (model dirs, each with model_config.h + model_data.cc, as
-# written by `imuad export`) -> library `imuad_models` with a generated registry:
-#   #include "imuad/compiled_models.h"   imuad::ModelRegistry imuad::compiled_models();
-# Configure fails if a model card lists an op outside IMUAD_TFLM_OPS.
-include_guard(GLOBAL)
+# THE models module: which models a firmware image carries and which TFLite ops it compiles.
+# Used by every firmware build: the plain CMake boards (sim/boards/posix, sim/boards/mps2-an386),
+# the ESP-IDF project (device/main, device/idf_linux/esp-tflite-micro; linux and esp32), and the
+# MicroPython module (through the files a plain CMake build generates). Pure functions of the
+# model cards and of the op table (device/components/imuad_core/include/imuad/op_table.def), so
+# they also run in script mode (ESP-IDF's requirement scan, tests):
+#
+#   cmake [-DMODELS="synth;cnc"] [-DFIXTURES=ON] [-DOPS=all|cards|"A;B"] -P cmake/models.cmake
+#     prints   models: <dir>;<dir>...   and   ops: <op>;<op>...
+#
+# Rules (docs/contracts.md C6/C7):
+#   - models: MODELS (names under models/, repo-relative or absolute dirs), default every
+#     models/*/ holding a model card; the card with "default": true goes first (an empty HELLO
+#     and the ESP32's live mode select the first model), the rest keep their order (names sorted);
+#   - fixtures: the core's test fixture models (tests/core/fixtures/models/*) only when FIXTURES
+#     is given, i.e. only in test builds, after the real models (never the default);
+#   - each model dir must hold model_card.json with an `ops` list, model_config.h, model_data.cc;
+#   - ops: the union of the cards' `ops` ("cards", the default), every op of the op table
+#     ("all", e.g. esp-tflite-micro which compiles every kernel), or an explicit list; configure
+#     fails if a card names an op outside the op table or outside an explicit list.
 
-# CONFIGURE_DEPENDS: a model exported later is picked up by the next build without a re-configure.
-file(GLOB _default_model_configs CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/models/*/model_config.h")
-set(_default_models)
-foreach(cfg IN LISTS _default_model_configs)
-  get_filename_component(d "${cfg}" DIRECTORY)
-  list(APPEND _default_models "${d}")
-endforeach()
-list(SORT _default_models)
-# The card marked "default": true goes first: an empty HELLO and the ESP32 image select it.
-foreach(d IN LISTS _default_models)
-  if(EXISTS "${d}/model_card.json")
-    file(READ "${d}/model_card.json" _card)
-    string(JSON _is_default ERROR_VARIABLE _err GET "${_card}" default)
-    if(NOT _err AND _is_default)
-      list(REMOVE_ITEM _default_models "${d}")
-      list(PREPEND _default_models "${d}")
-      break()
-    endif()
-  endif()
-endforeach()
-set(IMUAD_MODELS "auto" CACHE STRING
-    "Model dirs compiled into the firmware; 'auto' = every models/*/ with model_config.h")
-if(IMUAD_MODELS STREQUAL "auto" OR IMUAD_MODELS STREQUAL "")
-  set(_selected_models ${_default_models})
-else()
-  set(_selected_models ${IMUAD_MODELS})
+if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
+  cmake_minimum_required(VERSION 3.20)  # run as `cmake -P`: the policies of a project
 endif()
-# Small fixture models of the core tests (tests/core/fixtures/models/*), compiled in after the
-# real ones so HELLO can select them; never the default model unless nothing else exists.
-file(GLOB _fixture_configs CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/tests/core/fixtures/models/*/model_config.h")
-set(_fixture_models)
-foreach(cfg IN LISTS _fixture_configs)
-  get_filename_component(d "${cfg}" DIRECTORY)
-  list(APPEND _fixture_models "${d}")
-endforeach()
-list(SORT _fixture_models)
-option(IMUAD_FIXTURE_MODELS "Also compile in the test fixture models" ON)
 
-set(_all_models ${_selected_models})
-if(IMUAD_FIXTURE_MODELS)
-  list(APPEND _all_models ${_fixture_models})
-endif()
-list(REMOVE_DUPLICATES _all_models)
-
-set(_model_srcs)
-set(_includes)
-set(_entries)
-set(_names)
-foreach(dir IN LISTS _all_models)
-  get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_SOURCE_DIR}")
-  get_filename_component(name "${dir}" NAME)
-  if(NOT EXISTS "${dir}/model_config.h" OR NOT EXISTS "${dir}/model_data.cc")
-    message(FATAL_ERROR "imuad: model dir ${dir} lacks model_config.h / model_data.cc (run `imuad export`)")
-  endif()
-  if(EXISTS "${dir}/model_card.json")
-    file(READ "${dir}/model_card.json" _card)
-    string(JSON _nops ERROR_VARIABLE _err LENGTH "${_card}" ops)
-    if(_err)
-      message(FATAL_ERROR "imuad: ${dir}/model_card.json: no `ops` list (${_err})")
+# imuad_op_table(<out_names>): the op table's names (file order); sets in the caller's scope
+# IMUAD_OP_<NAME>_METHOD (MicroMutableOpResolver method) and IMUAD_OP_<NAME>_FILES (kernel files).
+function(imuad_op_table out_names)
+  get_filename_component(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/.." ABSOLUTE)
+  set(table "${root}/device/components/imuad_core/include/imuad/op_table.def")
+  file(STRINGS "${table}" lines REGEX "^IMUAD_OP\\(")
+  set(names)
+  foreach(line IN LISTS lines)
+    if(NOT line MATCHES "^IMUAD_OP\\(([A-Z0-9_]+), *([A-Za-z0-9_]+), *([^)]*)\\)$")
+      message(FATAL_ERROR "imuad: ${table}: cannot read line '${line}'")
     endif()
-    set(_ops)
-    if(_nops GREATER 0)
-      math(EXPR _last "${_nops} - 1")
-      foreach(i RANGE ${_last})
-        string(JSON _op GET "${_card}" ops ${i})
-        list(APPEND _ops "${_op}")
+    set(name "${CMAKE_MATCH_1}")
+    set(method "${CMAKE_MATCH_2}")
+    string(STRIP "${CMAKE_MATCH_3}" files)
+    separate_arguments(files UNIX_COMMAND "${files}")
+    list(APPEND names "${name}")
+    set(IMUAD_OP_${name}_METHOD "${method}" PARENT_SCOPE)
+    set(IMUAD_OP_${name}_FILES "${files}" PARENT_SCOPE)
+  endforeach()
+  if(NOT CMAKE_SCRIPT_MODE_FILE)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${table}")
+  endif()
+  set(${out_names} "${names}" PARENT_SCOPE)
+endfunction()
+
+# imuad_select_models(<out_dirs> <out_ops> [MODELS dir|name...] [FIXTURES] [OPS all|cards|op...])
+function(imuad_select_models out_dirs out_ops)
+  cmake_parse_arguments(A "FIXTURES" "" "MODELS;OPS" ${ARGN})
+  get_filename_component(root "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/.." ABSOLUTE)
+  set(script_mode OFF)
+  if(CMAKE_SCRIPT_MODE_FILE)
+    set(script_mode ON)
+  endif()
+  # -- which dirs
+  set(dirs)
+  list(FILTER A_MODELS EXCLUDE REGEX "^(auto)?$")
+  if(A_MODELS)
+    foreach(n IN LISTS A_MODELS)
+      if(IS_ABSOLUTE "${n}")
+        set(d "${n}")
+      elseif(IS_DIRECTORY "${root}/${n}")
+        set(d "${root}/${n}")
+      else()
+        set(d "${root}/models/${n}")
+      endif()
+      get_filename_component(d "${d}" ABSOLUTE)
+      list(APPEND dirs "${d}")
+    endforeach()
+  else()
+    if(script_mode)
+      file(GLOB cards "${root}/models/*/model_card.json")
+    else()  # CONFIGURE_DEPENDS: a model exported later is picked up by the next build
+      file(GLOB cards CONFIGURE_DEPENDS "${root}/models/*/model_card.json")
+    endif()
+    list(SORT cards)
+    foreach(c IN LISTS cards)
+      get_filename_component(d "${c}" DIRECTORY)
+      list(APPEND dirs "${d}")
+    endforeach()
+  endif()
+  # -- the default card first
+  foreach(d IN LISTS dirs)
+    if(EXISTS "${d}/model_card.json")
+      file(READ "${d}/model_card.json" card)
+      string(JSON is_default ERROR_VARIABLE err GET "${card}" default)
+      if(NOT err AND is_default)
+        list(REMOVE_ITEM dirs "${d}")
+        list(PREPEND dirs "${d}")
+        break()
+      endif()
+    endif()
+  endforeach()
+  # -- fixtures (test builds only), after the real models
+  if(A_FIXTURES)
+    if(script_mode)
+      file(GLOB fixture_cards "${root}/tests/core/fixtures/models/*/model_card.json")
+    else()
+      file(GLOB fixture_cards CONFIGURE_DEPENDS "${root}/tests/core/fixtures/models/*/model_card.json")
+    endif()
+    list(SORT fixture_cards)
+    foreach(c IN LISTS fixture_cards)
+      get_filename_component(d "${c}" DIRECTORY)
+      list(APPEND dirs "${d}")
+    endforeach()
+  endif()
+  list(REMOVE_DUPLICATES dirs)
+  # -- every card complete, ops known
+  imuad_op_table(table)
+  set(card_ops)
+  foreach(d IN LISTS dirs)
+    foreach(f model_card.json model_config.h model_data.cc)
+      if(NOT EXISTS "${d}/${f}")
+        message(FATAL_ERROR "imuad: model dir ${d} has no ${f} (write it with `imuad export`)")
+      endif()
+    endforeach()
+    if(NOT script_mode)
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+                   "${d}/model_card.json" "${d}/model_config.h")
+    endif()
+    file(READ "${d}/model_card.json" card)
+    string(JSON n ERROR_VARIABLE err LENGTH "${card}" ops)
+    if(err)
+      message(FATAL_ERROR "imuad: ${d}/model_card.json has no `ops` list (${err}); export it again")
+    endif()
+    if(n GREATER 0)
+      math(EXPR last "${n} - 1")
+      foreach(i RANGE ${last})
+        string(JSON op GET "${card}" ops ${i})
+        if(NOT op IN_LIST table)
+          message(FATAL_ERROR "imuad: ${d}/model_card.json uses TFLite op '${op}', which is not in the op "
+            "table device/components/imuad_core/include/imuad/op_table.def: add its IMUAD_OP line there")
+        endif()
+        list(APPEND card_ops "${op}")
       endforeach()
     endif()
-    imuad_tflm_check_ops("model ${dir}" ${_ops})
+  endforeach()
+  # -- ops compiled
+  if(NOT A_OPS OR A_OPS STREQUAL "cards")
+    set(ops ${card_ops})
+  elseif(A_OPS STREQUAL "all")
+    set(ops ${table})
+  else()
+    set(ops ${A_OPS})
+    foreach(op IN LISTS ops)
+      if(NOT op IN_LIST table)
+        message(FATAL_ERROR "imuad: op '${op}' (OPS) is not in the op table "
+          "device/components/imuad_core/include/imuad/op_table.def")
+      endif()
+    endforeach()
+    foreach(op IN LISTS card_ops)
+      if(NOT op IN_LIST ops)
+        message(FATAL_ERROR "imuad: a compiled-in model uses TFLite op '${op}', which this build's op list "
+          "(IMUAD_TFLM_OPS) leaves out")
+      endif()
+    endforeach()
   endif()
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${dir}/model_config.h")
-  if(EXISTS "${dir}/model_card.json")
-    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${dir}/model_card.json")
+  list(REMOVE_DUPLICATES ops)
+  list(SORT ops)
+  set(${out_dirs} "${dirs}" PARENT_SCOPE)
+  set(${out_ops} "${ops}" PARENT_SCOPE)
+endfunction()
+
+# imuad_kernel_files(<out> <ops>...): TFLM kernel files (relative to micro/kernels) of these ops.
+function(imuad_kernel_files out)
+  imuad_op_table(table)
+  set(files kernel_util.cc micro_tensor_utils.cc)
+  foreach(op IN LISTS ARGN)
+    list(APPEND files ${IMUAD_OP_${op}_FILES})
+  endforeach()
+  list(REMOVE_DUPLICATES files)
+  set(${out} "${files}" PARENT_SCOPE)
+endfunction()
+
+# Writes <file> only when its content changes (no rebuild after a no-op re-configure).
+function(_imuad_write file content)
+  if(EXISTS "${file}")
+    file(READ "${file}" old)
+    if(old STREQUAL content)
+      return()
+    endif()
   endif()
-  string(MAKE_C_IDENTIFIER "${name}" ident)
-  list(APPEND _model_srcs "${dir}/model_data.cc")
-  string(APPEND _includes "#include \"${dir}/model_config.h\"\n")
-  list(APPEND _entries "&imuad_models::${ident}::kSpec")
-  list(APPEND _names "${name}")
-endforeach()
-list(JOIN _entries ",\n    " _entries_txt)
-if(NOT _entries)
-  set(_entries_txt "nullptr")
-  set(_count 0)
-else()
-  list(LENGTH _entries _count)
-endif()
-set(_gen "${CMAKE_BINARY_DIR}/generated")
-file(MAKE_DIRECTORY "${_gen}/imuad")
-file(WRITE "${_gen}/imuad/compiled_models.h.tmp" "// Generated by cmake/models.cmake: the models compiled into this build.
-#pragma once
-#include \"imuad/model_registry.h\"
-namespace imuad {
-ModelRegistry compiled_models();
-}  // namespace imuad
-")
-file(WRITE "${_gen}/compiled_models.cc.tmp" "// Generated by cmake/models.cmake from IMUAD_MODELS; do not edit.
+  file(WRITE "${file}" "${content}")
+endfunction()
+
+# imuad_write_compiled_ops(<dir> <ops>...): <dir>/imuad/compiled_ops.h, which imuad/ops.h reads:
+# IMUAD_IF_COMPILED_<NAME>(...) keeps its argument for the compiled ops and drops it for the others.
+function(imuad_write_compiled_ops dir)
+  imuad_op_table(table)
+  list(LENGTH ARGN count)
+  set(text "// Generated by cmake/models.cmake: the ops of imuad/op_table.def this build compiles. Do not edit.\n")
+  string(APPEND text "#pragma once\n#define IMUAD_COMPILED_OP_COUNT ${count}\n")
+  foreach(op IN LISTS table)
+    if(op IN_LIST ARGN)
+      string(APPEND text "#define IMUAD_IF_COMPILED_${op}(...) __VA_ARGS__\n")
+    else()
+      string(APPEND text "#define IMUAD_IF_COMPILED_${op}(...)\n")
+    endif()
+  endforeach()
+  _imuad_write("${dir}/imuad/compiled_ops.h" "${text}")
+endfunction()
+
+# imuad_write_registry(<file.cc> <dirs>...): the definition of imuad::compiled_models()
+# (imuad/compiled_models.h) for these model dirs, in this order.
+function(imuad_write_registry file)
+  set(includes "")
+  set(entries "")
+  set(count 0)
+  foreach(d IN LISTS ARGN)
+    get_filename_component(name "${d}" NAME)
+    string(MAKE_C_IDENTIFIER "${name}" ident)
+    string(APPEND includes "#include \"${d}/model_config.h\"\n")
+    string(APPEND entries "    &imuad_models::${ident}::kSpec,\n")
+    math(EXPR count "${count} + 1")
+  endforeach()
+  if(count EQUAL 0)
+    set(entries "    nullptr,\n")
+  endif()
+  _imuad_write("${file}" "// Generated by cmake/models.cmake; do not edit.
 #include \"imuad/compiled_models.h\"
-#include \"tensorflow/lite/micro/micro_mutable_op_resolver.h\"
-${_includes}
+${includes}
 namespace imuad {
 namespace {
 const ModelSpec* const kModels[] = {
-    ${_entries_txt}};
+${entries}};
 }  // namespace
-ModelRegistry compiled_models() { return ModelRegistry{kModels, ${_count}}; }
+ModelRegistry compiled_models() { return ModelRegistry{kModels, ${count}}; }
 }  // namespace imuad
 ")
-foreach(f imuad/compiled_models.h compiled_models.cc)
-  file(COPY_FILE "${_gen}/${f}.tmp" "${_gen}/${f}" ONLY_IF_DIFFERENT)
-endforeach()
-add_library(imuad_models STATIC "${_gen}/compiled_models.cc" ${_model_srcs})
-target_include_directories(imuad_models PUBLIC "${_gen}")
-target_link_libraries(imuad_models PUBLIC imuad_core)
-target_compile_options(imuad_models PRIVATE
-  $<$<COMPILE_LANGUAGE:CXX>:-fno-rtti -fno-exceptions -fno-threadsafe-statics>)
-string(REPLACE ";" ", " _names_txt "${_names}")
-message(STATUS "imuad: compiled-in models: ${_names_txt}")
+endfunction()
+
+# Script mode: print the selection (tests/firmware/test_models_cmake.py).
+if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
+  set(_args MODELS ${MODELS} OPS ${OPS})
+  if(FIXTURES)
+    list(APPEND _args FIXTURES)
+  endif()
+  imuad_select_models(_dirs _ops ${_args})
+  message("models: ${_dirs}")
+  message("ops: ${_ops}")
+endif()

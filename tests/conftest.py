@@ -13,6 +13,7 @@ _HOST = str(Path(__file__).resolve().parents[1] / "host")
 sys.path.insert(0, _HOST)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_HOST, os.environ.get("PYTHONPATH")) if p)
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from imuad.paths import REPO_ROOT, datasets_dir  # noqa: E402
@@ -63,16 +64,33 @@ def artifacts_dir() -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3-axis int16 vibration with an anomalous stretch (seeded): NPZ per contract C1."""
+    rng = np.random.default_rng(1234)
+    n = 3000
+    t = np.arange(n) / 100.0
+    x = np.stack([800 * np.sin(2 * np.pi * 7 * t), 500 * np.sin(2 * np.pi * 13 * t + 1),
+                  300 * np.cos(2 * np.pi * 3 * t)], axis=1)
+    x += rng.normal(0, 120, size=x.shape)
+    y = np.zeros(n, np.int8)
+    y[1200:1800] = 1
+    x[1200:1800] += rng.normal(0, 2500, size=(600, 3))
+    path = tmp_path_factory.mktemp("rec") / "vib.npz"
+    np.savez(path, X=np.clip(np.round(x), -32768, 32767).astype(np.int16), y=y, fs=100.0)
+    return path
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    # Firmware targets for tests/targets (core area); the same tests run on each one.
+    # Firmware targets of tests/firmware: the same tests run on each one.
     try:
         parser.addoption("--target", action="append", default=None, metavar="NAME",
-                         help="firmware target for tests/targets (repeatable; default: IMUAD_TARGETS or 'host')")
+                         help="firmware target for tests/firmware (repeatable; default: IMUAD_TARGETS or every target)")
     except ValueError:  # already added by another plugin/conftest
         pass
-    # Serial port of a real board for the esp32 target (device area); esp32 tests skip without it.
+    # Serial port of a real board for the esp32 target; esp32 tests skip without it.
     try:
         parser.addoption("--port", default=None, metavar="PORT",
-                         help="serial port / pyserial URL of an ESP32 for --target esp32 (device tests)")
+                         help="serial port / pyserial URL of an ESP32 for --target esp32")
     except ValueError:
         pass

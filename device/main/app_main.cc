@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "app_logic.h"
 #include "esp_log.h"
@@ -20,6 +19,7 @@
 #include "freertos/task.h"
 #include "idf_board.h"
 #include "imu/mpu6050.h"
+#include "imuad/boot.h"
 #include "imuad/compiled_models.h"
 #include "imuad/pipeline.h"
 #include "imuad/replay_app.h"
@@ -54,10 +54,9 @@ constexpr uint32_t kSamplerStack = 4 * 1024;
 constexpr size_t kLiveRingSamples = 512;         // ~5 s at 100 Hz between sampler and infer
 constexpr uint32_t kWatchdogMs = 5000;
 
-// The board layer owns the firmware's only globals (team rule): board, apps, buffers.
+// The board layer owns the firmware's only globals: board, apps, buffers.
 IdfBoard g_board;
 imuad_app::ConsoleMode g_mode;
-alignas(imuad::ReplayApp) unsigned char g_app_storage[sizeof(imuad::ReplayApp)];
 imuad::ReplayApp* g_app = nullptr;
 imuad::Pipeline g_live;
 imuad_app::SampleRing g_ring;
@@ -70,25 +69,6 @@ constexpr bool kImuEnabled = true;
 #else
 constexpr bool kImuEnabled = false;  // still compiled: type-checks the live path on linux
 #endif
-
-size_t round16(size_t n) { return (n + 15) & ~static_cast<size_t>(15); }
-
-struct Sizes {
-  size_t arena = 0;
-  size_t ring = 0;  // int16 values
-};
-
-Sizes max_sizes(const imuad::ModelRegistry& reg) {
-  Sizes s;
-  for (size_t i = 0; i < reg.count; ++i) {
-    const imuad::ModelSpec* m = reg.models[i];
-    if (m == nullptr) continue;
-    if (m->arena_bytes > s.arena) s.arena = m->arena_bytes;
-    const size_t r = static_cast<size_t>(m->window) * m->channels;
-    if (r > s.ring) s.ring = r;
-  }
-  return s;
-}
 
 void nvs_boot_count() {
   esp_err_t err = nvs_flash_init();
@@ -301,27 +281,22 @@ extern "C" void app_main(void) {
   if (!g_board.begin(kConsoleStack)) ESP_LOGE(TAG, "console driver not installed");
   nvs_boot_count();
   const imuad::ModelRegistry models = imuad::compiled_models();
-  const Sizes sz = max_sizes(models);
+  const imuad::MemoryNeeds needs = imuad::memory_needs(models);
   ESP_LOGI(TAG, "%s on %s, boot #%lu, %u model(s), arena %u B", imuad::kFirmwareVersion, g_board.target_name(),
-           static_cast<unsigned long>(g_boots), static_cast<unsigned>(models.count), static_cast<unsigned>(sz.arena));
+           static_cast<unsigned long>(g_boots), static_cast<unsigned>(models.count),
+           static_cast<unsigned>(needs.arena_bytes));
   imuad_app::watchdog_start(kWatchdogMs);
 
   // Replay: its own arena and ring, so a HELLO never disturbs the live pipeline's memory.
-  auto* arena = static_cast<uint8_t*>(aligned_alloc(16, round16(sz.arena ? sz.arena : 16)));
-  auto* ring = static_cast<int16_t*>(aligned_alloc(16, round16((sz.ring ? sz.ring : 1) * sizeof(int16_t))));
-  if (arena == nullptr || ring == nullptr) {
-    ESP_LOGE(TAG, "out of memory for the replay arena (%u B)", static_cast<unsigned>(sz.arena));
-    abort();
-  }
-  g_app = new (g_app_storage) imuad::ReplayApp(g_board, models, arena, sz.arena, ring, sz.ring);
+  g_app = imuad::boot(g_board, models, malloc);
+  if (g_app == nullptr) abort();  // boot() logged it
   // No begin() here: it would report a bad default model as an ERROR frame on the console before
   // any host asked; HELLO loads the requested model and answers errors to the one who asked.
 
   if (kImuEnabled && models.count > 0 && models.models[0] != nullptr) {
-    auto* live_arena = static_cast<uint8_t*>(aligned_alloc(16, round16(sz.arena)));
-    auto* live_ring = static_cast<int16_t*>(aligned_alloc(16, round16(sz.ring * sizeof(int16_t))));
-    if (live_arena == nullptr || live_ring == nullptr ||
-        !start_live(*models.models[0], live_arena, sz.arena, live_ring, sz.ring)) {
+    imuad::FirmwareMemory live;
+    if (!imuad::allocate_memory(needs, malloc, &live) ||
+        !start_live(*models.models[0], live.arena, live.arena_size, live.ring, live.ring_len)) {
       ESP_LOGE(TAG, "live mode not started; replay mode still available on the console");
     }
   }

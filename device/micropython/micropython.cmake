@@ -1,4 +1,3 @@
 # USER_C_MODULES entry point for CMake-based MicroPython ports (esp32, rp2, ...):
-#   idf.py ... -D USER_C_MODULES=<repo>/device/micropython/micropython.cmake
-# See esp32/README.md and esp32/build.sh.
+#   imuad build micropython-esp32   (the build table passes -DUSER_C_MODULES=<this file>)
 include(${CMAKE_CURRENT_LIST_DIR}/imuad/micropython.cmake)

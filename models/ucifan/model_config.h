@@ -20,7 +20,7 @@ inline constexpr size_t kArenaBytes = 7168;
 static_assert(kChannels <= imuad::kMaxChannels, "too many channels");
 static_assert(kNumOps <= imuad::kMaxOps, "too many ops for imuad::OpResolver");
 
-inline int RegisterSpecOps(imuad::OpResolver& r) {
+inline int RegisterSpecOps(imuad::OpResolver& r, const imuad::ModelSpec&) {
   return static_cast<int>(RegisterOps<imuad::kMaxOps>(r));
 }
 

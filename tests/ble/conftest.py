@@ -1,5 +1,5 @@
-"""Fixtures of the BLE end-to-end tests: imuad-ble-host built once per run (CMake + Ninja,
--j2), a virtual radio per test, and process cleanup whatever the outcome."""
+"""Fixtures of the BLE end-to-end tests: imuad-ble-host (build-table target nimble-linux) built
+once per run, a virtual radio per test, and process cleanup whatever the outcome."""
 from __future__ import annotations
 
 import shutil
@@ -15,34 +15,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ble_harness import PASSKEY, REPO, Gateway, Proc, free_ports, gateway_argv  # noqa: E402,F401
 
 
-def _build_dir() -> Path:
-    sys.path.insert(0, str(REPO / "host"))
-    from imuad.paths import build_dir
-    return build_dir() / "ble_host"
-
-
 @pytest.fixture(scope="session")
 def build_tree() -> Path:
-    """Configure and build ble_host (incremental; about 30 s from scratch on 2 cores)."""
-    if not shutil.which("cmake"):
-        pytest.fail("cmake is required (scripts/apt-packages.txt)")
-    out = _build_dir()
-    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-    if not (out / "CMakeCache.txt").exists():
-        subprocess.run(["cmake", "-S", str(REPO / "ble_host"), "-B", str(out), *gen,
-                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, capture_output=True,
-                       timeout=300)
-    r = subprocess.run(["cmake", "--build", str(out), "-j2"], capture_output=True, text=True,
-                       timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return out
+    """The nimble-linux build (incremental; about 30 s from scratch on 2 cores)."""
+    from imuad.build import ensure_built
+    return ensure_built("nimble-linux")
 
 
 @pytest.fixture(scope="session")
 def ble_host_bin(build_tree: Path) -> Path:
-    exe = build_tree / "imuad-ble-host"
-    assert exe.exists()
-    return exe
+    from imuad.build import artefact
+    return artefact("nimble-linux")
 
 
 class Rig:

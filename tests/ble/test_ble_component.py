@@ -12,6 +12,7 @@ def test_component_type_checks_against_esp_nimble(build_tree):
 
 
 def test_backlog_ring_and_layouts_unit(build_tree):
-    r = subprocess.run([str(build_tree / "ble_alerts_proto_test")], capture_output=True,
+    from imuad.build import artefact
+    r = subprocess.run([str(artefact("nimble-linux", "proto-test"))], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr

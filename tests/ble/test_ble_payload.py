@@ -57,12 +57,12 @@ def test_any_bytes_decode_or_raise_payload_error(data):
 
 @settings(max_examples=300, derandomize=True)
 @given(st.binary(max_size=80))
-def test_status_decoder_never_crashes(data):
-    try:
-        s = pl.decode_status(data)
-    except pl.PayloadError:
-        return
-    assert len(data) >= pl.STATUS_LEN and isinstance(s.fw_version, str)
+def test_status_decoder_decodes_or_raises_payload_error(data):
+    if len(data) < pl.STATUS_LEN or data[:1] != b"\x01":
+        with pytest.raises(pl.PayloadError):
+            pl.decode_status(data)
+    else:
+        assert pl.decode_status(data).backlog == struct.unpack_from("<H", data, 24)[0]
 
 
 def test_control_encodings():

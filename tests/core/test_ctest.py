@@ -5,12 +5,12 @@ import subprocess
 
 import pytest
 
-from imuad.build import ensure_built
+from imuad.build import artefact, ensure_built
 
 
-@pytest.mark.parametrize("preset", ["host", "host-asan"])
-def test_ctest(preset):
-    build = ensure_built(preset)
+@pytest.mark.parametrize("target", ["host", "host-asan"])
+def test_ctest(target):
+    build = ensure_built(target)
     proc = subprocess.run(["ctest", "--test-dir", str(build), "--output-on-failure", "-j2"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     print(proc.stdout[-4000:])
@@ -19,8 +19,7 @@ def test_ctest(preset):
 
 
 def test_fuzz_counts_reported():
-    build = ensure_built("host-asan")
-    exe = build / "device/components/imuad_core/test/imuad-fuzz-frames"
+    exe = artefact("host-asan", "fuzz")
     proc = subprocess.run([str(exe), "100000", "7"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=600)
     print(proc.stdout)

@@ -11,7 +11,8 @@ from imuad import protocol as P
 
 
 def _echo(host_build, data: bytes) -> tuple[list, P.Stats]:
-    exe = host_build / "device/components/imuad_core/test/imuad-codec-echo"
+    from imuad.build import artefact
+    exe = artefact("host", "codec-echo")
     out = subprocess.run([str(exe)], input=data, stdout=subprocess.PIPE, check=True, timeout=60).stdout
     dec = P.FrameDecoder(channels=3)
     msgs = dec.feed(out)

@@ -63,16 +63,16 @@ def test_unsupported_op_names_op_and_keras_layer():
         check_deployable(read_model(tfl, "gelu.tflite"))
 
 
-def test_supported_ops_come_from_the_tflm_resolver():
-    from imuad.deploy.tflm_ops import parse_resolver_header, supported_ops
+def test_supported_ops_come_from_the_op_table():
+    """The exporter reads the firmware's op table (imuad/op_table.def); no other op list exists."""
+    from imuad.deploy.tflm_ops import OP_TABLE, op_table, supported_ops
     ops = supported_ops()
-    assert ops["CONV_2D"] == "AddConv2D" and ops["UNIDIRECTIONAL_SEQUENCE_LSTM"] == "AddUnidirectionalSequenceLSTM"
+    assert ops == {name: method for name, (method, _files) in op_table().items()}
+    assert set(ops) >= {"CONV_2D", "FULLY_CONNECTED", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
     assert "GELU" not in ops and "CUSTOM" not in ops
+    assert len(ops) == OP_TABLE.read_text().count("\nIMUAD_OP(")
     import imuad.deploy
-    snapshot = json.loads((Path(imuad.deploy.__file__).parent / "tflm_ops.json").read_text())
-    header = vendor_dir() / "esp-tflite-micro/tensorflow/lite/micro/micro_mutable_op_resolver.h"
-    if header.is_file():
-        assert parse_resolver_header(header.read_text()) == snapshot["ops"]
+    assert not (Path(imuad.deploy.__file__).parent / "tflm_ops.json").exists()
 
 
 # ---------------------------------------------------------------- quantize
@@ -195,7 +195,7 @@ def test_generated_headers_compile(tiny_export, tmp_path):
         pytest.skip("g++ or the vendored esp-tflite-micro is missing")
     src = tmp_path / "use.cc"
     src.write_text('#include "model_config.h"\n'
-                   "int use() { imuad::OpResolver r; return imuad_models::tiny::kSpec.register_ops(r)"
+                   "int use() { imuad::OpResolver r; return imuad_models::tiny::kSpec.register_ops(r, imuad_models::tiny::kSpec)"
                    " + static_cast<int>(imuad_models::tiny::kSpec.tflite[4]); }\n")
     vendor = [tflm, tflm / "third_party/flatbuffers/include", tflm / "third_party/gemmlowp", tflm / "third_party/ruy"]
     cmd = [gxx, "-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-DTF_LITE_STATIC_MEMORY",

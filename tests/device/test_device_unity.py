@@ -12,12 +12,12 @@ pytestmark = pytest.mark.timeout(600)
 
 def test_unity_driver_and_app_logic():
     from imuad.errors import ImuadError
-    from imuad.targets.idflinux import build_tests, idf_missing
-    miss = idf_missing()
+    from imuad.build import artefact, missing_tools
+    miss = missing_tools("idflinux-unity")
     if miss:
         pytest.skip(f"ESP-IDF linux build unavailable: {miss}")
     try:
-        elf = build_tests()
+        elf = artefact("idflinux-unity", "tests")
     except ImuadError as exc:
         pytest.fail(str(exc))
     res = subprocess.run([str(elf)], capture_output=True, text=True, timeout=120)

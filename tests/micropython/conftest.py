@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from mpy_support import host_reference, load_build_module, model_dirs, recording_counts
+from mpy_support import host_reference, model_dirs, recording_counts
 
 
 @pytest.fixture(scope="session")
 def mpy() -> Path:
-    return load_build_module().ensure_micropython("host")
+    from imuad.build import artefact
+    return artefact("micropython")
 
 
 @pytest.fixture(scope="session", params=model_dirs(), ids=lambda d: d.name)

@@ -17,13 +17,6 @@ MP_DIR = Path(__file__).parent / "mp"
 MAX_SAMPLES = 40_000  # enough windows (hundreds) and events, a few seconds of CI
 
 
-def load_build_module():
-    spec = importlib.util.spec_from_file_location("imuad_mpy_build", REPO_ROOT / "device/micropython/build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def run_mpy(mpy: Path, script: Path, *args: str, heap: str = "2m", timeout: float = 120,
             cwd: Path | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run([str(mpy), "-X", f"heapsize={heap}", str(script), *args], capture_output=True,
@@ -38,12 +31,12 @@ def model_dirs() -> list[Path]:
 
 
 def synthetic_counts(n: int, channels: int, seed: int) -> np.ndarray:
-    """int16 stream with quiet and loud stretches (for cards without a recording)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    amp = np.where((t // 400) % 3 == 2, 3000.0, 800.0)
-    x = rng.normal(0, 1, (n, channels)) * amp[:, None] + 200 * np.sin(t / 7.0)[:, None]
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    """The fixture models' own stream (quiet and loud stretches; for cards without a recording)."""
+    spec = importlib.util.spec_from_file_location("make_fixture_models",
+                                                  REPO_ROOT / "tests/core/fixtures/make_fixture_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.synthetic_counts(n, channels, seed)
 
 
 def recording_counts(card: dict) -> np.ndarray:

@@ -1,7 +1,7 @@
 // C++ side of the MicroPython `imuad` module: a ModelSpec built at runtime from the arguments,
-// and imuad_core's Pipeline over it. The op resolver is filled from the flatbuffer's operator
-// codes (models arrive as bytes), among the kernels this build compiled (IMUAD_OP_<NAME> defines,
-// taken from the core's IMUAD_TFLM_OPS; IMUAD_MP_ALL_OPS when TFLM is complete, e.g. ESP32).
+// and imuad_core's Pipeline over it. Models arrive as bytes, so their ops are registered from the
+// flatbuffer's operator codes among the kernels this build compiled (imuad/ops.h: the core's op
+// table restricted to the build's imuad/compiled_ops.h).
 #include "detector.h"
 
 #include <cstdio>
@@ -9,48 +9,12 @@
 #include <new>
 
 #include "imuad/model_spec.h"
+#include "imuad/ops.h"
 #include "imuad/pipeline.h"
 #include "imuad/protocol.h"
-#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "imuad/replay_app.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "tensorflow/lite/schema/schema_utils.h"
-
-#ifdef IMUAD_MP_ALL_OPS
-#define IMUAD_OP_CONV_2D 1
-#define IMUAD_OP_DEPTHWISE_CONV_2D 1
-#define IMUAD_OP_FULLY_CONNECTED 1
-#define IMUAD_OP_MAX_POOL_2D 1
-#define IMUAD_OP_AVERAGE_POOL_2D 1
-#define IMUAD_OP_MEAN 1
-#define IMUAD_OP_SUM 1
-#define IMUAD_OP_RESHAPE 1
-#define IMUAD_OP_EXPAND_DIMS 1
-#define IMUAD_OP_SQUEEZE 1
-#define IMUAD_OP_LOGISTIC 1
-#define IMUAD_OP_SOFTMAX 1
-#define IMUAD_OP_TANH 1
-#define IMUAD_OP_RELU 1
-#define IMUAD_OP_RELU6 1
-#define IMUAD_OP_UNIDIRECTIONAL_SEQUENCE_LSTM 1
-#define IMUAD_OP_ADD 1
-#define IMUAD_OP_SUB 1
-#define IMUAD_OP_MUL 1
-#define IMUAD_OP_CONCATENATION 1
-#define IMUAD_OP_STRIDED_SLICE 1
-#define IMUAD_OP_SLICE 1
-#define IMUAD_OP_SPLIT 1
-#define IMUAD_OP_SPLIT_V 1
-#define IMUAD_OP_QUANTIZE 1
-#define IMUAD_OP_DEQUANTIZE 1
-#define IMUAD_OP_TRANSPOSE 1
-#define IMUAD_OP_BATCH_MATMUL 1
-#define IMUAD_OP_PACK 1
-#define IMUAD_OP_UNPACK 1
-#define IMUAD_OP_GATHER 1
-#define IMUAD_OP_PAD 1
-#define IMUAD_OP_LEAKY_RELU 1
-#define IMUAD_OP_HARD_SWISH 1
-#endif
 
 static_assert(IMUAD_MP_MAX_CHANNELS == imuad::kMaxChannels, "channel bound differs from the core");
 static_assert(IMUAD_MP_OK == 0 && IMUAD_MP_ERR_MODEL == imuad::kErrModel && IMUAD_MP_ERR_ARENA == imuad::kErrArena,
@@ -59,247 +23,6 @@ static_assert(IMUAD_MP_OK == 0 && IMUAD_MP_ERR_MODEL == imuad::kErrModel && IMUA
 namespace {
 
 using tflite::BuiltinOperator;
-
-// Adds one builtin op; kTfLiteError if this build has no kernel for it. The cases mirror the
-// op -> kernel table of cmake/tflm.cmake: a kernel not compiled there must not be referenced.
-TfLiteStatus add_op(imuad::OpResolver& r, BuiltinOperator op) {
-  switch (op) {
-#ifdef IMUAD_OP_CONV_2D
-    case tflite::BuiltinOperator_CONV_2D: return r.AddConv2D();
-#endif
-#ifdef IMUAD_OP_DEPTHWISE_CONV_2D
-    case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: return r.AddDepthwiseConv2D();
-#endif
-#ifdef IMUAD_OP_FULLY_CONNECTED
-    case tflite::BuiltinOperator_FULLY_CONNECTED: return r.AddFullyConnected();
-#endif
-#ifdef IMUAD_OP_MAX_POOL_2D
-    case tflite::BuiltinOperator_MAX_POOL_2D: return r.AddMaxPool2D();
-#endif
-#ifdef IMUAD_OP_AVERAGE_POOL_2D
-    case tflite::BuiltinOperator_AVERAGE_POOL_2D: return r.AddAveragePool2D();
-#endif
-#ifdef IMUAD_OP_MEAN
-    case tflite::BuiltinOperator_MEAN: return r.AddMean();
-#endif
-#ifdef IMUAD_OP_SUM
-    case tflite::BuiltinOperator_SUM: return r.AddSum();
-#endif
-#ifdef IMUAD_OP_RESHAPE
-    case tflite::BuiltinOperator_RESHAPE: return r.AddReshape();
-#endif
-#ifdef IMUAD_OP_EXPAND_DIMS
-    case tflite::BuiltinOperator_EXPAND_DIMS: return r.AddExpandDims();
-#endif
-#ifdef IMUAD_OP_SQUEEZE
-    case tflite::BuiltinOperator_SQUEEZE: return r.AddSqueeze();
-#endif
-#ifdef IMUAD_OP_LOGISTIC
-    case tflite::BuiltinOperator_LOGISTIC: return r.AddLogistic();
-#endif
-#ifdef IMUAD_OP_SOFTMAX
-    case tflite::BuiltinOperator_SOFTMAX: return r.AddSoftmax();
-#endif
-#ifdef IMUAD_OP_TANH
-    case tflite::BuiltinOperator_TANH: return r.AddTanh();
-#endif
-#ifdef IMUAD_OP_RELU
-    case tflite::BuiltinOperator_RELU: return r.AddRelu();
-#endif
-#ifdef IMUAD_OP_RELU6
-    case tflite::BuiltinOperator_RELU6: return r.AddRelu6();
-#endif
-#ifdef IMUAD_OP_UNIDIRECTIONAL_SEQUENCE_LSTM
-    case tflite::BuiltinOperator_UNIDIRECTIONAL_SEQUENCE_LSTM: return r.AddUnidirectionalSequenceLSTM();
-#endif
-#ifdef IMUAD_OP_ADD
-    case tflite::BuiltinOperator_ADD: return r.AddAdd();
-#endif
-#ifdef IMUAD_OP_SUB
-    case tflite::BuiltinOperator_SUB: return r.AddSub();
-#endif
-#ifdef IMUAD_OP_MUL
-    case tflite::BuiltinOperator_MUL: return r.AddMul();
-#endif
-#ifdef IMUAD_OP_CONCATENATION
-    case tflite::BuiltinOperator_CONCATENATION: return r.AddConcatenation();
-#endif
-#ifdef IMUAD_OP_STRIDED_SLICE
-    case tflite::BuiltinOperator_STRIDED_SLICE: return r.AddStridedSlice();
-#endif
-#ifdef IMUAD_OP_SLICE
-    case tflite::BuiltinOperator_SLICE: return r.AddSlice();
-#endif
-#ifdef IMUAD_OP_SPLIT
-    case tflite::BuiltinOperator_SPLIT: return r.AddSplit();
-#endif
-#ifdef IMUAD_OP_SPLIT_V
-    case tflite::BuiltinOperator_SPLIT_V: return r.AddSplitV();
-#endif
-#ifdef IMUAD_OP_QUANTIZE
-    case tflite::BuiltinOperator_QUANTIZE: return r.AddQuantize();
-#endif
-#ifdef IMUAD_OP_DEQUANTIZE
-    case tflite::BuiltinOperator_DEQUANTIZE: return r.AddDequantize();
-#endif
-#ifdef IMUAD_OP_TRANSPOSE
-    case tflite::BuiltinOperator_TRANSPOSE: return r.AddTranspose();
-#endif
-#ifdef IMUAD_OP_BATCH_MATMUL
-    case tflite::BuiltinOperator_BATCH_MATMUL: return r.AddBatchMatMul();
-#endif
-#ifdef IMUAD_OP_PACK
-    case tflite::BuiltinOperator_PACK: return r.AddPack();
-#endif
-#ifdef IMUAD_OP_UNPACK
-    case tflite::BuiltinOperator_UNPACK: return r.AddUnpack();
-#endif
-#ifdef IMUAD_OP_GATHER
-    case tflite::BuiltinOperator_GATHER: return r.AddGather();
-#endif
-#ifdef IMUAD_OP_PAD
-    case tflite::BuiltinOperator_PAD: return r.AddPad();
-#endif
-#ifdef IMUAD_OP_LEAKY_RELU
-    case tflite::BuiltinOperator_LEAKY_RELU: return r.AddLeakyRelu();
-#endif
-#ifdef IMUAD_OP_HARD_SWISH
-    case tflite::BuiltinOperator_HARD_SWISH: return r.AddHardSwish();
-#endif
-    default: return kTfLiteError;
-  }
-}
-
-// True if add_op knows the op (same table, without touching a resolver).
-bool op_supported(BuiltinOperator op) {
-  // Same list as add_op (checked before anything is allocated, for a clear error message).
-  switch (op) {
-#define IMUAD_CASE(name) case tflite::BuiltinOperator_##name: return true;
-#ifdef IMUAD_OP_CONV_2D
-    IMUAD_CASE(CONV_2D)
-#endif
-#ifdef IMUAD_OP_DEPTHWISE_CONV_2D
-    IMUAD_CASE(DEPTHWISE_CONV_2D)
-#endif
-#ifdef IMUAD_OP_FULLY_CONNECTED
-    IMUAD_CASE(FULLY_CONNECTED)
-#endif
-#ifdef IMUAD_OP_MAX_POOL_2D
-    IMUAD_CASE(MAX_POOL_2D)
-#endif
-#ifdef IMUAD_OP_AVERAGE_POOL_2D
-    IMUAD_CASE(AVERAGE_POOL_2D)
-#endif
-#ifdef IMUAD_OP_MEAN
-    IMUAD_CASE(MEAN)
-#endif
-#ifdef IMUAD_OP_SUM
-    IMUAD_CASE(SUM)
-#endif
-#ifdef IMUAD_OP_RESHAPE
-    IMUAD_CASE(RESHAPE)
-#endif
-#ifdef IMUAD_OP_EXPAND_DIMS
-    IMUAD_CASE(EXPAND_DIMS)
-#endif
-#ifdef IMUAD_OP_SQUEEZE
-    IMUAD_CASE(SQUEEZE)
-#endif
-#ifdef IMUAD_OP_LOGISTIC
-    IMUAD_CASE(LOGISTIC)
-#endif
-#ifdef IMUAD_OP_SOFTMAX
-    IMUAD_CASE(SOFTMAX)
-#endif
-#ifdef IMUAD_OP_TANH
-    IMUAD_CASE(TANH)
-#endif
-#ifdef IMUAD_OP_RELU
-    IMUAD_CASE(RELU)
-#endif
-#ifdef IMUAD_OP_RELU6
-    IMUAD_CASE(RELU6)
-#endif
-#ifdef IMUAD_OP_UNIDIRECTIONAL_SEQUENCE_LSTM
-    IMUAD_CASE(UNIDIRECTIONAL_SEQUENCE_LSTM)
-#endif
-#ifdef IMUAD_OP_ADD
-    IMUAD_CASE(ADD)
-#endif
-#ifdef IMUAD_OP_SUB
-    IMUAD_CASE(SUB)
-#endif
-#ifdef IMUAD_OP_MUL
-    IMUAD_CASE(MUL)
-#endif
-#ifdef IMUAD_OP_CONCATENATION
-    IMUAD_CASE(CONCATENATION)
-#endif
-#ifdef IMUAD_OP_STRIDED_SLICE
-    IMUAD_CASE(STRIDED_SLICE)
-#endif
-#ifdef IMUAD_OP_SLICE
-    IMUAD_CASE(SLICE)
-#endif
-#ifdef IMUAD_OP_SPLIT
-    IMUAD_CASE(SPLIT)
-#endif
-#ifdef IMUAD_OP_SPLIT_V
-    IMUAD_CASE(SPLIT_V)
-#endif
-#ifdef IMUAD_OP_QUANTIZE
-    IMUAD_CASE(QUANTIZE)
-#endif
-#ifdef IMUAD_OP_DEQUANTIZE
-    IMUAD_CASE(DEQUANTIZE)
-#endif
-#ifdef IMUAD_OP_TRANSPOSE
-    IMUAD_CASE(TRANSPOSE)
-#endif
-#ifdef IMUAD_OP_BATCH_MATMUL
-    IMUAD_CASE(BATCH_MATMUL)
-#endif
-#ifdef IMUAD_OP_PACK
-    IMUAD_CASE(PACK)
-#endif
-#ifdef IMUAD_OP_UNPACK
-    IMUAD_CASE(UNPACK)
-#endif
-#ifdef IMUAD_OP_GATHER
-    IMUAD_CASE(GATHER)
-#endif
-#ifdef IMUAD_OP_PAD
-    IMUAD_CASE(PAD)
-#endif
-#ifdef IMUAD_OP_LEAKY_RELU
-    IMUAD_CASE(LEAKY_RELU)
-#endif
-#ifdef IMUAD_OP_HARD_SWISH
-    IMUAD_CASE(HARD_SWISH)
-#endif
-#undef IMUAD_CASE
-    default: return false;
-  }
-}
-
-// ModelSpec::register_ops is a plain function pointer without a context argument, so the model
-// being initialised is handed over here for the duration of one Pipeline::init (MicroPython runs
-// module code under the GIL / single-threaded: no concurrent init).
-const tflite::Model* g_registering_model = nullptr;
-
-int register_model_ops(imuad::OpResolver& r) {
-  const tflite::Model* model = g_registering_model;
-  if (model == nullptr || model->operator_codes() == nullptr) return kTfLiteError;
-  const auto* codes = model->operator_codes();
-  for (flatbuffers::uoffset_t i = 0; i < codes->size(); ++i) {
-    const BuiltinOperator op = tflite::GetBuiltinCode(codes->Get(i));
-    bool seen = false;
-    for (flatbuffers::uoffset_t j = 0; j < i && !seen; ++j) seen = tflite::GetBuiltinCode(codes->Get(j)) == op;
-    if (seen) continue;
-    if (add_op(r, op) != kTfLiteOk) return kTfLiteError;
-  }
-  return kTfLiteOk;
-}
 
 struct Impl {
   imuad::ModelSpec spec;
@@ -362,7 +85,7 @@ int imuad_mp_probe(const uint8_t* model, size_t len, imuad_mp_probe_t* probe, ch
     const BuiltinOperator op = tflite::GetBuiltinCode(codes->Get(i));
     const char* name = tflite::EnumNameBuiltinOperator(op);
     if (name == nullptr || name[0] == '\0') name = "UNKNOWN";
-    if (!op_supported(op)) {
+    if (!imuad::op_compiled(op)) {
       if (msg != nullptr && msg_len > 0) {
         snprintf(msg, msg_len, "model uses TFLite op %s (code %d), which this build does not include", name,
                  static_cast<int>(op));
@@ -413,11 +136,9 @@ int imuad_mp_impl_init(void* impl_mem, const imuad_mp_params_t* p, const uint8_t
   s.decision.k = static_cast<uint8_t>(p->k);
   s.decision.n = static_cast<uint8_t>(p->n);
   s.arena_bytes = arena_size;
-  s.register_ops = &register_model_ops;
+  s.register_ops = &imuad::register_flatbuffer_ops;
 
-  g_registering_model = tflite::GetModel(model);
   const imuad::Status st = impl->pipeline.init(s, arena, arena_size, ring, ring_len);
-  g_registering_model = nullptr;
   if (!st.ok()) {
     const int code = st.code == imuad::kErrArena ? IMUAD_MP_ERR_ARENA : IMUAD_MP_ERR_MODEL;
     fail(msg, msg_len, code, st.message);
@@ -456,5 +177,59 @@ size_t imuad_mp_impl_arena_used(const void* impl) {
 }
 
 size_t imuad_mp_impl_n_outputs(const void* impl) { return static_cast<const Impl*>(impl)->spec.n_outputs; }
+
+// ------------------------------------------------------------------ C7 replay server
+namespace {
+
+class MpBoard : public imuad::Board {
+ public:
+  MpBoard(imuad_mp_write_fn write, void* ctx, uint32_t (*micros)()) : write_(write), ctx_(ctx), micros_(micros) {}
+  uint32_t micros() override { return micros_(); }
+  uint32_t millis() override { return micros_() / 1000; }
+  int read(uint8_t*, size_t) override { return 0; }  // bytes arrive through imuad_mp_server_feed
+  void write(const uint8_t* data, size_t len) override { write_(ctx_, data, len); }
+  void log(int, const char*) override {}
+  const char* target_name() const override { return "mpy"; }
+
+ private:
+  imuad_mp_write_fn write_;
+  void* ctx_;
+  uint32_t (*micros_)();
+};
+
+struct Server {
+  Server(imuad_mp_write_fn write, void* ctx, uint32_t (*micros)()) : board(write, ctx, micros) {}
+  MpBoard board;
+  const imuad::ModelSpec* specs[IMUAD_MP_MAX_SERVED] = {};
+  imuad::ReplayApp* app = nullptr;
+  alignas(imuad::ReplayApp) unsigned char app_mem[sizeof(imuad::ReplayApp)];
+};
+
+}  // namespace
+
+size_t imuad_mp_server_size(void) { return sizeof(Server); }
+
+void imuad_mp_server_init(void* mem, void* const* impls, const char* const* names, const uint8_t* const* sha256s,
+                          size_t n, uint8_t* arena, size_t arena_size, int16_t* ring, size_t ring_len,
+                          imuad_mp_write_fn write, void* ctx, uint32_t (*micros)(void)) {
+  Server* s = new (mem) Server(write, ctx, micros);
+  if (n > IMUAD_MP_MAX_SERVED) n = IMUAD_MP_MAX_SERVED;
+  for (size_t i = 0; i < n; ++i) {
+    imuad::ModelSpec& spec = static_cast<Impl*>(impls[i])->spec;
+    spec.name = names[i];
+    std::memcpy(spec.sha256, sha256s[i], sizeof(spec.sha256));
+    s->specs[i] = &spec;
+  }
+  s->app = new (s->app_mem) imuad::ReplayApp(s->board, imuad::ModelRegistry{s->specs, n}, arena, arena_size, ring,
+                                             ring_len);
+}
+
+void imuad_mp_server_feed(void* server, const uint8_t* data, size_t len) { static_cast<Server*>(server)->app->feed(data, len); }
+
+void imuad_mp_server_deinit(void* server) {
+  Server* s = static_cast<Server*>(server);
+  if (s->app != nullptr) s->app->~ReplayApp();
+  s->~Server();
+}
 
 }  // extern "C"

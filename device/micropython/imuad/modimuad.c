@@ -9,6 +9,7 @@
 //   results, events = d.feed(samples)  # array('h') or bytes-like of interleaved int16 LE
 //       results: [(window, score, state, out_bytes), ...]   events: [(window, kind, score), ...]
 //   d.reset(); d.info(); d.configure(threshold_on, threshold_off, k, n); d.close()
+//   imuad.serve([(name, detector), ...], sys.stdin.buffer, sys.stdout.buffer)   # C7 replay loop
 //
 // Memory: ONE MicroPython GC-heap block per Detector (allocated with a finaliser) holds the C++
 // state, a 16-byte aligned copy of the model, the tensor arena and the sample ring. The finaliser
@@ -20,7 +21,10 @@
 #include "py/gc.h"
 #include "py/objarray.h"
 #include "py/objstr.h"
+#include "py/mperrno.h"
+#include "py/mphal.h"
 #include "py/runtime.h"
+#include "py/stream.h"
 
 #include "detector.h"
 
@@ -517,9 +521,94 @@ MP_DEFINE_CONST_OBJ_TYPE(
     locals_dict, &detector_locals
     );
 
+// ------------------------------------------------------------------ imuad.serve
+// serve(models, stream_in, stream_out): the firmware's C7 replay loop (imuad_core's ReplayApp,
+// the same as on every other target; DEVICE_INFO.target "mpy") over [(name, Detector), ...],
+// the first being the HELLO default. Reads stream_in until EOF (each read returns what is
+// there), writes every answer frame to stream_out. The ReplayApp's own arena and ring come from
+// the GC heap, sized for the largest model.
+static void serve_write(void *ctx, const uint8_t *data, size_t len) {
+    vstr_add_strn((vstr_t *)ctx, (const char *)data, len);
+}
+
+static uint32_t serve_micros(void) {
+    return (uint32_t)mp_hal_ticks_us();
+}
+
+static mp_obj_t imuad_serve(mp_obj_t models_in, mp_obj_t in, mp_obj_t out) {
+    size_t n;
+    mp_obj_t *models;
+    get_items(models_in, "models", &n, &models);
+    if (n < 1 || n > IMUAD_MP_MAX_SERVED) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("serve needs 1..%d models"), IMUAD_MP_MAX_SERVED);
+    }
+    void *impls[IMUAD_MP_MAX_SERVED];
+    const char *names[IMUAD_MP_MAX_SERVED];
+    const uint8_t *shas[IMUAD_MP_MAX_SERVED];
+    size_t arena_size = MIN_ARENA, ring_len = 1;
+    for (size_t i = 0; i < n; ++i) {
+        size_t two;
+        mp_obj_t *pair;
+        get_items(models[i], "serve model", &two, &pair);
+        if (two != 2 || !mp_obj_is_str(pair[0]) || !mp_obj_is_type(pair[1], &imuad_type_Detector)) {
+            mp_raise_TypeError(MP_ERROR_TEXT("serve models must be (name, Detector) pairs"));
+        }
+        imuad_detector_obj_t *d = live_self(pair[1]);
+        if (d->sha256 == mp_const_none) {
+            mp_raise_ValueError(MP_ERROR_TEXT("serve needs hashlib.sha256 (DEVICE_INFO model_sha256)"));
+        }
+        mp_buffer_info_t sha;
+        mp_get_buffer_raise(d->sha256, &sha, MP_BUFFER_READ);
+        impls[i] = d->impl;
+        names[i] = mp_obj_str_get_str(pair[0]);
+        shas[i] = (const uint8_t *)sha.buf;
+        arena_size = d->arena_size > arena_size ? d->arena_size : arena_size;
+        ring_len = d->ring_len > ring_len ? d->ring_len : ring_len;
+    }
+    const mp_stream_p_t *rx = mp_get_stream_raise(in, MP_STREAM_OP_READ);
+    uint8_t *mem = m_new(uint8_t, IMUAD_MP_ALIGN + ALIGN_UP(imuad_mp_server_size()) + ALIGN_UP(arena_size) +
+        ring_len * sizeof(int16_t));
+    uintptr_t p = ALIGN_UP((uintptr_t)mem);
+    void *server = (void *)p;
+    p += ALIGN_UP(imuad_mp_server_size());
+    uint8_t *arena = (uint8_t *)p;
+    int16_t *ring = (int16_t *)(p + ALIGN_UP(arena_size));
+    vstr_t tx;
+    vstr_init(&tx, 512);
+    imuad_mp_server_init(server, impls, names, shas, n, arena, arena_size, ring, ring_len, serve_write, &tx,
+        serve_micros);
+    uint8_t buf[512];
+    for (;;) {
+        int err;
+        mp_uint_t got = rx->read(in, buf, sizeof(buf), &err);
+        if (got == MP_STREAM_ERROR) {
+            if (err == MP_EINTR) {
+                mp_handle_pending(true);
+                continue;
+            }
+            imuad_mp_server_deinit(server);
+            mp_raise_OSError(err);
+        }
+        if (got == 0) {
+            break;  // EOF: the host closed the line
+        }
+        imuad_mp_server_feed(server, buf, got);
+        if (tx.len > 0) {
+            mp_stream_write(out, tx.buf, tx.len, MP_STREAM_RW_WRITE);
+            tx.len = 0;
+        }
+    }
+    imuad_mp_server_deinit(server);
+    vstr_clear(&tx);
+    m_del(uint8_t, mem, 0);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(imuad_serve_obj, imuad_serve);
+
 static const mp_rom_map_elem_t imuad_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_imuad) },
     { MP_ROM_QSTR(MP_QSTR_Detector), MP_ROM_PTR(&imuad_type_Detector) },
+    { MP_ROM_QSTR(MP_QSTR_serve), MP_ROM_PTR(&imuad_serve_obj) },
     { MP_ROM_QSTR(MP_QSTR_NORMAL), MP_ROM_INT(0) },
     { MP_ROM_QSTR(MP_QSTR_ANOMALY), MP_ROM_INT(1) },
     { MP_ROM_QSTR(MP_QSTR_ONSET), MP_ROM_INT(1) },

@@ -188,35 +188,36 @@ void test_fifo_misaligned_count_resets(void) {
   TEST_ASSERT_EQUAL_UINT(0, g_fake.fifo_len);
 }
 
+// A FIFO read whose I2C transfer of register `reg` fails with `err`: nothing read, one error counted.
+static void read_fifo_fails_at(int reg, esp_err_t err, bool *ovf) {
+  g_fake.fail_reg = reg;
+  g_fake.fail_err = err;
+  int16_t out[8 * 3];
+  size_t n = 0;
+  TEST_ASSERT_EQUAL(err, mpu6050_read_fifo(&dev, out, 8, &n, ovf));
+  TEST_ASSERT_EQUAL_UINT(0, n);
+  TEST_ASSERT_EQUAL_UINT32(1, dev.stats.i2c_errors);
+}
+
 void test_fifo_nack_during_burst(void) {
   init_ok(3);
   const int16_t v[3] = {5, 6, 7};
   for (int i = 0; i < 3; ++i) fake_mpu6050_push_sample(v, 3);
-  g_fake.fail_reg = FAKE_REG_FIFO_R_W;
-  g_fake.fail_err = ESP_ERR_INVALID_RESPONSE;
-  int16_t out[8 * 3];
-  size_t n = 0;
   bool ovf = false;
-  TEST_ASSERT_EQUAL(ESP_ERR_INVALID_RESPONSE, mpu6050_read_fifo(&dev, out, 8, &n, &ovf));
-  TEST_ASSERT_EQUAL_UINT(0, n);
-  TEST_ASSERT_EQUAL_UINT32(1, dev.stats.i2c_errors);
+  read_fifo_fails_at(FAKE_REG_FIFO_R_W, ESP_ERR_INVALID_RESPONSE, &ovf);
   TEST_ASSERT_EQUAL_UINT(18, g_fake.fifo_len);  // data still there for the retry
   g_fake.fail_reg = -1;
+  int16_t out[8 * 3];
+  size_t n = 0;
   TEST_ASSERT_EQUAL(ESP_OK, mpu6050_read_fifo(&dev, out, 8, &n, &ovf));
   TEST_ASSERT_EQUAL_UINT(3, n);
 }
 
 void test_fifo_count_timeout(void) {
   init_ok(3);
-  g_fake.fail_reg = FAKE_REG_FIFO_COUNT_H;
-  g_fake.fail_err = ESP_ERR_TIMEOUT;
-  int16_t out[8 * 3];
-  size_t n = 0;
   bool ovf = false;
-  TEST_ASSERT_EQUAL(ESP_ERR_TIMEOUT, mpu6050_read_fifo(&dev, out, 8, &n, &ovf));
-  TEST_ASSERT_EQUAL_UINT(0, n);
+  read_fifo_fails_at(FAKE_REG_FIFO_COUNT_H, ESP_ERR_TIMEOUT, &ovf);
   TEST_ASSERT_FALSE(ovf);
-  TEST_ASSERT_EQUAL_UINT32(1, dev.stats.i2c_errors);
 }
 
 void test_source_interface_reads_through_driver(void) {

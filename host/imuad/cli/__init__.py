@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "imuad.cli.replay": ("replay",),
     "imuad.cli.sim": ("sim",),
     "imuad.cli.device": ("flash", "monitor", "hil"),
+    "imuad.build.command": ("build",),
     "imuad.gateway.commands": ("gateway",),
     "imuad.dashboard.commands": ("dashboard",),
     "imuad.cli.bench": ("bench",),

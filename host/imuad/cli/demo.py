@@ -93,18 +93,17 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     t["quantize"] = _stage("quantize to full int8 + evaluate", ["quantize", run])
     t["export"] = _stage("export model, C arrays, card", ["export", run, "--name", MODEL_NAME, "--out", model,
                                                            "--synth", f"default:{seed}"])
-    from ..build import ensure_built
+    from ..build import artefact, ensure_built
 
     targets = ["host"] if skip_emulator else ["host", emulator]
-    presets = targets
     print("\n=== build the firmware (host and Cortex-M4) with the demo model", flush=True)
     t0 = time.monotonic()
     # TFLM is compiled once in the regular build trees (shared with the tests); the firmware
     # with this freshly trained model compiled in lives beside them in build/demo/ and links it.
-    tflm = {p: ensure_built(p, targets=["imuad_tflm"]) / "libimuad_tflm.a" for p in presets}
+    tflm = {tg: artefact(tg, "tflm" if tg == "host" else "firmware").parent / "libimuad_tflm.a" for tg in targets}
     os.environ["IMUAD_BUILD_DIR"] = str(build_dir() / "demo")
-    for p in presets:
-        ensure_built(p, models=[model], cmake_args=[f"-DIMUAD_TFLM_PREBUILT={tflm[p]}"])
+    for tg in targets:
+        ensure_built(tg, models=[model], cmake_args=[f"-DIMUAD_TFLM_PREBUILT={tflm[tg]}"])
     t["build"] = time.monotonic() - t0
     parity_json = out / "parity.json"
     parity = ["parity", model, "--recording", rec, "--split", "test", "--report", parity_json, "--update-card"]

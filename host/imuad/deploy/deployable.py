@@ -6,7 +6,8 @@ from pathlib import Path
 
 from ..contracts.tflite import ModelInfo, check_structure, read_model
 from ..errors import ImuadError
-from .tflm_ops import supported_ops
+from ..paths import REPO_ROOT
+from .tflm_ops import OP_TABLE, supported_ops
 
 
 def verify_with_tflite(data: bytes, label: str) -> None:
@@ -32,7 +33,8 @@ def check_deployable(info: ModelInfo) -> None:
     for op in info.ops:
         if op.name not in known:
             raise ImuadError(f"{info.path}: op #{op.index} {op.name} (from Keras layer '{op.layer}') "
-                             f"has no TFLM kernel (micro_mutable_op_resolver.h); change that layer")
+                             f"has no TFLM kernel in the firmware's op table ({OP_TABLE.relative_to(REPO_ROOT)}); "
+                             f"change that layer, or add the op's IMUAD_OP line there")
     for op in info.ops:
         if op.name in ("QUANTIZE", "DEQUANTIZE"):
             continue

@@ -98,7 +98,7 @@ def model_config_h(name: str, card: dict[str, Any]) -> str:
             f"inline constexpr size_t kArenaBytes = {sz['arena_bytes']};\n"
             f"static_assert(kChannels <= imuad::kMaxChannels, \"too many channels\");\n"
             f"static_assert(kNumOps <= imuad::kMaxOps, \"too many ops for imuad::OpResolver\");\n\n"
-            "inline int RegisterSpecOps(imuad::OpResolver& r) {\n"
+            "inline int RegisterSpecOps(imuad::OpResolver& r, const imuad::ModelSpec&) {\n"
             "  return static_cast<int>(RegisterOps<imuad::kMaxOps>(r));\n}\n\n"
             "inline const imuad::ModelSpec kSpec{\n"
             f'    "{name}",\n'

@@ -1,43 +1,39 @@
-"""Which builtin ops TFLM can run: the ops with an `Add<Op>()` in `MicroMutableOpResolver`.
-
-Read from the vendored esp-tflite-micro header when it is beside the checkout; otherwise from
-`tflm_ops.json`, a snapshot of the same header (regenerate it with `refresh_snapshot()`).
+"""Which builtin ops the firmware can run: the op table of the C++ core
+(device/components/imuad_core/include/imuad/op_table.def, one `IMUAD_OP(NAME, AddMethod, kernel
+files)` line per op). The same file gives CMake the kernel files to compile and the firmware its
+runtime resolver, so `imuad quantize` accepts, and `imuad export` writes into op_resolver.h,
+exactly what every firmware build can compile.
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
-from pathlib import Path
 
-from ..paths import vendor_dir
+from ..errors import ImuadError
+from ..paths import REPO_ROOT
 
-_HEADER = Path("esp-tflite-micro/tensorflow/lite/micro/micro_mutable_op_resolver.h")
-_SNAPSHOT = Path(__file__).with_name("tflm_ops.json")
+OP_TABLE = REPO_ROOT / "device/components/imuad_core/include/imuad/op_table.def"
+_LINE = re.compile(r"^IMUAD_OP\((\w+),\s*(\w+),\s*([^)]*)\)\s*$")
 
 
-def parse_resolver_header(text: str) -> dict[str, str]:
-    """Builtin op name -> MicroMutableOpResolver method (e.g. CONV_2D -> AddConv2D)."""
-    ops: dict[str, str] = {}
-    for method, body in re.findall(r"TfLiteStatus (Add\w+)\((.*?)\n  \}", text, re.S):
-        names = set(re.findall(r"BuiltinOperator_(\w+)", body))
-        if len(names) == 1 and "CUSTOM" not in names:  # AddCustom/AddBuiltin are generic
-            ops[names.pop()] = method
-    return dict(sorted(ops.items()))
+def parse_op_table(text: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """op name -> (MicroMutableOpResolver method, kernel files), in file order."""
+    ops: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.startswith("IMUAD_OP("):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            raise ImuadError(f"{OP_TABLE}:{n}: cannot read op table line {line!r}")
+        ops[m.group(1)] = (m.group(2), tuple(m.group(3).split()))
+    return ops
 
 
 @lru_cache(maxsize=1)
+def op_table() -> dict[str, tuple[str, tuple[str, ...]]]:
+    return parse_op_table(OP_TABLE.read_text())
+
+
 def supported_ops() -> dict[str, str]:
-    header = vendor_dir() / _HEADER
-    if header.is_file():
-        ops = parse_resolver_header(header.read_text())
-        if ops:
-            return ops
-    return dict(json.loads(_SNAPSHOT.read_text())["ops"])
-
-
-def refresh_snapshot() -> Path:
-    header = vendor_dir() / _HEADER
-    ops = parse_resolver_header(header.read_text())
-    _SNAPSHOT.write_text(json.dumps({"source": str(_HEADER), "ops": ops}, indent=1) + "\n")
-    return _SNAPSHOT
+    """Builtin op name -> MicroMutableOpResolver method (the second column of the op table)."""
+    return {name: method for name, (method, _files) in op_table().items()}

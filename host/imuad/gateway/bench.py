@@ -8,7 +8,6 @@ and LE Secure Connections passkey pairing / bonded re-encryption times.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from pathlib import Path
 
 from .. import procs
 from ..errors import ImuadError
-from ..paths import REPO_ROOT
 from .backends.bumble_backend import BumbleBackend
 from .central import Gateway, GatewayOptions
 from .store import Store
@@ -26,16 +24,10 @@ from .store import Store
 PASSKEY = 123456
 
 
-def ensure_ble_host(build: Path) -> Path:
-    """Configure + build ble_host (incremental) and return the imuad-ble-host path."""
-    if not (build / "CMakeCache.txt").exists():
-        gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-        subprocess.run(["cmake", "-S", str(REPO_ROOT / "ble_host"), "-B", str(build), *gen,
-                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, capture_output=True)
-    r = subprocess.run(["cmake", "--build", str(build), "-j2"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise ImuadError(f"building ble_host failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
-    return build / "imuad-ble-host"
+def ensure_ble_host() -> Path:
+    """imuad-ble-host of the build table's nimble-linux target (built incrementally)."""
+    from ..build import artefact
+    return artefact("nimble-linux")
 
 
 def _free_ports(n: int) -> list[int]:
@@ -81,8 +73,8 @@ async def _session(port: int, db: Path, keystore: Path, passkey: int | None,
     return gw
 
 
-def run_bench(events: int = 3000, pairings: int = 5, build: Path | None = None) -> dict:
-    exe = ensure_ble_host(build or (REPO_ROOT / "build" / "ble_host"))
+def run_bench(events: int = 3000, pairings: int = 5) -> dict:
+    exe = ensure_ble_host()
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="imuad-ble-bench-") as tmp_s:
         tmp = Path(tmp_s)

@@ -15,7 +15,6 @@ from pathlib import Path
 from ..contracts.decision import K_N, THRESHOLD, DecisionError, check_decision
 from ..contracts.ranges import PASSKEY, TCP_PORT, UINT32, FloatRange, IntRange
 from ..errors import ImuadError
-from ..paths import build_dir
 
 # ranges of the options that are not contract fields (those come from imuad.contracts)
 COUNT = IntRange(1, 10**9)
@@ -67,7 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      "on the virtual link (builds imuad-ble-host)")
     b.add_argument("--events", type=COUNT.argtype("--events"), default=3000)
     b.add_argument("--pairings", type=COUNT.argtype("--pairings"), default=5)
-    b.add_argument("--build-dir", default=str(build_dir() / "ble_host"))
     b.set_defaults(func=_cmd_bench)
 
     p.set_defaults(func=lambda args: p.print_help() or 2)
@@ -173,5 +171,5 @@ def _cmd_vlink(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
-    run_bench(events=args.events, pairings=args.pairings, build=Path(args.build_dir))
+    run_bench(events=args.events, pairings=args.pairings)
     return 0

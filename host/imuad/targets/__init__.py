@@ -23,9 +23,12 @@ __all__ = ["Target", "TargetError", "Transport", "ReplaySession", "ReplayResult"
 _TARGETS: dict[str, tuple[str, dict[str, Any], str]] = {
     "host": ("imuad.targets.host:HostTarget", {}, "imuad-fw-host: firmware core + TFLM reference kernels (x86-64)"),
     "host-asan": ("imuad.targets.host:HostTarget", {"preset": "host-asan"}, "imuad-fw-host with ASan + UBSan"),
-    "qemu": ("imuad.targets.qemu:QemuTarget", {}, "QEMU mps2-an386 Cortex-M4F, TFLM reference kernels"),
-    "qemu-nn": ("imuad.targets.qemu:QemuTarget", {"kernels": "cmsis_nn"}, "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels"),
+    "qemu": ("imuad.targets.qemu:QemuTarget", {"target": "qemu"}, "QEMU mps2-an386 Cortex-M4F, TFLM reference kernels"),
+    "qemu-nn": ("imuad.targets.qemu:QemuTarget", {"target": "qemu-nn"},
+                "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels"),
     "idflinux": ("imuad.targets.idflinux:IdfLinuxTarget", {}, "the ESP-IDF app built for ESP-IDF's linux target"),
+    "micropython": ("imuad.targets.micropython:MicroPythonTarget", {},
+                    "MicroPython unix port running the core's ReplayApp (imuad.serve)"),
     "esp32": ("imuad.targets.esp32:Esp32Target", {}, "a real ESP32 on a serial port (--port)"),
 }
 _EMULATORS = ("qemu", "qemu-nn")

@@ -94,7 +94,7 @@ def open_port(port: str, baud: int = DEFAULT_BAUD) -> Transport:
         from .host import PipeTransport
         argv = shlex.split(port[len("exec:"):])
         if not argv:
-            raise ImuadError("exec: needs a command, e.g. exec:build/idf-linux/imuad_device.elf")
+            raise ImuadError("exec: needs a command, e.g. exec:build/idflinux/imuad_device.elf")
         if not Path(argv[0]).exists() and "/" in argv[0]:
             raise ImuadError(f"{argv[0]}: no such program (build it first)")
         try:

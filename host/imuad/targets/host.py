@@ -10,7 +10,7 @@ import tty
 from pathlib import Path
 
 from .. import procs
-from ..build import fw_host_binary
+from ..build import artefact
 from .base import Target, TargetError, Transport
 
 
@@ -25,8 +25,11 @@ class PipeTransport(Transport):
 
     def _pump_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for line in iter(self.proc.stderr.readline, b""):
-            self._stderr.append(line.decode(errors="replace").rstrip())
+        try:
+            for line in iter(self.proc.stderr.readline, b""):
+                self._stderr.append(line.decode(errors="replace").rstrip())
+        except (ValueError, OSError):  # close() closed the pipe under us: the process is gone
+            pass
 
     def write(self, data: bytes) -> None:
         assert self.proc.stdin is not None
@@ -112,7 +115,8 @@ class PtyTransport(PipeTransport):
 
 
 class HostTarget(Target):
-    """Firmware core + TFLM reference kernels built for this machine (preset `host`)."""
+    """Firmware core + TFLM reference kernels built for this machine (build target `host`);
+    test_models: the -test firmware, which also carries the core's fixture models."""
 
     name = "host"
     hello_timeout = 10.0
@@ -120,8 +124,9 @@ class HostTarget(Target):
     max_inflight_chunks = 8
 
     def __init__(self, preset: str = "host", pty: bool = False, binary: str | Path | None = None,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, test_models: bool = False) -> None:
         self.preset = preset
+        self.test_models = test_models
         self.pty = pty
         self.binary = Path(binary) if binary else None
         self.extra_args = list(extra_args or [])
@@ -129,7 +134,7 @@ class HostTarget(Target):
             self.name = preset
 
     def executable(self) -> Path:
-        return self.binary or fw_host_binary(self.preset)
+        return self.binary or artefact(self.preset, "test-firmware" if self.test_models else "firmware")
 
     def open(self) -> Transport:
         argv = [str(self.executable()), *self.extra_args]

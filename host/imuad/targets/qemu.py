@@ -36,40 +36,26 @@ import weakref
 from pathlib import Path
 
 from .. import procs
-from ..build import ensure_built
+from ..build import TARGETS, artefact
 from ..errors import ImuadError
 from .base import Target, TargetError, Transport
 
 INSTR_PER_TICK = 40          # SysTick on the 25 MHz CPU clock under -icount shift=0
 SYSCLK_HZ = 25_000_000
-PRESETS = {"reference": "qemu-cortex-m4", "cmsis_nn": "qemu-cortex-m4-cmsisnn"}
-_KERNEL_ALIASES = {"ref": "reference", "reference": "reference", "cmsis-nn": "cmsis_nn", "cmsis_nn": "cmsis_nn",
-                   "nn": "cmsis_nn"}
 # semihosting exit codes of sim/boards/mps2-an386/mps2.h
 EXIT_MEANING = {0: "clean exit after BYE", 2: "main() returned", 3: "HardFault",
                 4: "stack overflow (thread stack ran into unmapped memory)",
                 5: "abort / out of memory (tensor arena does not fit the RAM budget?)"}
-FIRMWARE = "imuad-fw-qemu"
+QEMU_TARGETS = ("qemu", "qemu-nn")  # the mps2-an386 rows of the build table
 MUX_ESCAPE = 0x00  # -echr: the mux's command prefix; doubled on the wire (see module doc)
 
 
-def kernels_name(kernels: str) -> str:
-    try:
-        return _KERNEL_ALIASES[kernels]
-    except KeyError:
-        raise ImuadError(f"unknown kernel set '{kernels}' (ref | cmsis-nn)") from None
-
-
-def build_firmware(kernels: str = "reference", quiet: bool = False) -> Path:
-    """Build dir of the QEMU preset for these kernels (all its ELFs, built once per process)."""
-    return ensure_built(PRESETS[kernels_name(kernels)], quiet=quiet)
-
-
-def firmware_elf(kernels: str = "reference", name: str = FIRMWARE) -> Path:
-    elf = build_firmware(kernels) / "sim" / f"{name}.elf"
-    if not elf.exists():
-        raise ImuadError(f"{elf} missing after the build of preset {PRESETS[kernels_name(kernels)]}")
-    return elf
+def firmware_elf(target: str = "qemu", role: str = "firmware") -> Path:
+    """An ELF of the qemu / qemu-nn build (roles of the build table: firmware, test-firmware,
+    tinystack, hang, hello, uart-sink), built first."""
+    if target not in QEMU_TARGETS:
+        raise ImuadError(f"'{target}' is not a QEMU target ({', '.join(QEMU_TARGETS)})")
+    return artefact(target, role)
 
 
 def _free_port() -> int:
@@ -255,7 +241,8 @@ def uart_sink(elf: Path, data: bytes, timeout: float | None = None) -> float:
 
 
 class QemuTarget(Target):
-    """imuad-fw-qemu on QEMU mps2-an386: TFLM reference kernels ('qemu') or CMSIS-NN ('qemu-nn')."""
+    """imuad-fw-qemu on QEMU mps2-an386: TFLM reference kernels ('qemu') or CMSIS-NN ('qemu-nn').
+    firmware: the ELF's role in the build table (test-firmware also carries the fixture models)."""
 
     hello_timeout = 20.0
     idle_timeout = 30.0
@@ -267,26 +254,24 @@ class QemuTarget(Target):
     flash_budget = 1024 * 1024    # sim/boards/mps2-an386/mps2_an386.ld
     ram_budget = 320 * 1024
 
-    def __init__(self, kernels: str = "reference", elf: str | Path | None = None, firmware: str = FIRMWARE,
+    def __init__(self, target: str = "qemu", elf: str | Path | None = None, firmware: str = "firmware",
                  hello_timeout: float | None = None, idle_timeout: float | None = None,
-                 rx: str = "uart") -> None:
-        self.kernels = kernels_name(kernels)
+                 rx: str = "uart", test_models: bool = False) -> None:
+        if target not in QEMU_TARGETS:
+            raise ImuadError(f"'{target}' is not a QEMU target ({', '.join(QEMU_TARGETS)})")
+        self.name = target
+        self.kernels = TARGETS[target].kernels
         self.rx = rx
-        self.name = "qemu-nn" if self.kernels == "cmsis_nn" else "qemu"
         self.elf = Path(elf) if elf else None
-        self.firmware = firmware
+        self.firmware = "test-firmware" if test_models and firmware == "firmware" else firmware
         if hello_timeout is not None:
             self.hello_timeout = hello_timeout
         if idle_timeout is not None:
             self.idle_timeout = idle_timeout
         self.last_transport: QemuTransport | None = None
 
-    @property
-    def preset(self) -> str:
-        return PRESETS[self.kernels]
-
     def executable(self) -> Path:
-        return self.elf or firmware_elf(self.kernels, self.firmware)
+        return self.elf or firmware_elf(self.name, self.firmware)
 
     def available(self) -> tuple[bool, str]:
         for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):

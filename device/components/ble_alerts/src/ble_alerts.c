@@ -163,20 +163,18 @@ static int on_control(struct os_mbuf *om)
     }
     switch (c.op) {
     case BLE_ALERTS_CTRL_ACK:
+    case BLE_ALERTS_CTRL_REPLAY: {
+        const int ack = c.op == BLE_ALERTS_CTRL_ACK;
         lock();
-        ble_alerts_ring_ack(&s_alerts.ring, c.seq);
+        (ack ? ble_alerts_ring_ack : ble_alerts_ring_rewind)(&s_alerts.ring, c.seq);
         unlock();
-        s_alerts.stats.acks++;
-        notice(BLE_ALERTS_NOTICE_ACK, c.seq);
+        *(ack ? &s_alerts.stats.acks : &s_alerts.stats.replays) += 1;
+        notice(ack ? BLE_ALERTS_NOTICE_ACK : BLE_ALERTS_NOTICE_REPLAY, c.seq);
+        if (!ack) {
+            post_pump();
+        }
         break;
-    case BLE_ALERTS_CTRL_REPLAY:
-        lock();
-        ble_alerts_ring_rewind(&s_alerts.ring, c.seq);
-        unlock();
-        s_alerts.stats.replays++;
-        notice(BLE_ALERTS_NOTICE_REPLAY, c.seq);
-        post_pump();
-        break;
+    }
     case BLE_ALERTS_CTRL_CONFIG:
         lock();
         s_alerts.decision = c.decision;

@@ -1,5 +1,5 @@
 /* Host unit test of the ble_alerts backlog ring and wire layouts (no NimBLE).
- * Built by ble_host/CMakeLists.txt (ble_alerts_proto_test), run by tests/ble. */
+ * Built by sim/boards/nimble-linux/CMakeLists.txt (ble_alerts_test_proto), run by tests/ble. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -126,7 +126,7 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
                 static_cast<unsigned>(arena_size), static_cast<unsigned>(spec.arena_bytes));
   }
   resolver_ = new (resolver_storage_) OpResolver();
-  if (spec.register_ops == nullptr || spec.register_ops(*resolver_) != 0) {
+  if (spec.register_ops == nullptr || spec.register_ops(*resolver_, spec) != 0) {
     return fail(kErrModel, "model '%s': op registration failed", spec.name);
   }
   interpreter_ = new (interp_storage_) tflite::MicroInterpreter(model, *resolver_, arena, arena_size);

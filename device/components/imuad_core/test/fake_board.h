@@ -27,7 +27,7 @@ class FakeBoard : public imuad::Board {
       }
     }
   }
-  void log(int, const char*) override {}
+  void log(int, const char*) override { ++logs; }
   const char* target_name() const override { return "test"; }
   void on_bye() override { ++byes; }
 
@@ -36,6 +36,7 @@ class FakeBoard : public imuad::Board {
     f.swap(frames);
     return f;
   }
+  int logs = 0;
   imuad::FrameDecoder decoder;
   std::vector<OutFrame> frames;
   size_t bytes_written = 0;

@@ -58,8 +58,9 @@ struct ModelSpec {
   ScoreSpec score;
   DecisionSpec decision;
   size_t arena_bytes;  // measured by TFLM + margin, 16-byte multiple
-  // Registers exactly this model's ops (generated op_resolver.h).
-  int (*register_ops)(OpResolver& resolver);  // returns TfLiteStatus (0 = ok)
+  // Registers this model's ops: exactly its own (generated op_resolver.h) for a compiled-in
+  // model, imuad::register_flatbuffer_ops (imuad/ops.h) for one loaded at run time.
+  int (*register_ops)(OpResolver& resolver, const ModelSpec& spec);  // returns TfLiteStatus (0 = ok)
 };
 
 }  // namespace imuad

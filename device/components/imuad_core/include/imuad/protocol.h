@@ -20,14 +20,7 @@ enum MsgType : uint8_t {
   kConfig = 0x0B,
 };
 
-enum ErrorCode : uint8_t {
-  kErrGap = 1,
-  kErrBadLength = 2,
-  kErrUnknownType = 3,
-  kErrModel = 4,
-  kErrArena = 5,
-  kErrNotReady = 6,
-};
+enum ErrorCode : uint8_t { kErrGap = 1, kErrBadLength, kErrUnknownType, kErrModel, kErrArena, kErrNotReady };
 
 inline constexpr size_t kHelloMaxName = 32;
 inline constexpr size_t kDeviceInfoLen = 16 + 32 + 2 + 2 + 1 + 2 + 4 + 4 + 8 + 32;  // 103

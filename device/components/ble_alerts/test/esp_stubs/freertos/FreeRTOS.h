@@ -1,5 +1,5 @@
 /* Type-check stub of the ESP-IDF FreeRTOS header: just the types the esp-nimble
- * FreeRTOS NPL headers name. Never linked; see ble_host/CMakeLists.txt. */
+ * FreeRTOS NPL headers name. Never linked; see sim/boards/nimble-linux/CMakeLists.txt. */
 #pragma once
 #include <stdint.h>
 #include <stdbool.h>

@@ -1,0 +1,337 @@
+"""Every firmware target computes what the host reference computes, bit for bit, and handles
+the serial protocol (docs/contracts.md C7) the same way: the product promise, one test file for
+host, qemu, qemu-nn, idflinux, micropython (and esp32 with --port).
+
+For each model (committed models/* and the core's fixture models): raw int8 outputs == TFLM
+Python interpreter (reset before every window), scores == C4, states and events ==
+imuad.reference's decider, on a synthetic stream and on the test split of a recording. Then the
+protocol: the default model, garbage, random and mutated frames, an unknown model, CONFIG, and
+the HIL runner (`imuad hil`) with a stalling, a noisy line and a wrong model hash.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fw_support import FIXTURES, Fw, card_of, model_dirs
+from imuad import protocol as P
+from imuad.errors import ImuadError
+from imuad.paths import REPO_ROOT, datasets_dir
+from imuad.reference import stream_reference
+from imuad.targets import ReplaySession
+from imuad.targets.base import Transport
+
+pytestmark = pytest.mark.timeout(900)  # the first test of a target may build it
+
+MODELS = model_dirs()
+DEFAULT_MODEL = next(d.name for d in MODELS if card_of(d).get("default"))
+
+
+def synthetic_counts(n_windows: int, window: int, hop: int, channels: int, seed: int = 11) -> np.ndarray:
+    """Quiet and loud stretches (so events happen), plus rare full-scale spikes (saturation)."""
+    n = window + hop * (n_windows - 1)
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    amp = np.where((t // (window * 7)) % 4 == 3, 4000.0, 700.0)
+    x = rng.normal(0, 1, (n, channels)) * amp[:, None] + 300 * np.sin(2 * np.pi * t / 50.0)[:, None]
+    spikes = rng.random((n, channels)) < 1e-3
+    x[spikes] = rng.choice([-40000.0, 40000.0], size=int(spikes.sum()))
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def recording_test_split(card: dict, fixture: bool) -> list[np.ndarray]:
+    """int16 counts of every test block of the card's recording (fixtures: the UCI recording)."""
+    from imuad.data.recording import auto_counts_per_unit, load_recording
+    from imuad.data.splits import time_block_split
+    C = len(card["channels"])
+    if fixture:
+        path = datasets_dir() / "smartmanuad/76_UCIAccelerometer.npz"
+    else:
+        from imuad.deploy.parity import resolve_recording
+        p = str((card.get("dataset") or {}).get("path") or "")
+        path = Path(p) if Path(p).is_absolute() else REPO_ROOT / p
+        if (card.get("dataset") or {}).get("synth"):  # synthetic: regenerated when absent
+            try:
+                path = resolve_recording(card, None)
+            except ImuadError as exc:
+                pytest.skip(f"{card['name']}: {exc}")
+        elif not p or not path.is_file():  # cards may name the file relative to another checkout
+            path = datasets_dir() / "smartmanuad" / Path(p).name
+    if not path.exists():
+        pytest.skip(f"recording {path} not available")
+    rec = load_recording(path)
+    counts = rec.counts(auto_counts_per_unit(rec.X))[:, :C] if fixture else \
+        rec.counts(float(card["dataset"]["counts_per_unit"]))
+    blocks = time_block_split(rec.y, rec.n_samples, min_block=int(card["window"]))
+    return [counts[b.start:b.stop] for b in blocks if b.split == "test"]
+
+
+def replay_exact(fw: Fw, model_dir: Path, counts: np.ndarray, what: str):
+    card = card_of(model_dir)
+    if model_dir.parent == FIXTURES and not fw.carries_fixtures:
+        pytest.skip(f"{fw.name} firmware carries no fixture model")
+    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    with ReplaySession.open(fw.target) as session:
+        res = session.replay(counts, model=card["name"])
+    got = res.outputs
+    assert len(got) == len(ref.outputs), f"{what}: {len(got)} windows from the target, {len(ref.outputs)} expected"
+    bad = np.flatnonzero(np.any(got != ref.outputs, axis=1))
+    assert bad.size == 0, (f"{what}: {bad.size}/{len(got)} windows differ from TFLM, first {bad[:5].tolist()}, "
+                           f"max |diff| {int(np.abs(got.astype(int) - ref.outputs.astype(int)).max())} LSB")
+    assert [w.window for w in res.windows] == list(range(len(got)))
+    np.testing.assert_array_equal(res.scores, ref.scores, err_msg=f"{what}: scores")
+    np.testing.assert_array_equal(res.states, np.array(ref.states), err_msg=f"{what}: states")
+    assert res.event_tuples() == ref.events, f"{what}: events differ"
+    assert not res.errors, f"{what}: firmware errors {res.errors[:3]}"
+    assert res.stats.dropped == 0 and res.stats.windows >= len(got)
+    assert res.device_info.target == fw.device_target
+    assert res.device_info.model_name == card["name"]
+    assert res.device_info.model_sha256.hex() == card["tflite_sha256"]
+    assert (res.device_info.window, res.device_info.hop, res.device_info.channels) == (
+        card["window"], card["hop"], len(card["channels"]))
+    assert 0 < res.device_info.arena_used <= res.device_info.arena_size
+    return res, ref
+
+
+@pytest.mark.parametrize("model_dir", MODELS, ids=[d.name for d in MODELS])
+def test_synthetic_stream_bit_exact(fw: Fw, model_dir: Path):
+    card = card_of(model_dir)
+    counts = synthetic_counts(fw.windows, card["window"], card["hop"], len(card["channels"]))
+    _, ref = replay_exact(fw, model_dir, counts, f"{fw.name}/{card['name']}/synthetic")
+    assert len(ref.outputs) == fw.windows
+    assert ref.events or card["decision"]["threshold_on"] > 10**6, "stream produced no event to compare"
+
+
+@pytest.mark.parametrize("model_dir", MODELS, ids=[d.name for d in MODELS])
+def test_recording_test_split_bit_exact(fw: Fw, model_dir: Path):
+    """Each test block of the recording is its own stream (HELLO resets); emulators get the
+    first windows of each block up to their budget."""
+    card = card_of(model_dir)
+    budget = card["window"] + card["hop"] * (fw.windows - 1)
+    for i, counts in enumerate(recording_test_split(card, model_dir.parent == FIXTURES)):
+        if len(counts) < card["window"]:
+            continue
+        replay_exact(fw, model_dir, counts[:budget], f"{fw.name}/{card['name']}/test block {i}")
+        budget -= min(budget, len(counts))
+        if budget < card["window"]:
+            break
+
+
+def test_empty_hello_selects_the_default_model(fw: Fw):
+    """C7: an empty HELLO selects the compiled-in model whose card says "default": true."""
+    with ReplaySession.open(fw.target) as session:
+        info = session.hello("")
+    assert info.model_name == DEFAULT_MODEL
+    assert info.model_sha256.hex() == card_of(REPO_ROOT / "models" / DEFAULT_MODEL)["tflite_sha256"]
+    assert info.target == fw.device_target and info.fw_version == "imuad-0.1.0"
+
+
+def test_unknown_model_fails_fast_with_message(fw: Fw):
+    t0 = time.monotonic()
+    with ReplaySession.open(fw.target) as session:
+        with pytest.raises(ImuadError, match="unknown model 'no_such_model'"):
+            session.replay(np.zeros((256, 3), np.int16), model="no_such_model")
+    assert time.monotonic() - t0 < fw.hello_timeout + 10
+
+
+def test_garbage_does_not_break_a_session(fw: Fw):
+    """Garbage before HELLO and between frames is dropped and counted; replay still exact."""
+    model_dir = REPO_ROOT / "models" / DEFAULT_MODEL
+    card = card_of(model_dir)
+    counts = synthetic_counts(20, card["window"], card["hop"], len(card["channels"]))
+    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    rng = np.random.default_rng(4)
+    with ReplaySession.open(fw.target) as session:
+        session.transport.write(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + b"\0")
+        session.transport.write(b"\x55" * 2500 + b"\0")  # oversized run
+        before = session.stats()
+        res = session.replay(counts, model=card["name"], bye=False)
+        assert before.oversized >= 1 and before.dropped >= 2
+        np.testing.assert_array_equal(res.outputs, ref.outputs)
+        session.send(P.Samples(999_999, counts[:3]))  # a gap: reported, not fatal
+        stats = session.stats()
+        assert stats.windows >= len(ref.outputs)
+
+
+def test_random_and_mutated_frames_never_kill_it(fw: Fw):
+    """Thousands of garbage, bit-flipped and valid frames; every one counted; replay still works."""
+    rng = random.Random(2)
+    chunks = []
+    for i in range(fw.windows * 2):
+        kind = rng.randrange(4)
+        if kind == 0:
+            body = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+            chunks.append(P.encode_raw(rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12, 13, 14, 15]), body))
+        elif kind == 1:
+            f = bytearray(P.encode_frame(P.Samples(i, np.full((rng.randrange(20), 3), i % 300, np.int16))))
+            f[rng.randrange(len(f))] ^= 1 << rng.randrange(8)
+            chunks.append(bytes(f))
+        elif kind == 2:
+            chunks.append(bytes(rng.randrange(256) for _ in range(rng.randrange(30))))
+        else:
+            chunks.append(P.encode_frame(P.Hello(rng.choice(["", DEFAULT_MODEL, "x"]))))
+    card = card_of(REPO_ROOT / "models" / DEFAULT_MODEL)
+    with ReplaySession.open(fw.target) as session:
+        session.transport.write(b"".join(chunks) + b"\0")
+        stats = session.stats()
+        assert stats.frames_ok > len(chunks) // 4 and stats.dropped > len(chunks) // 10
+        res = session.replay(np.zeros((card["window"] + card["hop"], len(card["channels"])), np.int16),
+                             model=card["name"])
+        assert len(res.windows) == 2
+
+
+def test_config_changes_the_decision_and_hello_restores_it(fw: Fw):
+    """C7 CONFIG: new C5 constants (an invalid set gets ERROR(MODEL)); HELLO restores the card's."""
+    model_dir = REPO_ROOT / "models" / DEFAULT_MODEL
+    card = card_of(model_dir)
+    counts = synthetic_counts(60, card["window"], card["hop"], len(card["channels"]))
+    with ReplaySession.open(fw.target) as session:
+        with pytest.raises(ImuadError, match=r"firmware error MODEL: CONFIG rejected"):
+            session.hello(card["name"], config=P.Config(10, 20, 2, 3))  # threshold_off > threshold_on
+    with ReplaySession.open(fw.target) as session:
+        hot = session.replay(counts, model=card["name"], config=P.Config(-(2**31), -(2**31), 1, 1), bye=False)
+        assert hot.states.tolist() == [1] * len(hot.windows)  # every window hot: ANOMALY from the first
+        again = session.replay(counts, model=card["name"], bye=False)
+    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    assert again.event_tuples() == ref.events
+    np.testing.assert_array_equal(again.states, np.array(ref.states))
+
+
+# ---------------------------------------------------------------- HIL runner (imuad hil)
+class StallingTransport(Transport):
+    """Delivers the first `budget` bytes from the device, then nothing: a device that hangs."""
+
+    def __init__(self, inner: Transport, budget: int) -> None:
+        self.inner, self.budget = inner, budget
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        if self.budget <= 0:
+            time.sleep(timeout)
+            return b""
+        data = self.inner.read(timeout)[: self.budget]
+        self.budget -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class NoisyTransport(Transport):
+    """Injects garbage between frames in both directions (a noisy line, boot text, glitches)."""
+
+    def __init__(self, inner: Transport, seed: int = 7, every: int = 3) -> None:
+        self.inner, self.rng, self.every, self.n = inner, random.Random(seed), every, 0
+        self.injected_rx = self.injected_tx = 0
+
+    def _garbage(self) -> bytes:
+        kind = self.rng.randrange(3)
+        if kind == 0:   # printable text, like a stray log line
+            return b"E (1234) noise: glitch \xff\r\n"
+        if kind == 1:   # random bytes
+            return bytes(self.rng.randrange(1, 256) for _ in range(self.rng.randrange(1, 40)))
+        return b"\x07\x01\x02\x03\x04"  # valid-looking COBS, bad CRC
+
+    def write(self, data: bytes) -> None:
+        self.n += 1
+        if self.n % self.every == 0:
+            self.inner.write(self._garbage() + b"\0")  # ends with a delimiter: next frame intact
+            self.injected_tx += 1
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        data = self.inner.read(timeout)
+        if not data or self.rng.randrange(self.every) != 0:
+            return data
+        cut = data.rfind(b"\0")  # only at a frame boundary
+        if cut < 0:
+            return data
+        self.injected_rx += 1
+        return data[:cut + 1] + self._garbage() + b"\0" + data[cut + 1:]
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def hil_model(fw: Fw) -> Path:
+    return FIXTURES / "fixture_cnn" if fw.carries_fixtures else REPO_ROOT / "models" / DEFAULT_MODEL
+
+
+def _hil(fw: Fw, transport, model_dir: Path, recording: Path, timeout: float = 10.0, split=None):
+    from imuad.targets.device_cmd import run_hil
+    from imuad.targets.replay_cmd import load_card, recording_segments
+    _, card = load_card(str(model_dir))
+    segs = recording_segments(str(recording), card, split)
+    return run_hil(transport, model_dir, card, segs, port=fw.name, recording=str(recording), split=split,
+                   timeout=timeout, hello_timeout=fw.hello_timeout, max_inflight_chunks=fw.max_inflight)
+
+
+def test_hil_bit_exact(fw: Fw, recording, artifacts_dir):
+    rep = _hil(fw, fw.open(), hil_model(fw), recording)
+    out = artifacts_dir / "hil" / f"test-{fw.name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(rep.to_json(), indent=1))
+    print(rep.summary())
+    assert rep.windows > 100
+    assert rep.bit_exact == rep.windows, rep.first_mismatch
+    assert rep.score_mismatch == 0 and rep.state_mismatch == 0
+    assert rep.events_equal and rep.events_reference > 0, (rep.events_device, rep.events_reference)
+    assert rep.device["target"] == fw.device_target
+    assert len(rep.infer_us) == rep.windows
+    # infer_us is the board clock around TFLM Invoke: a real inference takes time, and no window
+    # takes as long as the whole run
+    assert 0 < max(rep.infer_us) < 5_000_000 and np.median(rep.infer_us) > 0
+
+
+def test_hil_split_blocks(fw: Fw, recording):
+    """--split test: each time block is its own stream (HELLO resets), still bit-exact."""
+    rep = _hil(fw, fw.open(), hil_model(fw), recording, split="test")
+    assert len(rep.segments) >= 1 and rep.windows > 0
+    assert rep.ok, rep.first_mismatch
+
+
+def test_hil_wrong_model_hash_fails_fast(fw: Fw, recording, tmp_path):
+    model = hil_model(fw)
+    bad = tmp_path / model.name
+    shutil.copytree(model, bad)
+    card = json.loads((bad / "model_card.json").read_text())
+    card["tflite_sha256"] = "00" * 32
+    (bad / "model_card.json").write_text(json.dumps(card))
+    t0 = time.monotonic()
+    with pytest.raises(ImuadError, match="sha256"):
+        _hil(fw, fw.open(), bad, recording)
+    assert time.monotonic() - t0 < fw.hello_timeout + 5
+
+
+def test_hil_device_stops_answering(fw: Fw, recording):
+    t0 = time.monotonic()
+    with pytest.raises(ImuadError, match="no answer within|timed out"):
+        _hil(fw, StallingTransport(fw.open(), budget=3000), hil_model(fw), recording, timeout=2.0)
+    assert time.monotonic() - t0 < 30  # fails fast, no hang
+
+
+def test_hil_line_noise_is_dropped(fw: Fw, recording):
+    noisy = NoisyTransport(fw.open())
+    rep = _hil(fw, noisy, hil_model(fw), recording)
+    assert noisy.injected_tx > 0 and noisy.injected_rx > 0
+    assert rep.ok, rep.first_mismatch
+    assert rep.host_counters["cobs_error"] + rep.host_counters["crc_error"] > 0
+    dev_drops = sum(rep.device_stats.get(k, 0) for k in ("cobs_error", "too_short", "crc_error", "bad_version"))
+    assert dev_drops > 0, rep.device_stats
+
+
+def test_hil_pure_noise_input_bit_exact(fw: Fw, tmp_path):
+    """Pure noise (no structure): another input distribution, still bit-exact."""
+    rng = np.random.default_rng(99)
+    path = tmp_path / "noise.npz"
+    np.savez(path, X=rng.integers(-20000, 20000, size=(900, 3), dtype=np.int16))
+    rep = _hil(fw, fw.open(), hil_model(fw), path)
+    assert rep.ok and rep.windows > 0, rep.first_mismatch
