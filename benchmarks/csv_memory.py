@@ -39,7 +39,7 @@ def main() -> int:
         t0 = time.monotonic()
         write_csv(csv, args.rows)
         print(f"wrote {csv.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows in {time.monotonic() - t0:.0f} s")
-        base = subprocess.run([sys.executable, "-c", "import imuad.data.recording"], check=True)
+        subprocess.run([sys.executable, "-c", "import imuad.data.recording"], check=True)
         base_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         t0 = time.monotonic()
         subprocess.run([sys.executable, "-m", "imuad.cli", "data", "info", str(csv)], check=True,

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from imuad.paths import REPO_ROOT, models_dir
-from imuad.reference import Preprocess, stream_windows
+from imuad.contracts.preprocess import Preprocess
+from imuad.contracts.windows import stream_windows
 from imuad.targets import ReplaySession, get_target
 
 
@@ -43,7 +44,7 @@ def fw_only(exe: Path, name: str, counts: np.ndarray, n_windows: int) -> float:
     """Seconds imuad-fw-host needs for pre-encoded frames from a file to a file (no Python in the loop)."""
     import subprocess
     import tempfile
-    from imuad import protocol as P
+    from imuad.contracts import frames as P
     frames = [P.encode_frame(P.Hello(name))]
     frames += [P.encode_frame(P.Samples(i, counts[i:i + 256])) for i in range(0, len(counts), 256)]
     frames.append(P.encode_frame(P.Bye()))
@@ -69,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
     dirs = [Path(m) for m in args.model] if args.model else (
         sorted(p.parent for p in models_dir().glob("*/model_config.h"))
-        + sorted(p.parent for p in (REPO_ROOT / "tests/core/fixtures/models").glob("*/model_config.h")))
+        + sorted(p.parent for p in (REPO_ROOT / "tests/firmware/fixtures/models").glob("*/model_config.h")))
     target = get_target("host", test_models=True)
     target.executable()  # build before timing
     print(f"{'model':14s} {'windows':>8s} {'session w/s':>12s} {'fw-only w/s':>12s} {'infer us':>9s} "

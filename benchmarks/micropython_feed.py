@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "host"))
 
-from imuad import protocol  # noqa: E402
+from imuad.contracts import frames as protocol  # noqa: E402
 from imuad.build import artefact  # noqa: E402
 
 

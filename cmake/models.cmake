@@ -12,7 +12,7 @@
 #   - models: MODELS (names under models/, repo-relative or absolute dirs), default every
 #     models/*/ holding a model card; the card with "default": true goes first (an empty HELLO
 #     and the ESP32's live mode select the first model), the rest keep their order (names sorted);
-#   - fixtures: the core's test fixture models (tests/core/fixtures/models/*) only when FIXTURES
+#   - fixtures: the core's test fixture models (tests/firmware/fixtures/models/*) only when FIXTURES
 #     is given, i.e. only in test builds, after the real models (never the default);
 #   - each model dir must hold model_card.json with an `ops` list, model_config.h, model_data.cc;
 #   - ops: the union of the cards' `ops` ("cards", the default), every op of the op table
@@ -98,9 +98,9 @@ function(imuad_select_models out_dirs out_ops)
   # -- fixtures (test builds only), after the real models
   if(A_FIXTURES)
     if(script_mode)
-      file(GLOB fixture_cards "${root}/tests/core/fixtures/models/*/model_card.json")
+      file(GLOB fixture_cards "${root}/tests/firmware/fixtures/models/*/model_card.json")
     else()
-      file(GLOB fixture_cards CONFIGURE_DEPENDS "${root}/tests/core/fixtures/models/*/model_card.json")
+      file(GLOB fixture_cards CONFIGURE_DEPENDS "${root}/tests/firmware/fixtures/models/*/model_card.json")
     endif()
     list(SORT fixture_cards)
     foreach(c IN LISTS fixture_cards)

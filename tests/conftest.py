@@ -81,6 +81,20 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def idf_linux_elf() -> Path:
+    """device/ built for ESP-IDF's linux target through the build table (once per run)."""
+    from imuad.build import artefact, missing_tools
+    from imuad.errors import ImuadError
+    miss = missing_tools("idflinux")
+    if miss:
+        pytest.skip(f"ESP-IDF linux build unavailable: {miss}")
+    try:
+        return artefact("idflinux")
+    except ImuadError as exc:
+        pytest.fail(str(exc))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Firmware targets of tests/firmware: the same tests run on each one.
     try:

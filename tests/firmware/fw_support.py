@@ -12,7 +12,7 @@ DEVICE_INFO_TARGET = {"host": "host", "qemu": "qemu", "qemu-nn": "qemu-nn", "idf
                       "micropython": "mpy", "esp32": "esp32"}
 # synthetic windows per model and garbage frames, per target (emulators and boards are slower)
 WINDOWS = {"host": 10_000, "idflinux": 3_000, "micropython": 3_000, "qemu": 300, "qemu-nn": 300, "esp32": 300}
-FIXTURES = REPO_ROOT / "tests/core/fixtures/models"
+FIXTURES = REPO_ROOT / "tests/firmware/fixtures/models"
 
 
 @dataclass

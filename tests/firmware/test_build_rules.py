@@ -17,7 +17,7 @@ from imuad.deploy.tflm_ops import OP_TABLE, op_table
 from imuad.paths import REPO_ROOT, vendor_dir
 
 MODELS_CMAKE = REPO_ROOT / "cmake/models.cmake"
-FIXTURES = REPO_ROOT / "tests/core/fixtures/models"
+FIXTURES = REPO_ROOT / "tests/firmware/fixtures/models"
 
 
 def select(*defs: str, root: Path = REPO_ROOT) -> tuple[list[str], list[str]]:
@@ -112,10 +112,10 @@ def test_adding_an_op_is_one_line_of_the_op_table(tmp_path):
 
 
 def test_fixture_models_are_export_output(tmp_path):
-    """tests/core/fixtures/models/* are byte for byte what imuad export's code writes."""
+    """tests/firmware/fixtures/models/* are byte for byte what imuad export's code writes."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("make_fixture_models",
-                                                  REPO_ROOT / "tests/core/fixtures/make_fixture_models.py")
+                                                  REPO_ROOT / "tests/firmware/fixtures/make_fixture_models.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     written = mod.rewrite(out=tmp_path)

@@ -4,7 +4,7 @@ host, qemu, qemu-nn, idflinux, micropython (and esp32 with --port).
 
 For each model (committed models/* and the core's fixture models): raw int8 outputs == TFLM
 Python interpreter (reset before every window), scores == C4, states and events ==
-imuad.reference's decider, on a synthetic stream and on the test split of a recording. Then the
+imuad.contracts.decision's Decider, on a synthetic stream and on the test split of a recording. Then the
 protocol: the default model, garbage, random and mutated frames, an unknown model, CONFIG, and
 the HIL runner (`imuad hil`) with a stalling, a noisy line and a wrong model hash.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import struct
 import shutil
 import time
 from pathlib import Path
@@ -20,10 +21,11 @@ import numpy as np
 import pytest
 
 from fw_support import FIXTURES, Fw, card_of, model_dirs
-from imuad import protocol as P
+from imuad.contracts import frames as P
+from imuad.contracts.card import load_model_dir
 from imuad.errors import ImuadError
 from imuad.paths import REPO_ROOT, datasets_dir
-from imuad.reference import stream_reference
+from imuad.evaluation.reference import stream_reference
 from imuad.targets import ReplaySession
 from imuad.targets.base import Transport
 
@@ -53,12 +55,12 @@ def recording_test_split(card: dict, fixture: bool) -> list[np.ndarray]:
     if fixture:
         path = datasets_dir() / "smartmanuad/76_UCIAccelerometer.npz"
     else:
-        from imuad.deploy.parity import resolve_recording
+        from imuad.evaluation.recordings import resolve_recording
         p = str((card.get("dataset") or {}).get("path") or "")
         path = Path(p) if Path(p).is_absolute() else REPO_ROOT / p
         if (card.get("dataset") or {}).get("synth"):  # synthetic: regenerated when absent
             try:
-                path = resolve_recording(card, None)
+                path = resolve_recording(load_model_dir(REPO_ROOT / "models" / card["name"]).card, None)
             except ImuadError as exc:
                 pytest.skip(f"{card['name']}: {exc}")
         elif not p or not path.is_file():  # cards may name the file relative to another checkout
@@ -76,7 +78,7 @@ def replay_exact(fw: Fw, model_dir: Path, counts: np.ndarray, what: str):
     card = card_of(model_dir)
     if model_dir.parent == FIXTURES and not fw.carries_fixtures:
         pytest.skip(f"{fw.name} firmware carries no fixture model")
-    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    ref = stream_reference(load_model_dir(model_dir), counts)
     with ReplaySession.open(fw.target) as session:
         res = session.replay(counts, model=card["name"])
     got = res.outputs
@@ -145,7 +147,7 @@ def test_garbage_does_not_break_a_session(fw: Fw):
     model_dir = REPO_ROOT / "models" / DEFAULT_MODEL
     card = card_of(model_dir)
     counts = synthetic_counts(20, card["window"], card["hop"], len(card["channels"]))
-    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    ref = stream_reference(load_model_dir(model_dir), counts)
     rng = np.random.default_rng(4)
     with ReplaySession.open(fw.target) as session:
         session.transport.write(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + b"\0")
@@ -192,13 +194,16 @@ def test_config_changes_the_decision_and_hello_restores_it(fw: Fw):
     card = card_of(model_dir)
     counts = synthetic_counts(60, card["window"], card["hop"], len(card["channels"]))
     with ReplaySession.open(fw.target) as session:
+        session.hello(card["name"])
+        # threshold_off > threshold_on: Config.encode refuses it, so the raw frame
+        session.write(P.encode_raw(P.CONFIG, struct.pack("<iiBB", 10, 20, 2, 3)))
         with pytest.raises(ImuadError, match=r"firmware error MODEL: CONFIG rejected"):
-            session.hello(card["name"], config=P.Config(10, 20, 2, 3))  # threshold_off > threshold_on
+            session._await(P.DeviceInfo, session.idle_timeout, "DEVICE_INFO after CONFIG")
     with ReplaySession.open(fw.target) as session:
         hot = session.replay(counts, model=card["name"], config=P.Config(-(2**31), -(2**31), 1, 1), bye=False)
         assert hot.states.tolist() == [1] * len(hot.windows)  # every window hot: ANOMALY from the first
         again = session.replay(counts, model=card["name"], bye=False)
-    ref = stream_reference((model_dir / "model.tflite").read_bytes(), card, counts)
+    ref = stream_reference(load_model_dir(model_dir), counts)
     assert again.event_tuples() == ref.events
     np.testing.assert_array_equal(again.states, np.array(ref.states))
 
@@ -266,11 +271,11 @@ def hil_model(fw: Fw) -> Path:
 
 
 def _hil(fw: Fw, transport, model_dir: Path, recording: Path, timeout: float = 10.0, split=None):
-    from imuad.targets.device_cmd import run_hil
-    from imuad.targets.replay_cmd import load_card, recording_segments
-    _, card = load_card(str(model_dir))
-    segs = recording_segments(str(recording), card, split)
-    return run_hil(transport, model_dir, card, segs, port=fw.name, recording=str(recording), split=split,
+    from imuad.evaluation.hil import run_hil
+    from imuad.evaluation.recordings import segments
+    model = load_model_dir(model_dir)
+    _, segs = segments(model.card, recording, split)
+    return run_hil(transport, model, segs, port=fw.name, recording=str(recording), split=split,
                    timeout=timeout, hello_timeout=fw.hello_timeout, max_inflight_chunks=fw.max_inflight)
 
 

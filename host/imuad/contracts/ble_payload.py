@@ -1,7 +1,7 @@
 """Contract C8 wire layouts: event notification, status read, control write.
 
 Status and control layouts are documented in device/components/ble_alerts/README.md
-and implemented in C in ble_alerts_proto.c; tests/ble checks both sides agree.
+and implemented in C in ble_alerts_proto.c; tests/gateway/test_c8_vectors.py checks every side agrees.
 """
 from __future__ import annotations
 

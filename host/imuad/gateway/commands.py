@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import sys
 import time
-from pathlib import Path
 
 from ..contracts.decision import K_N, THRESHOLD, DecisionError, check_decision
 from ..contracts.ranges import PASSKEY, TCP_PORT, UINT32, FloatRange, IntRange

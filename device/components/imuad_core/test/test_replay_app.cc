@@ -1,4 +1,4 @@
-// ReplayApp end to end with the fixture models compiled in (tests/core/fixtures/models).
+// ReplayApp end to end with the fixture models compiled in (tests/firmware/fixtures/models).
 #include <cstring>
 #include <memory>
 #include <random>

@@ -1,4 +1,4 @@
-// C5: threshold with hysteresis + k-of-n debounce. Mirrors imuad.reference.Decider.
+// C5: threshold with hysteresis + k-of-n debounce. Mirrors imuad.contracts.decision.Decider.
 #pragma once
 
 #include <cstdint>

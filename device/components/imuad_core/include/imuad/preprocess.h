@@ -1,4 +1,4 @@
-// C3: int16 counts -> int8 input tensor, integer only. Mirrors imuad.reference.Preprocess.
+// C3: int16 counts -> int8 input tensor, integer only. Mirrors imuad.contracts.preprocess.Preprocess.
 #pragma once
 
 #include <cstdint>

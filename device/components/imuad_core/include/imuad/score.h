@@ -1,4 +1,4 @@
-// C4: int32 score from the int8 output tensor. Mirrors imuad.reference.Score.
+// C4: int32 score from the int8 output tensor. Mirrors imuad.contracts.score.Score.
 #pragma once
 
 #include <cstddef>

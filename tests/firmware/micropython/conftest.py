@@ -20,7 +20,7 @@ def model_case(request, tmp_path_factory):
     d: Path = request.param
     card = json.loads((d / "model_card.json").read_text())
     model = (d / "model.tflite").read_bytes()
-    counts = recording_counts(card)
+    counts = recording_counts(card, d)
     work = tmp_path_factory.mktemp(d.name)
     (work / "counts.bin").write_bytes(counts.tobytes())
-    return d, card, model, counts, work, host_reference(model, card, counts)
+    return d, card, model, counts, work, host_reference(d, counts)

@@ -1,4 +1,4 @@
-"""imuad.protocol: every message round-trips; the streaming decoder counts each corruption class."""
+"""imuad.contracts.frames (C7): every message round-trips; the streaming decoder counts each corruption class."""
 from __future__ import annotations
 
 import struct
@@ -6,7 +6,7 @@ import struct
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from imuad import protocol as P
+from imuad.contracts import frames as P
 
 u32 = st.integers(0, 2**32 - 1)
 i32 = st.integers(-2**31, 2**31 - 1)

@@ -7,10 +7,10 @@ import subprocess
 
 import numpy as np
 
-from imuad import protocol as P
+from imuad.contracts import frames as P
 
 
-def _echo(host_build, data: bytes) -> tuple[list, P.Stats]:
+def _echo(data: bytes) -> tuple[list, P.Stats]:
     from imuad.build import artefact
     exe = artefact("host", "codec-echo")
     out = subprocess.run([str(exe)], input=data, stdout=subprocess.PIPE, check=True, timeout=60).stdout
@@ -46,14 +46,14 @@ def _corpus(rng: random.Random, n: int) -> list:
     return msgs
 
 
-def test_python_frames_decode_in_cpp(host_build):
+def test_python_frames_decode_in_cpp():
     msgs = _corpus(random.Random(3), 400)
-    back, stats = _echo(host_build, b"".join(P.encode_frame(m) for m in msgs))
+    back, stats = _echo(b"".join(P.encode_frame(m) for m in msgs))
     assert back == msgs
     assert stats.frames_ok == len(msgs) and stats.dropped == 0
 
 
-def test_same_counters_on_garbage(host_build):
+def test_same_counters_on_garbage():
     rng = random.Random(5)
     frames = [P.encode_frame(m) for m in _corpus(rng, 600)]
     chunks = []
@@ -72,7 +72,7 @@ def test_same_counters_on_garbage(host_build):
     data = b"".join(chunks)
     py = P.FrameDecoder(channels=3)
     py_msgs = [m for m in py.feed(data)]
-    cpp_msgs, stats = _echo(host_build, data)
+    cpp_msgs, stats = _echo(data)
     for key in ("frames_ok", "cobs_error", "too_short", "oversized", "crc_error", "bad_version"):
         assert getattr(stats, key) == py.counters[key], key
     assert [P.encode_frame(m) if not isinstance(m, P.RawFrame) else P.encode_raw(m.type, m.payload)

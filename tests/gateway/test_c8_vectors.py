@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from imuad.gateway import payload as pl
+from imuad.contracts import ble_payload as pl
 from imuad.paths import REPO_ROOT
 
 VECTORS = json.loads((Path(__file__).parent / "c8_vectors.json").read_text())
@@ -94,7 +94,7 @@ def test_micropython_app(tmp_path):
     proc = subprocess.run([str(artefact("micropython")), "-X", "heapsize=4m", str(here / "c8_vectors.py"),
                            str(REPO_ROOT / "device/micropython/esp32"), str(here / "stubs"),
                            str(Path(__file__).parent / "c8_vectors.json"),
-                           str(REPO_ROOT / "tests/core/fixtures/models/fixture_cnn"), str(out)],
+                           str(REPO_ROOT / "tests/firmware/fixtures/models/fixture_cnn"), str(out)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = json.loads(out.read_text())

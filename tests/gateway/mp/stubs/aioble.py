@@ -1,5 +1,5 @@
 # Stand-in for micropython-lib's aioble on the unix port (no radio): services and characteristics
-# that keep what is written to them (tests/ble/test_c8_vectors.py).
+# that keep what is written to them (tests/gateway/test_c8_vectors.py).
 class Service:
     def __init__(self, uuid):
         self.uuid = uuid

@@ -1,4 +1,5 @@
-"""imuad flash / monitor / hil command line: clear errors, exec: ports, the linux ELF over a pty."""
+"""imuad monitor / hil command line: clear errors, exec: ports, the linux ELF over a pty (imuad flash:
+tests/test_flashing.py, against a mock ROM bootloader)."""
 from __future__ import annotations
 
 import io
@@ -9,44 +10,14 @@ import pytest
 
 from imuad.cli import main
 from imuad.errors import ImuadError
-from imuad.targets.device_cmd import TextAndFrames, flash, flash_plan, monitor
-from imuad import protocol as P
+from imuad.contracts import frames as P
+from imuad.monitor import TextAndFrames, monitor
 
 from imuad.paths import REPO_ROOT
 
-FIXTURE_MODEL = REPO_ROOT / "tests" / "core" / "fixtures" / "models" / "fixture_cnn"
+FIXTURE_MODEL = REPO_ROOT / "tests" / "firmware" / "fixtures" / "models" / "fixture_cnn"
 
 pytestmark = pytest.mark.timeout(900)  # first use of a target may build it
-
-
-def test_flash_missing_build(tmp_path, capsys):
-    assert main(["flash", "--port", "/dev/ttyUSB0", "--build", str(tmp_path / "nope")]) == 2
-    assert "does not exist" in capsys.readouterr().err
-
-
-def test_flash_linux_build_is_refused(idf_linux_elf):
-    with pytest.raises(ImuadError, match="flasher_args.json not found|linux"):
-        flash_plan(idf_linux_elf.parent)
-
-
-def test_flash_plan_and_missing_port(tmp_path):
-    (tmp_path / "bootloader").mkdir()
-    (tmp_path / "partition_table").mkdir()
-    for rel in ("bootloader/bootloader.bin", "partition_table/partition-table.bin", "imuad_device.bin"):
-        (tmp_path / rel).write_bytes(b"\xe9" + bytes(100))
-    (tmp_path / "flasher_args.json").write_text(json.dumps({
-        "flash_settings": {"flash_mode": "dio", "flash_size": "4MB", "flash_freq": "40m"},
-        "flash_files": {"0x10000": "imuad_device.bin", "0x1000": "bootloader/bootloader.bin",
-                        "0x8000": "partition_table/partition-table.bin"},
-        "extra_esptool_args": {"chip": "esp32", "before": "default_reset", "after": "hard_reset"}}))
-    plan = flash_plan(tmp_path)
-    assert [off for off, _ in plan.images] == [0x1000, 0x8000, 0x10000]
-    assert plan.chip == "esp32" and plan.flash_size == "4MB"
-    with pytest.raises(ImuadError, match="does not exist"):
-        flash("/dev/ttyNOPE0", tmp_path, log=lambda s: None)
-    (tmp_path / "imuad_device.bin").unlink()
-    with pytest.raises(ImuadError, match="missing"):
-        flash_plan(tmp_path)
 
 
 def test_missing_port_message(capsys, recording):
@@ -86,16 +57,17 @@ def test_hil_cli_over_exec_linux_elf(idf_linux_elf, recording, tmp_path, capsys)
 
 def test_hil_host_build_over_pty(recording):
     """The host build behind a pseudo-terminal, as a USB serial port would be."""
+    from imuad.contracts.card import load_model_dir
+    from imuad.evaluation.hil import run_hil
+    from imuad.evaluation.recordings import segments
     from imuad.targets import get_target
-    from imuad.targets.device_cmd import run_hil
-    from imuad.targets.replay_cmd import load_card, recording_segments
     try:
         target = get_target("host", pty=True, test_models=True)
         transport = target.open()
     except (ImuadError, Exception) as exc:  # noqa: BLE001 - host build missing -> skip, not fail
         pytest.skip(f"host build over pty unavailable: {exc}")
-    _, card = load_card(str(FIXTURE_MODEL))
-    rep = run_hil(transport, FIXTURE_MODEL, card, recording_segments(str(recording), card, None), port="pty")
+    model = load_model_dir(FIXTURE_MODEL)
+    rep = run_hil(transport, model, segments(model.card, recording)[1], port="pty")
     assert rep.ok and rep.device["target"] == "host", rep.first_mismatch
 
 

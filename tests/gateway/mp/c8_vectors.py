@@ -1,5 +1,5 @@
 # MicroPython side of the shared C8 vectors: device/micropython/esp32/imuad_app.py packs event
-# payloads, ble_alert.py packs the status and parses control writes (tests/ble/test_c8_vectors.py).
+# payloads, ble_alert.py packs the status and parses control writes (tests/gateway/test_c8_vectors.py).
 # argv: esp32_dir stubs_dir vectors.json model_dir out.json
 import json
 import sys
