@@ -4,6 +4,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from imuad.contracts import frames as P
@@ -26,7 +27,10 @@ messages = st.one_of(
     st.builds(P.Error, st.integers(1, 6), st.text(max_size=100)),
     st.builds(P.StatsReq), st.builds(P.Bye),
     st.builds(P.Stats, *[u32] * 12),
-    st.builds(P.Config, i32, i32, st.integers(1, 32), st.integers(1, 32)),
+    # C5-valid settings only: Config.encode refuses others (the firmware's answer to an invalid
+    # CONFIG is a firmware test, sent as a raw frame)
+    st.tuples(i32, i32, st.integers(1, 32), st.integers(1, 32)).map(
+        lambda t: P.Config(max(t[0], t[1]), min(t[0], t[1]), min(t[2], t[3]), max(t[2], t[3]))),
 )
 
 
@@ -99,3 +103,10 @@ def test_garbage_never_raises(data):
     dec.feed(data)
     dec.feed(P.encode_frame(P.Bye()))
     assert sum(dec.counters.values()) >= 1
+
+
+@pytest.mark.parametrize("on, off, k, n", [(0, 1, 2, 3), (5, 1, 4, 3), (5, 1, 0, 3), (2**31, 0, 1, 1), (5, 1, 1, 33)])
+def test_config_encodes_only_valid_c5_settings(on, off, k, n):
+    from imuad.contracts.decision import DecisionError
+    with pytest.raises(DecisionError):
+        P.Config(on, off, k, n).encode()
