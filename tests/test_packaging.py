@@ -80,8 +80,7 @@ def test_wheel_holds_every_runtime_file(installed):
             and "__pycache__" not in p.parts}
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
     assert want and want <= names, f"missing from the wheel: {sorted(want - names)}"
-    assert {"imuad/dashboard/templates/base.html", "imuad/dashboard/static/dashboard.js",
-            "imuad/deploy/tflm_ops.json"} <= names
+    assert {"imuad/dashboard/templates/base.html", "imuad/dashboard/static/dashboard.js"} <= names
 
 
 @pytest.mark.slow

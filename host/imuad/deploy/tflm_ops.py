@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 from ..errors import ImuadError
-from ..paths import REPO_ROOT
+from ..paths import REPO_ROOT, checkout_dir
 
 OP_TABLE = REPO_ROOT / "device/components/imuad_core/include/imuad/op_table.def"
 _LINE = re.compile(r"^IMUAD_OP\((\w+),\s*(\w+),\s*([^)]*)\)\s*$")
@@ -31,6 +31,7 @@ def parse_op_table(text: str) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 @lru_cache(maxsize=1)
 def op_table() -> dict[str, tuple[str, tuple[str, ...]]]:
+    checkout_dir("the firmware's op table (imuad quantize / export / import)")  # a wheel has no firmware
     return parse_op_table(OP_TABLE.read_text())
 
 
