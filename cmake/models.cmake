@@ -1,6 +1,6 @@
 # THE models module: which models a firmware image carries and which TFLite ops it compiles.
 # Used by every firmware build: the plain CMake boards (sim/boards/posix, sim/boards/mps2-an386),
-# the ESP-IDF project (device/main, device/idf_linux/esp-tflite-micro; linux and esp32), and the
+# the ESP-IDF project (device/main, device/components/esp-tflite-micro; linux and esp32), and the
 # MicroPython module (through the files a plain CMake build generates). Pure functions of the
 # model cards and of the op table (device/components/imuad_core/include/imuad/op_table.def), so
 # they also run in script mode (ESP-IDF's requirement scan, tests):

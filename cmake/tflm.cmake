@@ -2,12 +2,14 @@
 # esp-tflite-micro tree (../shared/vendor/esp-tflite-micro, or upstream v1.4.0 via FetchContent),
 # with only the kernels of the ops given (the whole library costs ~10 min on 2 cores).
 #
-#   imuad_add_tflm(OPS <op>... KERNELS reference|cmsis_nn [PREBUILT <libimuad_tflm.a>])
+#   imuad_add_tflm(OPS <op>... KERNELS reference|cmsis_nn|esp_nn [PREBUILT <libimuad_tflm.a>])
 #
 # KERNELS is the kernel-selection policy's input (the build table, host/imuad/build/table.py,
 # names it per target): `reference` = TFLM's portable kernels; `cmsis_nn` = Arm's CMSIS-NN with
-# TFLM's kernels/cmsis_nn glue for the ops it covers (reference for the rest). `esp_nn` is
-# esp-tflite-micro's own ESP-IDF component (device/, esp32), not built here.
+# TFLM's kernels/cmsis_nn glue for the ops it covers (reference for the rest); `esp_nn` =
+# esp-tflite-micro's kernels/esp_nn/*.cc (add conv depthwise_conv fully_connected mul pooling
+# softmax) with -DESP_NN, reference for the rest: the caller links the esp-nn library (ESP-IDF:
+# device/components/esp-tflite-micro links idf::esp-nn and idf::esp_timer).
 # PREBUILT links a libimuad_tflm.a that another build compiled with the same compiler, kernels
 # and ops (host-asan links host's); the ops file beside it must list every op asked for.
 include(FetchContent)
@@ -63,8 +65,11 @@ function(imuad_add_tflm)
     _imuad_cmsis_nn(override_dir)
     set(extra_defs CMSIS_NN)
     set(extra_libs imuad_cmsis_nn)
+  elseif(A_KERNELS STREQUAL "esp_nn")
+    set(override_dir "${tf}/micro/kernels/esp_nn")
+    set(extra_defs ESP_NN)
   elseif(NOT A_KERNELS STREQUAL "reference")
-    message(FATAL_ERROR "imuad: TFLM kernels '${A_KERNELS}' unknown here (reference | cmsis_nn)")
+    message(FATAL_ERROR "imuad: TFLM kernels '${A_KERNELS}' unknown here (reference | cmsis_nn | esp_nn)")
   endif()
 
   imuad_kernel_files(kernel_files ${A_OPS})

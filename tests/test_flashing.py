@@ -390,3 +390,29 @@ def test_interrupt_during_write(mock, tmp_path, sig):
     r = imuad_flash(port, small)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count("Hash of data verified.") == len(images)
+
+
+@pytest.mark.timeout(1800)  # the first use builds the esp32 image (toolchain, ESP-IDF, app)
+def test_flash_the_real_esp32_build_and_read_it_back(mock, tmp_path):
+    """The images `imuad build esp32` makes (bootloader, partition table, app with the models),
+    flashed through `imuad flash` and read back byte for byte."""
+    from imuad.build import artefact, missing_tools
+    from imuad.errors import ImuadError
+    why = missing_tools("esp32")
+    if why:
+        pytest.skip(f"esp32 build unavailable: {why}")
+    try:
+        build = artefact("esp32", "flash-dir")
+    except ImuadError as exc:
+        pytest.fail(str(exc))
+    files = json.loads((build / "flasher_args.json").read_text())["flash_files"]
+    images = {int(off, 16): (build / rel).read_bytes() for off, rel in files.items()}
+    assert len(images) == 3 and max(len(d) for d in images.values()) > 100_000  # the app, with TFLM
+    port = mock("esp32")
+    r = imuad_flash(port, build, "--baud", "921600", timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert out.count("Hash of data verified.") == 3 and "flash: done, board reset" in out
+    got = read_back(port, images, tmp_path)
+    for off, data in images.items():
+        assert hashlib.sha256(got[off]).hexdigest() == hashlib.sha256(data).hexdigest(), f"0x{off:x}"

@@ -12,7 +12,7 @@
 
 namespace imuad_app {
 namespace {
-const char* TAG = "wdt";
+[[maybe_unused]] const char* TAG = "wdt";  // only the linux software watchdog logs
 constexpr int kSlots = 4;
 struct Slot {
   const char* name = nullptr;

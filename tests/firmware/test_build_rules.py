@@ -57,7 +57,7 @@ def test_every_firmware_build_uses_the_one_models_module():
     users = {p.relative_to(REPO_ROOT).as_posix() for p in REPO_ROOT.rglob("*")
              if p.is_file() and p.suffix in (".cmake", ".txt", ".py") and "build" not in p.parts
              and ".venv" not in p.parts and re.search(r"imuad_select_models|cmake/models\.cmake", p.read_text(errors="ignore"))}
-    for must in ("device/main/CMakeLists.txt", "device/idf_linux/esp-tflite-micro/CMakeLists.txt",
+    for must in ("device/main/CMakeLists.txt", "device/components/esp-tflite-micro/CMakeLists.txt",
                  "cmake/firmware.cmake", "host/imuad/targets/micropython.py"):
         assert must in users, must
     glob = re.compile(r"GLOB.*models/\*")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ImuadError
-from ..paths import build_dir
+from ..paths import build_dir, checkout_dir
 from . import drivers
 from .table import KERNELS, TARGETS, BuildTarget
 
@@ -56,6 +56,7 @@ def ensure_built(name: str = "host", models: Iterable[str | Path] | None = None,
     models: model dirs compiled in (IMUAD_MODELS; cmake targets) instead of every models/*/.
     cmake_args: extra -D options of the configure step (e.g. IMUAD_TFLM_PREBUILT).
     """
+    checkout_dir(f"building '{name}'")  # firmware sources live in the checkout, not in a wheel
     row = build_target(name)
     why = missing_tools(name)
     if why:

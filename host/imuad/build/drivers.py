@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import procs
 from ..errors import ImuadError
 from ..paths import REPO_ROOT, build_dir, vendor_dir
 from .table import BuildTarget
@@ -40,7 +41,7 @@ def _run(cmd: list[str], row: BuildTarget, what: str, env: dict | None = None, c
     with open(log, "ab") as fh:
         fh.write(f"\n$ {' '.join(cmd)}\n".encode())
         fh.flush()
-        rc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+        rc = procs.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         raise ImuadError(f"{what} of '{row.name}' failed (exit {rc}); last lines of {log}:\n{tail}")
@@ -138,12 +139,21 @@ def _micropython(row: BuildTarget, out: Path, extra: list[str]) -> None:
           f"IMUAD_BUILD_MK={fragment}", *extra], row, "make")
 
 
+# ---------------------------------------------------------------- a build script
+def _script(row: BuildTarget, out: Path, extra: list[str]) -> None:
+    """A script of the repo that knows its own steps (the ESP32 build assembles a toolchain and a
+    writable ESP-IDF first): `bash SCRIPT --build OUT --jobs N [extra]`."""
+    _run(["bash", str(REPO_ROOT / (row.project or "")), "--build", str(out), "--jobs", jobs(), *extra], row,
+         row.project or "script")
+
+
 def build(row: BuildTarget, out: Path, extra: list[str]) -> None:
-    {"cmake": _cmake, "idf": _idf, "micropython": _micropython}[row.driver](row, out, extra)
+    {"cmake": _cmake, "idf": _idf, "micropython": _micropython, "script": _script}[row.driver](row, out, extra)
 
 
 def configured(row: BuildTarget, out: Path) -> bool:
-    return (out / ("micropython" if row.driver == "micropython" else "CMakeCache.txt")).exists()
+    marker = {"micropython": "micropython", "script": "app/CMakeCache.txt"}.get(row.driver, "CMakeCache.txt")
+    return (out / marker).exists()
 
 
 def unavailable(row: BuildTarget) -> str:
@@ -153,4 +163,10 @@ def unavailable(row: BuildTarget) -> str:
             return f"ESP-IDF not found at {idf}"
     if row.driver == "micropython" and not (vendor_dir() / "micropython/ports/unix").is_dir():
         return f"MicroPython not found at {vendor_dir() / 'micropython'}"
+    if row.name == "esp32":
+        if not (vendor_dir() / "esp-idf/tools/idf.py").exists():
+            return f"ESP-IDF not found at {vendor_dir() / 'esp-idf'}"
+        if shutil.which("xtensa-esp32-elf-gcc") is None and \
+                not (vendor_dir().parent / "toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz").is_file():
+            return "no xtensa-esp32-elf-gcc on PATH and no ../shared/toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz"
     return ""

@@ -18,7 +18,8 @@ KERNELS = ("reference", "cmsis_nn", "esp_nn")
 @dataclass(frozen=True)
 class BuildTarget:
     name: str
-    driver: str                     # "cmake" (top-level CMakeLists + board), "idf" (idf.py), "micropython" (make)
+    driver: str                     # "cmake" (top-level CMakeLists + board), "idf" (idf.py), "micropython" (make),
+                                    # "script" (project = a repo script taking --build DIR --jobs N)
     description: str
     board: str | None = None        # cmake: sim/boards/<board>
     kernels: str | None = None      # TFLM kernels (None: no TFLM in this target)
@@ -71,6 +72,14 @@ TARGETS: dict[str, BuildTarget] = {t.name: t for t in (
                            "proto-test": "sim/boards/nimble-linux/ble_alerts_test_proto",
                            "c8-vectors": "sim/boards/nimble-linux/ble_alerts_c8_vectors"},
                 tools=("cc",)),
+    BuildTarget("esp32", "script", "the ESP-IDF app (device/) for the ESP32 (Xtensa LX6): BLE, ESP-NN kernels; "
+                "toolchain and a writable ESP-IDF assembled offline", project="device/tools/esp32/build-esp32.sh",
+                kernels="esp_nn",
+                artefacts={"firmware": "app/imuad_device.bin", "elf": "app/imuad_device.elf",
+                           "bootloader": "app/bootloader/bootloader.bin",
+                           "partition-table": "app/partition_table/partition-table.bin",
+                           "flash-dir": "app", "size": "size.txt", "size-components": "size-components.txt"},
+                tools=("cc", "python3", "tar", "patch")),
     BuildTarget("micropython-esp32", "idf", "MicroPython's ESP32 port with the imuad module (needs an ESP-IDF "
                 "with the Xtensa toolchain: not on the CI machines)", project="{vendor}/micropython/ports/esp32",
                 kernels="esp_nn", idf_target="esp32",
