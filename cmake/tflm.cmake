@@ -7,9 +7,11 @@
 # KERNELS is the kernel-selection policy's input (the build table, host/imuad/build/table.py,
 # names it per target): `reference` = TFLM's portable kernels; `cmsis_nn` = Arm's CMSIS-NN with
 # TFLM's kernels/cmsis_nn glue for the ops it covers (reference for the rest); `esp_nn` =
-# esp-tflite-micro's kernels/esp_nn/*.cc (add conv depthwise_conv fully_connected mul pooling
-# softmax) with -DESP_NN, reference for the rest: the caller links the esp-nn library (ESP-IDF:
-# device/components/esp-tflite-micro links idf::esp-nn and idf::esp_timer).
+# Espressif's ESP-NN with esp-tflite-micro's kernels/esp_nn glue (add conv depthwise_conv
+# fully_connected mul pooling softmax; reference for the rest), -DESP_NN. Inside ESP-IDF (device/)
+# esp-nn is a component (its Kconfig gives CONFIG_NN_*) that device/components/esp-tflite-micro
+# links; in a plain CMake build (sim/boards/esp32-qemu) the same sources are compiled here, as that
+# component compiles them for the esp32, and the board provides esp_timer_get_time().
 # PREBUILT links a libimuad_tflm.a that another build compiled with the same compiler, kernels
 # and ops (host-asan links host's); the ops file beside it must list every op asked for.
 include(FetchContent)
@@ -53,6 +55,41 @@ function(_imuad_cmsis_nn out_glue_dir)
   set(${out_glue_dir} "${glue}" PARENT_SCOPE)
 endfunction()
 
+# Espressif's ESP-NN and esp-tflite-micro's glue for the kernels it replaces. As the ESP-IDF build
+# of this project selects them (device/sdkconfig.defaults: CONFIG_NN_OPTIMIZED=y,
+# CONFIG_NN_SKIP_NUDGE=n, target esp32): the glue sees sdkconfig.h through esp_timer.h
+# (cmake/esp_nn_shim), so esp_nn.h maps the kernels to esp_nn_generic_opt.h (conv, depthwise,
+# softmax: *_opt.c; the rest *_ansi.c; ESP-NN has assembly for ESP32-S3/P4 only), requantization
+# is the bit-exact esp_nn_multiply_by_quantized_mult. ESP-NN itself at -O2 as its component.
+set(IMUAD_ESP_NN_KERNELS add conv depthwise_conv fully_connected mul pooling softmax)
+# IMUAD_ESP_NN_SKIP_NUDGE (experiments only): ESP-NN's fast requantization, which rounds exact ties
+# of negative products unlike TFLM; the project keeps CONFIG_NN_SKIP_NUDGE=n.
+option(IMUAD_ESP_NN_SKIP_NUDGE "ESP-NN fast requantization (SKIP_NUDGE; not bit-exact by construction)" OFF)
+function(_imuad_esp_nn out_glue_dir tflm_dir)
+  _imuad_vendor_source(esp-nn https://github.com/espressif/esp-nn d45b843c nn_dir)
+  set(glue "${CMAKE_BINARY_DIR}/esp_nn_glue")
+  foreach(k IN LISTS IMUAD_ESP_NN_KERNELS)
+    configure_file("${tflm_dir}/tensorflow/lite/micro/kernels/esp_nn/${k}.cc" "${glue}/${k}.cc" COPYONLY)
+  endforeach()
+  set(s "${nn_dir}/src")
+  add_library(imuad_esp_nn STATIC  # esp-nn's CMakeLists c_srcs (what it builds for esp32)
+    "${s}/activation_functions/esp_nn_relu_ansi.c" "${s}/activation_functions/esp_nn_hard_swish_ansi.c"
+    "${s}/common/esp_nn_mean_ansi.c" "${s}/basic_math/esp_nn_add_ansi.c" "${s}/basic_math/esp_nn_mul_ansi.c"
+    "${s}/convolution/esp_nn_conv_ansi.c" "${s}/convolution/esp_nn_conv_opt.c"
+    "${s}/convolution/esp_nn_depthwise_conv_ansi.c" "${s}/convolution/esp_nn_depthwise_conv_opt.c"
+    "${s}/fully_connected/esp_nn_fully_connected_ansi.c" "${s}/softmax/esp_nn_softmax_ansi.c"
+    "${s}/softmax/esp_nn_softmax_opt.c" "${s}/logistic/esp_nn_logistic_ansi.c"
+    "${s}/pooling/esp_nn_avg_pool_ansi.c" "${s}/pooling/esp_nn_max_pool_ansi.c")
+  target_include_directories(imuad_esp_nn SYSTEM PUBLIC "${nn_dir}/include" PRIVATE "${s}/common")
+  target_compile_options(imuad_esp_nn PRIVATE -O2 -Wno-unused-function)
+  if(IMUAD_ESP_NN_SKIP_NUDGE)
+    target_compile_definitions(imuad_esp_nn PRIVATE SKIP_NUDGE)
+  endif()
+  imuad_third_party_code(imuad_esp_nn)
+  message(STATUS "imuad: ESP-NN from ${nn_dir}; TFLM glue (${IMUAD_ESP_NN_KERNELS}) from ${tflm_dir}")
+  set(${out_glue_dir} "${glue}" PARENT_SCOPE)
+endfunction()
+
 function(imuad_add_tflm)
   cmake_parse_arguments(A "" "KERNELS;PREBUILT" "OPS" ${ARGN})
   _imuad_vendor_source(esp-tflite-micro https://github.com/espressif/esp-tflite-micro v1.4.0 tflm)
@@ -60,14 +97,21 @@ function(imuad_add_tflm)
   set(tf "${tflm}/tensorflow/lite")
   set(extra_defs)
   set(extra_libs)
+  set(extra_includes)
   set(override_dir "")
   if(A_KERNELS STREQUAL "cmsis_nn")
     _imuad_cmsis_nn(override_dir)
     set(extra_defs CMSIS_NN)
     set(extra_libs imuad_cmsis_nn)
   elseif(A_KERNELS STREQUAL "esp_nn")
-    set(override_dir "${tf}/micro/kernels/esp_nn")
-    set(extra_defs ESP_NN)
+    set(extra_defs ESP_NN=1)  # esp-tflite-micro's component passes -DESP_NN to all of TFLM
+    if(ESP_PLATFORM)
+      set(override_dir "${tf}/micro/kernels/esp_nn")
+    else()
+      _imuad_esp_nn(override_dir "${tflm}")
+      set(extra_libs imuad_esp_nn)
+      set(extra_includes "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/esp_nn_shim")
+    endif()
   elseif(NOT A_KERNELS STREQUAL "reference")
     message(FATAL_ERROR "imuad: TFLM kernels '${A_KERNELS}' unknown here (reference | cmsis_nn | esp_nn)")
   endif()
@@ -132,7 +176,7 @@ function(imuad_add_tflm)
     file(GENERATE OUTPUT "$<TARGET_FILE_DIR:imuad_tflm>/${ops_file_name}" CONTENT "${ops_lines}\n")
   endif()
   target_include_directories(imuad_tflm SYSTEM ${scope} "${tflm}" "${tflm}/third_party/gemmlowp"
-    "${tflm}/third_party/flatbuffers/include" "${tflm}/third_party/ruy")
+    "${tflm}/third_party/flatbuffers/include" "${tflm}/third_party/ruy" ${extra_includes})
   # TF_LITE_STATIC_MEMORY changes TfLiteTensor's layout: library and users must agree (PUBLIC).
   target_compile_definitions(imuad_tflm ${scope} TF_LITE_STATIC_MEMORY TF_LITE_DISABLE_X86_NEON ${extra_defs})
   if(extra_libs)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from imuad.paths import REPO_ROOT
 
-DEFAULT_TARGETS = ("host", "qemu", "qemu-nn", "idflinux", "micropython")
-DEVICE_INFO_TARGET = {"host": "host", "qemu": "qemu", "qemu-nn": "qemu-nn", "idflinux": "idflinux",
-                      "micropython": "mpy", "esp32": "esp32"}
+DEFAULT_TARGETS = ("host", "qemu", "qemu-nn", "qemu-xt", "qemu-xt-nn", "idflinux", "micropython")
+DEVICE_INFO_TARGET = {"host": "host", "qemu": "qemu", "qemu-nn": "qemu-nn", "qemu-xt": "qemu-xt",
+                      "qemu-xt-nn": "qemu-xnn", "idflinux": "idflinux", "micropython": "mpy", "esp32": "esp32"}
 # synthetic windows per model and garbage frames, per target (emulators and boards are slower)
-WINDOWS = {"host": 10_000, "idflinux": 3_000, "micropython": 3_000, "qemu": 300, "qemu-nn": 300, "esp32": 300}
+WINDOWS = {"host": 10_000, "idflinux": 3_000, "micropython": 3_000, "qemu": 300, "qemu-nn": 300, "qemu-xt": 300,
+           "qemu-xt-nn": 300, "esp32": 300}
 FIXTURES = REPO_ROOT / "tests/firmware/fixtures/models"
 
 

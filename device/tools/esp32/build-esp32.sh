@@ -12,11 +12,10 @@
 #     --no-report      skip esptool image-info and esp-idf-size after the build
 #
 # What it does (each step is skipped when already done, so a re-run is a no-change rebuild):
-#  1. Toolchain: an `xtensa-esp32-elf-gcc` already on PATH (e.g. Espressif's esp-16.1.0 from
-#     install.sh) is used as is. Otherwise SHARED/toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz is
-#     checked against its sha256 and unpacked once into CACHE/toolchains/ (GCC 12.2 built from
-#     Debian sources, newlib without nano, `idf-compat-bin/` -std wrappers: see its README.md);
-#     with it the build adds device/tools/esp32/sdkconfig.gcc12-newlib (CONFIG_LIBC_NEWLIB=y).
+#  1. Toolchain (toolchain.sh): an `xtensa-esp32-elf-gcc` already on PATH (e.g. Espressif's
+#     esp-16.1.0 from install.sh) as is, else the self-built one unpacked into CACHE/toolchains/
+#     after a sha256 check (GCC 12.2, newlib without nano, `idf-compat-bin/` -std wrappers); with
+#     it the build adds device/tools/esp32/sdkconfig.gcc12-newlib (CONFIG_LIBC_NEWLIB=y).
 #     device/tools/esp32/sdkconfig.offline-idf is added in any case (settings the older vendored
 #     submodules need).
 #  2. Python venv for ESP-IDF (tools/requirements/requirements.core.txt from PyPI, incl.
@@ -32,8 +31,6 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 FARM_VERSION=3   # bump when the farm layout below changes
-TOOLCHAIN_TARBALL=xtensa-esp32-elf-gcc12.2.0.tar.xz
-TOOLCHAIN_SHA256=284e498fd8e2d4b7043acaee949a5317b7ce004eb5a8fc5dd903d774c1e34607
 IDF_TARGET_CHIP=esp32
 
 CHECKOUT="$(cd "$SCRIPT_DIR/../../.." && pwd)"
@@ -74,37 +71,15 @@ die() { echo "build-esp32: $*" >&2; exit 1; }
 [ -f "$VENDOR/esp-idf/tools/idf.py" ] || die "no ESP-IDF at $VENDOR/esp-idf"
 
 # ---------------------------------------------------------------- 1. toolchain
-TOOLCHAIN_KIND=""
-if gcc_path="$(command -v xtensa-esp32-elf-gcc 2>/dev/null)"; then
-  gcc_ver="$("$gcc_path" --version | head -1)"
-  tc_root="$(cd "$(dirname "$(readlink -f "$gcc_path")")/.." && pwd)"
-  if [ -d "$tc_root/idf-compat-bin" ] || [[ "$gcc_ver" == *offline-debian12* ]]; then
-    TOOLCHAIN_KIND=selfbuilt
-    export PATH="$tc_root/idf-compat-bin:$tc_root/bin:$PATH"
-  else
-    TOOLCHAIN_KIND=path
-  fi
-  log "toolchain: using xtensa-esp32-elf-gcc from PATH: $gcc_path ($gcc_ver)"
-else
-  TC_DIR="$CACHE/toolchains/xtensa-esp32-elf"
-  if [ "$(cat "$TC_DIR/.imuad-sha256" 2>/dev/null)" != "$TOOLCHAIN_SHA256" ]; then
-    tarball="$SHARED/toolchains/$TOOLCHAIN_TARBALL"
-    [ -f "$tarball" ] || die "no xtensa-esp32-elf-gcc on PATH and no $tarball"
-    log "toolchain: checking sha256 of $tarball"
-    echo "$TOOLCHAIN_SHA256  $tarball" | sha256sum -c --quiet - || die "sha256 mismatch: $tarball"
-    tmp="$(mktemp -d "$CACHE/toolchains.tmp.XXXXXX")"
-    tar -xJf "$tarball" -C "$tmp"
-    [ -x "$tmp/xtensa-esp32-elf/bin/xtensa-esp32-elf-gcc" ] || die "unexpected tarball layout"
-    echo "$TOOLCHAIN_SHA256" > "$tmp/xtensa-esp32-elf/.imuad-sha256"
-    mkdir -p "$CACHE/toolchains"
-    rm -rf "$TC_DIR.old"; [ -e "$TC_DIR" ] && mv "$TC_DIR" "$TC_DIR.old"
-    mv "$tmp/xtensa-esp32-elf" "$TC_DIR"; rm -rf "$tmp" "$TC_DIR.old"
-    log "toolchain: unpacked into $TC_DIR"
-  fi
+TC_ROOT="$(bash "$SCRIPT_DIR/toolchain.sh" --shared "$SHARED" --cache "$CACHE")" || die "no toolchain"
+if [ -d "$TC_ROOT/idf-compat-bin" ]; then  # the self-built one: -std wrappers first
   TOOLCHAIN_KIND=selfbuilt
-  export PATH="$TC_DIR/idf-compat-bin:$TC_DIR/bin:$PATH"
-  log "toolchain: $TC_DIR ($(xtensa-esp32-elf-gcc --version | head -1))"
+  export PATH="$TC_ROOT/idf-compat-bin:$TC_ROOT/bin:$PATH"
+else
+  TOOLCHAIN_KIND=path
+  export PATH="$TC_ROOT/bin:$PATH"
 fi
+log "toolchain: $TC_ROOT ($TOOLCHAIN_KIND)"
 # sdkconfig defaults of this build environment, after the project's (device/CMakeLists.txt)
 IMUAD_SDKCONFIG_DEFAULTS="$SCRIPT_DIR/sdkconfig.offline-idf"
 if [ "$TOOLCHAIN_KIND" = selfbuilt ]; then

@@ -139,12 +139,23 @@ def _micropython(row: BuildTarget, out: Path, extra: list[str]) -> None:
           f"IMUAD_BUILD_MK={fragment}", *extra], row, "make")
 
 
-# ---------------------------------------------------------------- a build script
+# ---------------------------------------------------------------- a build script of the repo
 def _script(row: BuildTarget, out: Path, extra: list[str]) -> None:
-    """A script of the repo that knows its own steps (the ESP32 build assembles a toolchain and a
-    writable ESP-IDF first): `bash SCRIPT --build OUT --jobs N [extra]`."""
-    _run(["bash", str(REPO_ROOT / (row.project or "")), "--build", str(out), "--jobs", jobs(), *extra], row,
-         row.project or "script")
+    """A script that knows its own steps (the ESP32 app: toolchain + writable ESP-IDF + idf.py;
+    QEMU with the esp32 core: Debian's QEMU source + the imported core), run with the row's
+    script_args. Scripts that are not incremental themselves (row.rerun False) run again only when
+    the script or its arguments changed (a stamp) or an artefact is missing."""
+    import hashlib
+    script = REPO_ROOT / (row.project or "")
+    args = [expand(a).replace("{out}", str(out)).replace("{jobs}", jobs()) for a in row.script_args]
+    stamp = out / ".imuad-script"
+    digest = hashlib.sha256(script.read_bytes() + "\0".join(args).encode()).hexdigest()
+    done = all((out / a).exists() for a in row.artefacts.values())
+    if not row.rerun and done and stamp.exists() and stamp.read_text() == digest:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    _run(["bash", str(script), *args, *extra], row, script.name, dict(os.environ, JOBS=jobs()))
+    stamp.write_text(digest)
 
 
 def build(row: BuildTarget, out: Path, extra: list[str]) -> None:
@@ -152,21 +163,33 @@ def build(row: BuildTarget, out: Path, extra: list[str]) -> None:
 
 
 def configured(row: BuildTarget, out: Path) -> bool:
-    marker = {"micropython": "micropython", "script": "app/CMakeCache.txt"}.get(row.driver, "CMakeCache.txt")
-    return (out / marker).exists()
+    if row.driver == "script":
+        return (out / ".imuad-script").exists()
+    return (out / ("micropython" if row.driver == "micropython" else "CMakeCache.txt")).exists()
+
+
+def xtensa_toolchain_bin() -> Path | None:
+    """bin/ of xtensa-esp32-elf, found as sim/boards/esp32-qemu/toolchain.cmake finds it."""
+    for d in (os.environ.get("IMUAD_XTENSA_TOOLCHAIN", ""), str(Path.home() / ".cache/imuad/toolchains/xtensa-esp32-elf")):
+        if d and (Path(d) / "bin" / "xtensa-esp32-elf-gcc").exists():
+            return Path(d) / "bin"
+    gcc = shutil.which("xtensa-esp32-elf-gcc")
+    return Path(gcc).parent if gcc else None
 
 
 def unavailable(row: BuildTarget) -> str:
+    if row.name == "xtensa-toolchain" and shutil.which("xtensa-esp32-elf-gcc") is None and \
+            not (vendor_dir().parent / "toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz").is_file():
+        return "no xtensa-esp32-elf-gcc on PATH and no ../shared/toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz"
+    if row.driver == "script" and row.name == "qemu-xtensa-esp32" and \
+            not (vendor_dir() / "xtensa-overlays/xtensa_esp32").is_dir():
+        return f"Espressif's xtensa-overlays not found at {vendor_dir() / 'xtensa-overlays'}"
     if row.driver == "idf" and row.idf_target == "linux":
         idf = Path(os.environ.get("IDF_PATH") or vendor_dir() / "esp-idf")
         if not (idf / "tools/idf.py").exists():
             return f"ESP-IDF not found at {idf}"
     if row.driver == "micropython" and not (vendor_dir() / "micropython/ports/unix").is_dir():
         return f"MicroPython not found at {vendor_dir() / 'micropython'}"
-    if row.name == "esp32":
-        if not (vendor_dir() / "esp-idf/tools/idf.py").exists():
-            return f"ESP-IDF not found at {vendor_dir() / 'esp-idf'}"
-        if shutil.which("xtensa-esp32-elf-gcc") is None and \
-                not (vendor_dir().parent / "toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz").is_file():
-            return "no xtensa-esp32-elf-gcc on PATH and no ../shared/toolchains/xtensa-esp32-elf-gcc12.2.0.tar.xz"
+    if row.name == "esp32" and not (vendor_dir() / "esp-idf/tools/idf.py").exists():
+        return f"ESP-IDF not found at {vendor_dir() / 'esp-idf'}"
     return ""

@@ -19,7 +19,7 @@ KERNELS = ("reference", "cmsis_nn", "esp_nn")
 class BuildTarget:
     name: str
     driver: str                     # "cmake" (top-level CMakeLists + board), "idf" (idf.py), "micropython" (make),
-                                    # "script" (project = a repo script taking --build DIR --jobs N)
+                                    # "script" (project = a repo script run with script_args)
     description: str
     board: str | None = None        # cmake: sim/boards/<board>
     kernels: str | None = None      # TFLM kernels (None: no TFLM in this target)
@@ -32,6 +32,8 @@ class BuildTarget:
     artefacts: dict[str, str] = field(default_factory=dict)  # role -> path in the build dir
     needs: tuple[str, ...] = ()     # targets built first
     tools: tuple[str, ...] = ()     # programs that must be on PATH
+    script_args: tuple[str, ...] = ()  # script: arguments ({out} = build dir, {jobs}, {vendor}, {repo})
+    rerun: bool = True              # script: run every time (False: only when it or its arguments change)
 
 
 _POSIX = {"firmware": "sim/boards/posix/imuad-fw-host", "test-firmware": "sim/boards/posix/imuad-fw-host-test",
@@ -42,6 +44,11 @@ _MPS2 = {role: f"sim/boards/mps2-an386/{elf}.elf" for role, elf in (
     ("tinystack", "imuad-fw-qemu-tinystack"), ("hang", "imuad-fw-qemu-hang"),
     ("hello", "imuad-qemu-hello"), ("uart-sink", "imuad-qemu-uart-sink"))}
 _ARM = ("arm-none-eabi-gcc", "qemu-system-arm")
+_ESP32Q = {role: f"sim/boards/esp32-qemu/{elf}.elf" for role, elf in (
+    ("firmware", "imuad-fw-qemu-xt"), ("test-firmware", "imuad-fw-qemu-xt-test"),
+    ("icount", "imuad-fw-qemu-xt-icount"), ("tinystack", "imuad-fw-qemu-xt-tinystack"),
+    ("hang", "imuad-fw-qemu-xt-hang"), ("hello", "imuad-qemu-xt-hello"), ("uart-sink", "imuad-qemu-xt-uart-sink"))}
+_XTENSA_TC = "sim/boards/esp32-qemu/toolchain.cmake"  # finds xtensa-esp32-elf-gcc (not on PATH: ~/.cache)
 
 TARGETS: dict[str, BuildTarget] = {t.name: t for t in (
     BuildTarget("host", "cmake", "firmware core + TFLM reference kernels as a POSIX process; C++ unit tests",
@@ -57,6 +64,20 @@ TARGETS: dict[str, BuildTarget] = {t.name: t for t in (
     BuildTarget("qemu-nn", "cmake", "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels (as ESP-NN on the chip)",
                 board="mps2-an386", kernels="cmsis_nn", toolchain="sim/boards/mps2-an386/toolchain.cmake",
                 artefacts=_MPS2, tools=_ARM),
+    BuildTarget("qemu-xt", "cmake", "QEMU sim machine, esp32 core: the firmware compiled for the ESP32 "
+                "(xtensa-esp32-elf), TFLM reference kernels", board="esp32-qemu", kernels="reference",
+                toolchain=_XTENSA_TC, artefacts=_ESP32Q, needs=("xtensa-toolchain", "qemu-xtensa-esp32")),
+    BuildTarget("qemu-xt-nn", "cmake", "QEMU sim machine, esp32 core: the firmware compiled for the ESP32 "
+                "(xtensa-esp32-elf), ESP-NN kernels (as on the chip)", board="esp32-qemu", kernels="esp_nn",
+                toolchain=_XTENSA_TC, artefacts=_ESP32Q, needs=("xtensa-toolchain", "qemu-xtensa-esp32")),
+    BuildTarget("xtensa-toolchain", "script", "the xtensa-esp32-elf toolchain: Espressif's on PATH, else the one "
+                "built here from source (../shared/toolchains), checked and unpacked into ~/.cache/imuad",
+                project="device/tools/esp32/toolchain.sh", rerun=False, artefacts={}, tools=("tar", "sha256sum")),
+    BuildTarget("qemu-xtensa-esp32", "script", "qemu-system-xtensa with the esp32 core (Debian's QEMU 7.2 "
+                "source + Espressif's xtensa_esp32 overlay) for qemu-xt / qemu-xt-nn",
+                project="sim/boards/esp32-qemu/qemu/build-qemu-esp32.sh", script_args=("--fetch", "{out}",
+                "{vendor}/xtensa-overlays"), rerun=False, artefacts={"emulator": "bin/qemu-system-xtensa"},
+                tools=("cc", "meson", "ninja", "pkg-config", "python3", "apt-get", "dpkg-source")),
     BuildTarget("idflinux", "idf", "the ESP-IDF app (device/) on ESP-IDF's linux target; a test build "
                 "(carries the fixture models)", project="device", kernels="reference",
                 artefacts={"firmware": "imuad_device.elf", "test-firmware": "imuad_device.elf"},
@@ -74,7 +95,7 @@ TARGETS: dict[str, BuildTarget] = {t.name: t for t in (
                 tools=("cc",)),
     BuildTarget("esp32", "script", "the ESP-IDF app (device/) for the ESP32 (Xtensa LX6): BLE, ESP-NN kernels; "
                 "toolchain and a writable ESP-IDF assembled offline", project="device/tools/esp32/build-esp32.sh",
-                kernels="esp_nn",
+                script_args=("--build", "{out}", "--jobs", "{jobs}"), kernels="esp_nn", needs=("xtensa-toolchain",),
                 artefacts={"firmware": "app/imuad_device.bin", "elf": "app/imuad_device.elf",
                            "bootloader": "app/bootloader/bootloader.bin",
                            "partition-table": "app/partition_table/partition-table.bin",

@@ -28,16 +28,16 @@ def elf_sizes(elf: Path, target: QemuTarget) -> dict[str, int]:
         out = procs.run([target.size_tool, "-A", str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise ImuadError(f"arm-none-eabi-size {elf}: {exc}") from exc
+        raise ImuadError(f"{target.size_tool} {elf}: {exc}") from exc
     sec: dict[str, int] = {}
     for line in out.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[0].startswith(".") and parts[1].isdigit():
             sec[parts[0]] = int(parts[1])
-    text = sum(v for k, v in sec.items() if k in (".text", ".ARM.extab", ".ARM.exidx"))
+    text = sum(v for k, v in sec.items() if k in target.text_sections)
     data = sec.get(".data", 0)
     bss = sec.get(".bss", 0)
-    stack = sec.get(".stack", 0) + sec.get(".handler_stack", 0)
+    stack = sum(sec.get(k, 0) for k in target.stack_sections)
     return {"text": text, "data": data, "bss": bss, "stack": stack, "flash": text + data,
             "ram_static": data + bss + stack, "flash_budget": target.flash_budget, "ram_budget": target.ram_budget}
 

@@ -26,12 +26,16 @@ _TARGETS: dict[str, tuple[str, dict[str, Any], str]] = {
     "qemu": ("imuad.targets.qemu:QemuTarget", {"target": "qemu"}, "QEMU mps2-an386 Cortex-M4F, TFLM reference kernels"),
     "qemu-nn": ("imuad.targets.qemu:QemuTarget", {"target": "qemu-nn"},
                 "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels"),
+    "qemu-xt": ("imuad.targets.qemu_xtensa:QemuXtTarget", {"target": "qemu-xt"},
+                "QEMU sim machine, esp32 core: the firmware compiled for the ESP32, TFLM reference kernels"),
+    "qemu-xt-nn": ("imuad.targets.qemu_xtensa:QemuXtTarget", {"target": "qemu-xt-nn"},
+                   "QEMU sim machine, esp32 core: the firmware compiled for the ESP32, ESP-NN kernels"),
     "idflinux": ("imuad.targets.idflinux:IdfLinuxTarget", {}, "the ESP-IDF app built for ESP-IDF's linux target"),
     "micropython": ("imuad.targets.micropython:MicroPythonTarget", {},
                     "MicroPython unix port running the core's ReplayApp (imuad.serve)"),
     "esp32": ("imuad.targets.esp32:Esp32Target", {}, "a real ESP32 on a serial port (--port)"),
 }
-_EMULATORS = ("qemu", "qemu-nn")
+_EMULATORS = ("qemu", "qemu-nn", "qemu-xt", "qemu-xt-nn")
 
 
 def target_names() -> list[str]:

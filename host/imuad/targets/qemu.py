@@ -79,12 +79,23 @@ def mux_escape(data: bytes) -> bytes:
 
 
 class QemuTransport(Transport):
-    """QEMU process + its UART0 socket (pyserial socket://)."""
+    """QEMU process + its UART0 socket (pyserial socket://).
+
+    Subclasses (qemu_xtensa.py) change the command line (`argv`), the binary, whether the
+    chardev is muxed (`mux`: 0x00 doubled on the wire) and the exit-code table."""
+
+    binary = "qemu-system-arm"
+    binary_hint = "apt-get install qemu-system-arm"
+    mux = True
+    exit_meaning = EXIT_MEANING
+
+    def argv(self, port: int, rx_path: Path | None) -> list[str]:
+        return qemu_argv(self.elf, port, rx_path)
 
     def __init__(self, elf: Path, start_timeout: float = 10.0, rx: str = "uart") -> None:
         import serial  # pyserial (extra `device`)
-        if shutil.which("qemu-system-arm") is None:
-            raise TargetError("qemu-system-arm not found (apt-get install qemu-system-arm)")
+        if shutil.which(self.binary) is None:
+            raise TargetError(f"{self.binary} not found ({self.binary_hint})")
         self.elf = Path(elf)
         self._stderr: collections.deque[str] = collections.deque(maxlen=30)
         self._eof = False
@@ -101,7 +112,7 @@ class QemuTransport(Transport):
         last_err = ""
         for _attempt in range(3):  # the free port may be taken between probe and QEMU's bind
             self.port = _free_port()
-            self.proc = procs.spawn(qemu_argv(self.elf, self.port, rx_path), stdin=subprocess.DEVNULL,
+            self.proc = procs.spawn(self.argv(self.port, rx_path), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             self._finalizer = weakref.finalize(self, procs.stop, self.proc)
             threading.Thread(target=self._pump, daemon=True).start()
@@ -155,7 +166,7 @@ class QemuTransport(Transport):
                 raise EOFError(f"rx FIFO closed: {exc}") from exc
             return
         try:
-            self.ser.write(mux_escape(data))
+            self.ser.write(mux_escape(data) if self.mux else data)
         except Exception as exc:  # noqa: BLE001 - pyserial raises SerialException/OSError
             raise EOFError(f"UART0 socket closed: {exc}") from exc
 
@@ -205,7 +216,7 @@ class QemuTransport(Transport):
         lines = "\n".join(self._stderr)
         head = ""
         if rc is not None:
-            head = f"QEMU exit code {rc}: {EXIT_MEANING.get(rc, 'unexpected')}\n"
+            head = f"QEMU exit code {rc}: {self.exit_meaning.get(rc, 'unexpected')}\n"
         return head + (f"QEMU/semihosting output:\n{lines}" if lines else "")
 
 
@@ -253,6 +264,9 @@ class QemuTarget(Target):
     size_tool = "arm-none-eabi-size"
     flash_budget = 1024 * 1024    # sim/boards/mps2-an386/mps2_an386.ld
     ram_budget = 320 * 1024
+    # `size -A` sections for evaluation.sim.elf_sizes: flash = text + the .data image
+    text_sections: tuple[str, ...] = (".text", ".ARM.extab", ".ARM.exidx")
+    stack_sections: tuple[str, ...] = (".stack", ".handler_stack")
 
     def __init__(self, target: str = "qemu", elf: str | Path | None = None, firmware: str = "firmware",
                  hello_timeout: float | None = None, idle_timeout: float | None = None,
