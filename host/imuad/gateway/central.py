@@ -11,6 +11,7 @@ for good. On any failure: reconnect with exponential backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -122,15 +123,41 @@ class Gateway:
             await self.backend.close()
         return self.counters
 
+    async def _unless_stopped(self, coro: Any) -> Any:
+        """Await `coro`, or cancel it when stop() is called (a scan may last minutes): raises
+        asyncio.CancelledError then. Once a link serves events, _serve stops it gracefully."""
+        task = asyncio.ensure_future(coro)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise asyncio.CancelledError("gateway stopped")
+        return task.result()
+
     async def _one_session(self) -> None:
-        address = await self.backend.find(pl.SERVICE_UUID, self.opts.address,
-                                          self.opts.scan_timeout)
-        link = await self.backend.connect(address, self.opts.connect_timeout)
+        try:
+            address = await self._unless_stopped(self.backend.find(pl.SERVICE_UUID, self.opts.address,
+                                                                   self.opts.scan_timeout))
+            link = await self._unless_stopped(self.backend.connect(address, self.opts.connect_timeout))
+        except asyncio.CancelledError:
+            if self._stop.is_set():
+                return
+            raise
         self.counters.connections += 1
         self.report("connected", address=address)
         try:
             t0 = time.perf_counter()
-            bonded = await link.secure(self.opts.passkey)
+            try:
+                bonded = await self._unless_stopped(link.secure(self.opts.passkey))
+            except asyncio.CancelledError:
+                if self._stop.is_set():
+                    return
+                raise
             if bonded:
                 self.counters.bonded_reconnects += 1
             else:
