@@ -30,22 +30,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "host"))
 
 from imuad.gateway.store import Store  # noqa: E402
+from imuad.net import free_port  # noqa: E402
+from imuad.procs import rss_mib  # noqa: E402
 
 TOKEN = "bench-token-0123456789"
 CHUNK = 256 * 1024
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Sampler(threading.Thread):

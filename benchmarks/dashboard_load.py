@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,22 +29,15 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "host"))
 
-from imuad.gateway.store import Store  # noqa: E402  (the gateway's writer, as in production)
+from imuad.gateway.store import Store  # noqa: E402
+from imuad.net import free_port  # noqa: E402
+from imuad.procs import rss_mib  # noqa: E402  (the gateway's writer, as in production)
 
 TOKEN = "bench-token-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class SseClient(threading.Thread):
@@ -157,7 +149,7 @@ def main() -> int:
                         inserted += 1
                     seq += 1
                 if now - last_rss >= 1.0:
-                    rss.append((now - t0, rss_mb(server.pid)))
+                    rss.append((now - t0, rss_mib(server.pid)))
                     last_rss = now
                     bar.n = min(int(now - t0), int(args.duration))
                     bar.refresh()
@@ -165,7 +157,7 @@ def main() -> int:
                 time.sleep(max(0.0, next_tick - time.time()))
         elapsed = time.time() - t0
         time.sleep(1.5)  # let the last poll reach the clients
-        rss.append((time.time() - t0, rss_mb(server.pid)))
+        rss.append((time.time() - t0, rss_mib(server.pid)))
         stop.set()
         # how the read pages cope with the store the load left behind (median of 3)
         timings = {}

@@ -105,3 +105,11 @@ def install_signal_handlers() -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _raise_exit)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a live process (VmRSS), MiB."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise ProcessLookupError(f"no VmRSS for pid {pid} (exited?)")

@@ -8,6 +8,7 @@ body dependency carries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import socket
@@ -21,6 +22,9 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+
+from imuad.net import free_port
+from imuad.procs import rss_mib
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,17 +105,8 @@ async def asgi_request(app: Any, method: str, path: str, headers: dict[str, str]
     return status, consumed
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 class DashboardProcess:
@@ -185,3 +180,25 @@ def raw_post(port: int, path: str, head: dict[str, str], body: Iterator[bytes],
     if not got.startswith(b"HTTP/1.1 "):
         return None
     return int(got[9:12])
+
+
+@contextlib.contextmanager
+def live_server(app: Any, timeout: float = 15.0) -> Iterator[str]:
+    """The app on a real uvicorn server in a thread (what SSE and browsers need); yields its URL."""
+    import threading
+
+    import uvicorn
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                        timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)

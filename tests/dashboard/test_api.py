@@ -246,28 +246,17 @@ def test_cli_reports_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_live_stream_unsubscribes_departed_clients(populated: FakeGateway) -> None:
     """A browser that leaves an idle stream must not stay subscribed (bounded server state)."""
-    import threading
     import time as _time
 
-    import uvicorn
+    import httpx
 
+    from dashboard_probe import live_server
     from imuad.dashboard import live
 
     app = create_app(Settings(store=populated.path, token=TOKEN, poll_s=0.05))
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning",
-                                        timeout_graceful_shutdown=1))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    while not srv.started:
-        _time.sleep(0.02)
-    try:
-        import httpx
+    with live_server(app) as base:
         bc = app.state.broadcaster
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/stream?device=idle", headers=AUTH,
+        with httpx.stream("GET", f"{base}/api/stream?device=idle", headers=AUTH,
                           timeout=5) as r:
             assert r.status_code == 200
             lines = r.iter_lines()  # keep a reference: a collected iterator closes the socket
@@ -287,6 +276,3 @@ def test_live_stream_unsubscribes_departed_clients(populated: FakeGateway) -> No
         while bc.subscribers and _time.time() < deadline:
             _time.sleep(0.1)
         assert not bc.subscribers
-    finally:
-        srv.should_exit = True
-        th.join(5)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 import random
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from dashboard_probe import live_server
 
 from dashboard_c9 import TOKEN, FakeGateway
 
@@ -27,33 +27,18 @@ pytestmark = pytest.mark.skipif(
     reason="needs Debian chromium and chromium-driver (scripts/apt-packages.txt)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, FakeGateway]]:
-    import uvicorn
 
     from imuad.dashboard.app import Settings, create_app
 
     gw = FakeGateway(tmp_path / "store.db")
     seed_history(gw)
     app = create_app(Settings(store=gw.path, token=TOKEN, poll_s=0.05))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        lifespan="on", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not srv.started:
-        assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", gw
-    srv.should_exit = True
-    thread.join(10)
+    with live_server(app) as base:
+        yield base, gw
     gw.close()
 
 

@@ -88,26 +88,15 @@ def _open_streams(base: str, n: int, local: str) -> tuple[list[httpx.Response], 
 
 
 def test_live_streams_are_capped_per_client_and_per_server(populated: FakeGateway) -> None:
-    import threading
 
-    import uvicorn
-
-    from dashboard_probe import free_port
+    from dashboard_probe import live_server
 
     cfg = Settings(store=populated.path, token=TOKEN, poll_s=0.05)
     per_client = getattr(cfg, "max_streams_per_client", 8)
     total = getattr(cfg, "max_streams", 64)
     app = create_app(cfg)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning",
-                                        timeout_graceful_shutdown=1))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    while not srv.started:
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
     held: list[httpx.Response] = []
-    try:
+    with live_server(app) as base:
         opened, codes = _open_streams(base, per_client + 2, "127.0.0.1")
         held += opened
         assert codes == [200] * per_client + [503, 503], codes
@@ -131,11 +120,8 @@ def test_live_streams_are_capped_per_client_and_per_server(populated: FakeGatewa
                 break
             time.sleep(0.2)
         assert codes == [200]
-    finally:
         for r in held:
             r.close()
-        srv.should_exit = True
-        th.join(5)
 
 
 @pytest.fixture(scope="module")

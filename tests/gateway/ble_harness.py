@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,20 +14,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from imuad.net import free_ports  # noqa: F401  (re-exported for the tests)
+
 REPO = Path(__file__).resolve().parents[2]
 PASSKEY = 246810  # what the test firmware displays
 
 
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def python_env() -> dict[str, str]:

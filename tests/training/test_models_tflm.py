@@ -2,30 +2,14 @@
 (dynamic batch) and TFLM can allocate and run it: no op without an int8 TFLM kernel."""
 from __future__ import annotations
 
-import contextlib
-import io
-
 import numpy as np
 import pytest
 
+from imuad.deploy.quantize import convert_int8
 from imuad.training.zoo import build_model
 
 ALLOWED = {"ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "LOGISTIC",
            "MAX_POOL_2D", "MEAN", "MUL", "RESHAPE", "SOFTMAX", "STRIDED_SLICE", "SUB", "TANH"}
-
-
-def _int8(model, window: int, channels: int) -> bytes:
-    import tensorflow as tf
-    rep = np.random.default_rng(0).normal(size=(16, window, channels)).astype(np.float32)
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([rep[i:i + 1]] for i in range(len(rep)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bytes(conv.convert())
-
 
 # the spectral model uses only the default cnn's ops plus CONCATENATION (a copy): no new kernel to
 # prove bit-exact between TFLM reference, CMSIS-NN and ESP-NN
@@ -38,7 +22,8 @@ SPECTRAL_OPS = {"CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "L
 def test_int8_conversion_runs_on_tflm(arch, window):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     import tensorflow as tf
-    tfl = _int8(build_model(arch, window, 3, seed=0), window, 3)
+    rep = np.random.default_rng(0).normal(size=(16, window, 3)).astype(np.float32)
+    tfl = convert_int8(build_model(arch, window, 3, seed=0), rep)  # the converter imuad quantize uses
     ops = {o["op_name"] for o in tf.lite.Interpreter(model_content=tfl)._get_ops_details()}
     assert ops <= ALLOWED, ops - ALLOWED
     if arch == "spectral":

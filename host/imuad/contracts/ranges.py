@@ -33,56 +33,62 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-@dataclass(frozen=True)
-class IntRange:
-    lo: int
-    hi: int
-
-    def __str__(self) -> str:
-        return f"{self.lo}..{self.hi}"
+class _Range:
+    """What both ranges share: the error naming the field, and the argparse adapter."""
+    kind = "a value"   # "an integer" / "a number", for messages
 
     def _error(self, field: str, value: Any) -> RangeError:
-        return RangeError(field, f"{field} must be an integer in {self}, got {_show(value)}")
+        return RangeError(field, f"{field} must be {self.kind} in {self}, got {_show(value)}")
 
-    def check(self, field: str, value: Any) -> int:
-        """An integer already (bool, float and str are refused) within [lo, hi]."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or \
-                not self.lo <= value <= self.hi:
-            raise self._error(field, value)
-        return int(value)
+    def parse(self, field: str, text: Any) -> Any:
+        raise NotImplementedError
 
-    def parse(self, field: str, text: Any) -> int:
-        """Decimal text (surrounding blanks allowed) within [lo, hi]."""
-        if not isinstance(text, str) or len(text) > _MAX_TEXT or \
-                not _DECIMAL.fullmatch(text.strip()):
-            raise self._error(field, text)
-        return self.check(field, int(text.strip()))
-
-    def argtype(self, option: str) -> Callable[[str], int]:
+    def argtype(self, option: str) -> Callable[[str], Any]:
         """For argparse `type=`: a bad value exits 2 with the option and range named."""
-        def convert(text: str) -> int:
+        def convert(text: str) -> Any:
             try:
                 return self.parse(option, text)
             except RangeError as exc:
-                raise argparse.ArgumentTypeError(f"must be an integer in {self}, "
-                                                 f"got {_show(text)}") from exc
+                raise argparse.ArgumentTypeError(f"must be {self.kind} in {self}, got {_show(text)}") from exc
         convert.__name__ = option  # argparse names the type in some messages
         return convert
 
 
 @dataclass(frozen=True)
-class FloatRange:
+class IntRange(_Range):
+    lo: int
+    hi: int
+    kind = "an integer"
+
+    def __str__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+    def check(self, field: str, value: Any) -> int:
+        """An integer already (bool, float and str are refused) within [lo, hi]."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not self.lo <= value <= self.hi:
+            raise self._error(field, value)
+        return int(value)
+
+    def parse(self, field: str, text: Any) -> int:
+        """Decimal text (surrounding blanks allowed) within [lo, hi]."""
+        if not isinstance(text, str) or len(text) > _MAX_TEXT or not _DECIMAL.fullmatch(text.strip()):
+            raise self._error(field, text)
+        return self.check(field, int(text.strip()))
+
+
+@dataclass(frozen=True)
+class FloatRange(_Range):
     lo: float
     hi: float
+    kind = "a number"
 
     def __str__(self) -> str:
         return f"{self.lo:g}..{self.hi:g}"
 
     def check(self, field: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                not math.isfinite(value) or \
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or \
                 not self.lo <= value <= self.hi:
-            raise RangeError(field, f"{field} must be a number in {self}, got {_show(value)}")
+            raise self._error(field, value)
         return float(value)
 
     def parse(self, field: str, text: Any) -> float:
@@ -91,18 +97,8 @@ class FloatRange:
         except ValueError:
             value = None
         if value is None:
-            raise RangeError(field, f"{field} must be a number in {self}, got {_show(text)}")
+            raise self._error(field, text)
         return self.check(field, value)
-
-    def argtype(self, option: str) -> Callable[[str], float]:
-        def convert(text: str) -> float:
-            try:
-                return self.parse(option, text)
-            except RangeError as exc:
-                raise argparse.ArgumentTypeError(f"must be a number in {self}, "
-                                                 f"got {_show(text)}") from exc
-        convert.__name__ = option
-        return convert
 
 
 # C-type widths (C5, C7, C8 fields are little-endian C integers)

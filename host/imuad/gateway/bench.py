@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from .. import procs
+from ..net import free_ports
 from ..errors import ImuadError
 from .backends.bumble_backend import BumbleBackend
 from .central import Gateway, GatewayOptions
@@ -30,15 +31,6 @@ def ensure_ble_host() -> Path:
     return artefact("nimble-linux")
 
 
-def _free_ports(n: int) -> list[int]:
-    import socket
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _start(argv: list[str], ready: str, stdin: bool = False) -> subprocess.Popen:
@@ -78,7 +70,7 @@ def run_bench(events: int = 3000, pairings: int = 5) -> dict:
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="imuad-ble-bench-") as tmp_s:
         tmp = Path(tmp_s)
-        fw_port, gw_port = _free_ports(2)
+        fw_port, gw_port = free_ports(2)
         radio = _start([sys.executable, "-m", "imuad.gateway.vlink", "--port", str(fw_port),
                         "--port", str(gw_port)], "VLINK READY")
         fw = None

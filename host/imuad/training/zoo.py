@@ -168,16 +168,22 @@ def _pool2(x, name: str):
     return layers.MaxPooling1D(2, name=name)(x) if x.shape[1] >= 2 else x
 
 
+def _conv_stack(x, filters: tuple[int, int, int], prefix: str = ""):
+    """The shared time-domain feature extractor: three Conv1D with max pools, then MEAN."""
+    f1, f2, f3 = filters
+    x = layers.Conv1D(f1, 5, strides=2, padding="same", activation="relu", name=f"{prefix}conv1")(x)
+    x = _pool2(x, f"{prefix}pool1")
+    x = layers.Conv1D(f2, 5, padding="same", activation="relu", name=f"{prefix}conv2")(x)
+    x = _pool2(x, f"{prefix}pool2")
+    x = layers.Conv1D(f3, 3, padding="same", activation="relu", name=f"{prefix}conv3")(x)
+    return layers.GlobalAveragePooling1D(name=f"{prefix}gap")(x)
+
+
 def build_cnn(window: int, channels: int, filters: int = 12, filters2: int = 16, filters3: int = 24,
               dense: int = 16, dropout: float = 0.1):
     """~60 k MACs, ~3 k params at W=128, C=3."""
     inp = keras.Input((window, channels), name="window")
-    x = layers.Conv1D(filters, 5, strides=2, padding="same", activation="relu", name="conv1")(inp)
-    x = _pool2(x, "pool1")
-    x = layers.Conv1D(filters2, 5, padding="same", activation="relu", name="conv2")(x)
-    x = _pool2(x, "pool2")
-    x = layers.Conv1D(filters3, 3, padding="same", activation="relu", name="conv3")(x)
-    x = layers.GlobalAveragePooling1D(name="gap")(x)
+    x = _conv_stack(inp, (filters, filters2, filters3))
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu", name="fc")(x)
     out = layers.Dense(1, activation="sigmoid", name="prob")(x)
@@ -315,13 +321,7 @@ def build_spectral(window: int, channels: int, frame: int | None = None, frame_h
     else:
         x = FixedReshape((p["frames"] * channels * n_out,), name="spectrum")(x)
     if conv:
-        t = layers.Conv1D(conv, 5, strides=2, padding="same", activation="relu", name="tconv1")(inp)
-        t = _pool2(t, "tpool1")
-        t = layers.Conv1D(conv, 5, padding="same", activation="relu", name="tconv2")(t)
-        t = _pool2(t, "tpool2")
-        t = layers.Conv1D(conv, 3, padding="same", activation="relu", name="tconv3")(t)
-        t = layers.GlobalAveragePooling1D(name="tgap")(t)
-        x = layers.Concatenate(name="features")([x, t])
+        x = layers.Concatenate(name="features")([x, _conv_stack(inp, (conv, conv, conv), prefix="t")])
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu", name="fc")(x)
     out = layers.Dense(1, activation="sigmoid", name="prob")(x)
