@@ -53,9 +53,10 @@ TARGETS: dict[str, BuildTarget] = {t.name: t for t in (
     BuildTarget("qemu", "cmake", "QEMU mps2-an386 Cortex-M4F, TFLM reference kernels",
                 board="mps2-an386", kernels="reference", toolchain="sim/boards/mps2-an386/toolchain.cmake",
                 artefacts=_MPS2, tools=_ARM),
-    BuildTarget("qemu-nn", "cmake", "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels (as ESP-NN on the chip)",
+    BuildTarget("qemu-nn", "cmake", "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels and every op of the op table "
+                "(as esp-tflite-micro on the chip): the cost of any model loaded at run time",
                 board="mps2-an386", kernels="cmsis_nn", toolchain="sim/boards/mps2-an386/toolchain.cmake",
-                artefacts=_MPS2, tools=_ARM),
+                cache={"IMUAD_TFLM_OPS": "all"}, artefacts=_MPS2, tools=_ARM),
     BuildTarget("idflinux", "idf", "the ESP-IDF app (device/) on ESP-IDF's linux target; a test build "
                 "(carries the fixture models)", project="device", kernels="reference",
                 artefacts={"firmware": "imuad_device.elf", "test-firmware": "imuad_device.elf"},

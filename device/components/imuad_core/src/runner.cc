@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "imuad/ops.h"
 #include "imuad/protocol.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
@@ -120,6 +121,12 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
   if (const char* why = check_model_structure(model)) {
     return fail(kErrModel, "model '%s': corrupt model: %s", spec.name, why);
   }
+  tflite::BuiltinOperator missing;
+  if (first_missing_op(model, &missing)) {
+    const char* op = tflite::EnumNameBuiltinOperator(missing);
+    return fail(kErrModel, "model '%s': op %s (builtin code %d) is not compiled into this firmware image",
+                spec.name, (op != nullptr && op[0] != 0) ? op : "?", static_cast<int>(missing));
+  }
   // TFLM puts its own allocator in the arena and dereferences it unchecked.
   if (arena == nullptr || arena_size < spec.arena_bytes || arena_size < 1024) {
     return fail(kErrArena, "model '%s': arena %u bytes, the card needs %u", spec.name,
@@ -127,7 +134,8 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
   }
   resolver_ = new (resolver_storage_) OpResolver();
   if (spec.register_ops == nullptr || spec.register_ops(*resolver_, spec) != 0) {
-    return fail(kErrModel, "model '%s': op registration failed", spec.name);
+    return fail(kErrModel, "model '%s': op registration failed (more than %u distinct ops?)", spec.name,
+                kMaxOps);
   }
   interpreter_ = new (interp_storage_) tflite::MicroInterpreter(model, *resolver_, arena, arena_size);
   if (interpreter_->AllocateTensors() != kTfLiteOk) {
