@@ -92,7 +92,8 @@ void encode_model_begin(const ModelHeader& h, uint8_t* p) {
   put_u32(p, h.size); p += 4;
   std::memcpy(p, s.sha256, 32); p += 32;
   std::memset(p, 0, kModelNameMax);
-  std::memcpy(p, h.name, strnlen(h.name, kModelNameMax)); p += kModelNameMax;
+  for (size_t i = 0; i < kModelNameMax && h.name[i] != 0; ++i) p[i] = static_cast<uint8_t>(h.name[i]);
+  p += kModelNameMax;
   put_u16(p, s.window); p += 2;
   put_u16(p, s.hop); p += 2;
   *p++ = s.channels;
