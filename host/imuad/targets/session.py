@@ -298,11 +298,19 @@ class ReplaySession:
         return name
 
     def upload_model(self, model: ModelDir, progress: bool | None = None) -> P.DeviceInfo:
-        """Loads the model folder into the firmware's model slot and selects it (its DEVICE_INFO).
-        At most `max_inflight_chunks` MODEL_CHUNKs are unacknowledged at any time."""
-        begin = model_begin(model)
-        data = model.tflite
-        name = model.card.name
+        """Loads the model folder into the firmware's model slot and selects it (its DEVICE_INFO)."""
+        info = self.upload(model_begin(model), model.tflite, progress)
+        if info.model_name != model.card.name or info.model_sha256.hex() != model.card.tflite_sha256:
+            raise self._fail(f"uploaded model '{model.card.name}', but the firmware answered with model "
+                             f"'{info.model_name}' sha256 {info.model_sha256.hex()[:16]}… (the card's is "
+                             f"{model.card.tflite_sha256[:16]}…)")
+        return info
+
+    def upload(self, begin: P.ModelBegin, data: bytes, progress: bool | None = None, end: bool = True) -> P.DeviceInfo:
+        """MODEL_BEGIN, the bytes as MODEL_CHUNKs (at most `max_inflight_chunks` unacknowledged),
+        MODEL_END; the DEVICE_INFO that answers it. Firmware errors raise ImuadError with the
+        firmware's reason. end=False stops before MODEL_END (tests) and returns the last info."""
+        name = begin.name
         if progress is None:
             progress = len(data) >= UPLOAD_NOTICE_BYTES
         what = f"uploading model '{name}' ({len(data):,} B)"
@@ -321,11 +329,10 @@ class ReplaySession:
         while acked < len(data):
             acked = max(acked, self._await_upload(P.ModelAck, self.idle_timeout,
                                                   f"MODEL_ACK {acked:,} of {len(data):,} B ({what})").next_offset)
+        if not end:
+            return self.device_info  # type: ignore[return-value]
         self.send(P.ModelEnd())
         info = self._await_upload(P.DeviceInfo, self.hello_timeout, f"DEVICE_INFO after MODEL_END ({what})")
-        if info.model_name != name or info.model_sha256.hex() != model.card.tflite_sha256:
-            raise self._fail(f"{what}: the firmware answered with model '{info.model_name}' sha256 "
-                             f"{info.model_sha256.hex()[:16]}…, expected '{name}' {model.card.tflite_sha256[:16]}…")
         dt = time.monotonic() - t0
         self.last_upload = Upload(name, "uploaded", len(data), dt)
         if progress:
