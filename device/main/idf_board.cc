@@ -15,6 +15,8 @@
 #if CONFIG_IDF_TARGET_LINUX
 #include <poll.h>
 #include <unistd.h>
+
+#include "esp_private/partition_linux.h"
 #elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
 #include "driver/usb_serial_jtag.h"
 #else
@@ -67,6 +69,14 @@ bool IdfBoard::begin(uint32_t stack_bytes) {
   tx_lock_ = xSemaphoreCreateMutex();
   models_ = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, "models");
   if (models_ == nullptr) ESP_LOGW(TAG, "no `models` partition: models cannot be loaded at run time");
+#if CONFIG_IDF_TARGET_LINUX
+  // ESP-IDF emulates the flash in a temporary file (the whole 3 MiB table, 0xFF-filled) and never
+  // deletes it: unlinked now, the mapping stays valid for this process and nothing is left in /tmp.
+  if (esp_partition_get_file_mmap_ctrl_input()->flash_file_name[0] == 0) {
+    const char* flash_file = esp_partition_get_file_mmap_ctrl_act()->flash_file_name;
+    if (flash_file[0] != 0) unlink(flash_file);
+  }
+#endif
 #if CONFIG_IDF_TARGET_LINUX
   esp_log_set_vprintf(log_to_stderr);  // stdout carries frames only
   return tx_lock_ != nullptr;
