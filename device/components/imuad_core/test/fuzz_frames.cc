@@ -57,6 +57,12 @@ int main(int argc, char** argv) {
       if (rng() % 8 == 0) model.resize(rng() % model.size() + 1);
       uint8_t sha[32];
       Sha256::digest(model.data(), model.size(), sha);
+      if (const char* dump = std::getenv("IMUAD_FUZZ_DUMP")) {  // the upload that crashed, for a repro
+        if (FILE* f = std::fopen(dump, "wb")) {
+          std::fwrite(model.data(), 1, model.size(), f);
+          std::fclose(f);
+        }
+      }
       feed_frame(kModelBegin, model_begin_payload(m, "up", static_cast<uint32_t>(model.size()), sha));
       for (size_t off = 0; off < model.size(); off += 1500) {
         feed_frame(kModelChunk, model_chunk_payload(static_cast<uint32_t>(off), model.data() + off,
