@@ -43,23 +43,32 @@ def main(dirs: list[str]) -> None:
             if r.get("int8"):
                 f1[key]["int8"].append(r["int8"]["test"]["f1"])
                 f1[key]["bytes"].append(r["int8"]["tflite_bytes"])
+                c = r["int8"].get("cost") or {}
+                if "instructions" in c:   # measured on the emulated Cortex-M4 (imuad zoo --cost)
+                    f1[key]["arena"].append(c["arena_used"])
+                    f1[key]["instr"].append(c["instructions"])
             f1[key]["macs"].append(r["macs"])
         b = best_deployable_row(z["rows"])   # the zoo's rule, re-applied (zoo.json of older runs)
         if b:
             best[rec].append((z["seed"], b["model"], b["int8"]["test"]["f1"], b["val"]["f1"]))
-    print("| recording | W / hop / split | model | val F1 | test F1 float | test F1 int8 | MACs | flatbuffer B |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| recording | W / hop / split | model | val F1 | test F1 float | test F1 int8 | MACs | flatbuffer B "
+          "| M4 arena B | instr/inference (M4, CMSIS-NN) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for rec, i in info.items():
         for model in order:
             v = f1.get((rec, model))
             if not v:
                 continue
             if v.get("failed") and not v.get("float"):
-                print(f"| {rec} | {i['window']} / {i['hop']} / {i['split']} | {model} | failed | | | | |")
+                print(f"| {rec} | {i['window']} / {i['hop']} / {i['split']} | {model} | failed | | | | | | |")
                 continue
+            spread = (f"{min(v['instr']):,}" if v.get("instr") and min(v["instr"]) == max(v["instr"])
+                      else f"{min(v.get('instr') or [0]):,}–{max(v.get('instr') or [0]):,}")
+            measured = (f"{max(v['arena'])} | {spread}" if v.get("instr")
+                        else ("not measured | not measured" if v.get("int8") else "– | –"))
             print(f"| {rec} | {i['window']} / {i['hop']} / {i['split']} | {model} | {_ms(v['val'])} | "
                   f"{_ms(v['float'])} | {_ms(v.get('int8', []))} | {int(v['macs'][0])} | "
-                  f"{int(v['bytes'][0]) if v.get('bytes') else '–'} |")
+                  f"{int(v['bytes'][0]) if v.get('bytes') else '–'} | {measured} |")
     print("\n| recording | best deployable by val (per seed) | its int8 test F1 | best classical test F1 (by val) | zoo wall s |")
     print("|---|---|---|---|---|")
     for rec, i in info.items():

@@ -15,6 +15,8 @@
 #if CONFIG_IDF_TARGET_LINUX
 #include <poll.h>
 #include <unistd.h>
+
+#include "esp_private/partition_linux.h"
 #elif CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG
 #include "driver/usb_serial_jtag.h"
 #else
@@ -65,6 +67,16 @@ int log_to_frames(const char* fmt, va_list args) {
 bool IdfBoard::begin(uint32_t stack_bytes) {
   stack_bytes_ = stack_bytes;
   tx_lock_ = xSemaphoreCreateMutex();
+  models_ = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, "models");
+  if (models_ == nullptr) ESP_LOGW(TAG, "no `models` partition: models cannot be loaded at run time");
+#if CONFIG_IDF_TARGET_LINUX
+  // ESP-IDF emulates the flash in a temporary file (the whole 3 MiB table, 0xFF-filled) and never
+  // deletes it: unlinked now, the mapping stays valid for this process and nothing is left in /tmp.
+  if (esp_partition_get_file_mmap_ctrl_input()->flash_file_name[0] == 0) {
+    const char* flash_file = esp_partition_get_file_mmap_ctrl_act()->flash_file_name;
+    if (flash_file[0] != 0) unlink(flash_file);
+  }
+#endif
 #if CONFIG_IDF_TARGET_LINUX
   esp_log_set_vprintf(log_to_stderr);  // stdout carries frames only
   return tx_lock_ != nullptr;
@@ -157,6 +169,48 @@ uint32_t IdfBoard::stack_high_water() {
   // ESP-IDF's FreeRTOS counts stack in bytes; the high-water mark is what was never used.
   const UBaseType_t free_bytes = uxTaskGetStackHighWaterMark(nullptr);
   return free_bytes < stack_bytes_ ? stack_bytes_ - static_cast<uint32_t>(free_bytes) : 0;
+}
+
+// ---- model slot (the `models` partition)
+#if CONFIG_IDF_TARGET_LINUX
+size_t IdfBoard::runtime_arena_bytes() const { return 1u << 20; }
+size_t IdfBoard::runtime_ring_values() const { return 1u << 16; }
+#else
+size_t IdfBoard::runtime_arena_bytes() const { return 64u * 1024u; }  // internal DRAM, beside BLE
+size_t IdfBoard::runtime_ring_values() const { return 4096u; }
+#endif
+
+void IdfBoard::unmap_slot() {
+  if (map_ != nullptr) esp_partition_munmap(map_handle_);
+  map_ = nullptr;
+}
+
+bool IdfBoard::model_slot_begin(size_t size) {
+  unmap_slot();
+  slot_size_ = 0;
+  slot_erased_ = 0;
+  if (models_ == nullptr || size > models_->size) return false;
+  slot_size_ = size;
+  return true;
+}
+
+bool IdfBoard::model_slot_write(size_t offset, const uint8_t* data, size_t len) {
+  if (models_ == nullptr || offset > slot_size_ || len > slot_size_ - offset) return false;
+  const size_t sector = models_->erase_size;
+  while (slot_erased_ < offset + len) {  // erase just ahead of the data (~45 ms per 4 KiB sector)
+    if (esp_partition_erase_range(models_, slot_erased_, sector) != ESP_OK) return false;
+    slot_erased_ += sector;
+  }
+  return esp_partition_write(models_, offset, data, len) == ESP_OK;
+}
+
+const uint8_t* IdfBoard::model_slot_map() {
+  unmap_slot();
+  if (models_ == nullptr || slot_size_ == 0) return nullptr;
+  if (esp_partition_mmap(models_, 0, slot_size_, ESP_PARTITION_MMAP_DATA, &map_, &map_handle_) != ESP_OK) {
+    map_ = nullptr;
+  }
+  return static_cast<const uint8_t*>(map_);
 }
 
 void IdfBoard::send_log_frame(int level, const char* text) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "esp_partition.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/semphr.h"
 #include "imuad/board.h"
@@ -28,8 +29,26 @@ class IdfBoard : public imuad::Board {
   void set_frame_logs(bool on);
   void send_log_frame(int level, const char* text);
 
+  // Model slot: the `models` data partition (partitions.csv). A model update is written there
+  // (erased sector by sector as the chunks arrive: no long erase blocks the console task) and
+  // memory-mapped for TFLM; the app partition is never touched. On linux ESP-IDF emulates the
+  // flash in a file, so the same code runs in CI.
+  size_t model_slot_capacity() override { return models_ != nullptr ? models_->size : 0; }
+  bool model_slot_begin(size_t size) override;
+  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override;
+  const uint8_t* model_slot_map() override;
+  size_t runtime_arena_bytes() const override;
+  size_t runtime_ring_values() const override;
+
  private:
   void raw_write(const uint8_t* data, size_t len);
+  void unmap_slot();
+
+  const esp_partition_t* models_ = nullptr;
+  esp_partition_mmap_handle_t map_handle_ = 0;
+  const void* map_ = nullptr;
+  size_t slot_size_ = 0;
+  size_t slot_erased_ = 0;
 
   SemaphoreHandle_t tx_lock_ = nullptr;
   bool need_delimiter_ = true;  // text may precede the first frame: end it with 0x00

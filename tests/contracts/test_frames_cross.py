@@ -6,8 +6,10 @@ import random
 import subprocess
 
 import numpy as np
+from hypothesis import given, settings, strategies as st
 
 from imuad.contracts import frames as P
+from test_frames import model_begins
 
 
 def _echo(data: bytes) -> tuple[list, P.Stats]:
@@ -79,3 +81,19 @@ def test_same_counters_on_garbage():
             for m in py_msgs] == [P.encode_frame(m) if not isinstance(m, P.RawFrame) else P.encode_raw(m.type, m.payload)
                                   for m in cpp_msgs]
     assert stats.dropped > 50
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(model_begins(valid=True), min_size=1, max_size=25), st.lists(model_begins(), max_size=25))
+def test_model_begin_parsed_and_encoded_by_the_core(valid, anything):
+    """MODEL_BEGIN frames within the core's ranges come back field for field (the core parses and
+    encodes them again); others come back as the same frame or as ERROR(MODEL) with the core's reason."""
+    msgs = valid + anything
+    back, stats = _echo(b"".join(P.encode_frame(m) for m in msgs))
+    assert stats.frames_ok == len(msgs) and len(back) == len(msgs)
+    for i, (sent, got) in enumerate(zip(msgs, back)):
+        if i < len(valid):
+            assert got == sent
+        else:
+            assert got == sent or (isinstance(got, P.Error) and got.code == P.ERR_MODEL
+                                   and got.text.startswith("MODEL_BEGIN")), (sent, got)

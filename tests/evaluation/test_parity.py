@@ -119,3 +119,22 @@ def test_parity_report_folder_is_refused_before_the_work(tmp_path, capsys, monke
     monkeypatch.setattr(parity, "run_parity", lambda *a, **k: pytest.fail("parity ran before the check"))
     assert main(["parity", str(REPO_ROOT / "models" / "synth"), "--report", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("shutil").which("qemu-system-arm") is None, reason="qemu-system-arm not installed")
+@pytest.mark.timeout(1200)
+def test_parity_cli_on_a_model_exported_elsewhere_runs_on_firmware(tiny_export, recording, tmp_path, capsys):
+    """`imuad parity DIR --target host --target qemu` on a model exported to a temporary folder,
+    with no other command: each firmware loads the model at run time (C7 MODEL_BEGIN..END) and
+    computes what TFLM Python computes, bit for bit."""
+    from imuad.cli import main
+    assert not str(tiny_export.dir).startswith(str(REPO_ROOT / "models"))
+    report = tmp_path / "parity.json"
+    assert main(["parity", str(tiny_export.dir), "--recording", str(recording), "--target", "host",
+                 "--target", "qemu", "--max-windows", "60", "--report", str(report)]) == 0
+    rep = json.loads(report.read_text())
+    pairs = {p["pair"]: p for p in rep["pairs"]}
+    for fw in ("host", "qemu"):
+        pair = next(p for name, p in pairs.items() if fw in name.split(" vs ") and "tflm" in name.split(" vs "))
+        assert pair["required"] and pair["exact"] == pair["total"] > 0, pair
+    assert "unknown model" not in capsys.readouterr().err

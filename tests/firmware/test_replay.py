@@ -6,10 +6,15 @@ For each model (committed models/* and the core's fixture models): raw int8 outp
 Python interpreter (reset before every window), scores == C4, states and events ==
 imuad.contracts.decision's Decider, on a synthetic stream and on the test split of a recording. Then the
 protocol: the default model, garbage, random and mutated frames, an unknown model, CONFIG, and
-the HIL runner (`imuad hil`) with a stalling, a noisy line and a wrong model hash.
+the HIL runner (`imuad hil`) with a stalling, a noisy line and a wrong model hash. And models
+loaded at run time (C7 MODEL_BEGIN / MODEL_CHUNK / MODEL_END): a model folder compiled into no
+firmware replays bit for bit, and every kind of bad upload gets its ERROR and leaves the firmware
+working.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import random
 import struct
@@ -20,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fw_support import FIXTURES, Fw, card_of, model_dirs
+from fw_support import FIXTURES, Fw, card_of, model_dirs, model_with_op, perturbed_model, shape_corrupted
 from imuad.contracts import frames as P
 from imuad.contracts.card import load_model_dir
 from imuad.errors import ImuadError
@@ -28,6 +33,7 @@ from imuad.paths import REPO_ROOT, datasets_dir
 from imuad.evaluation.reference import stream_reference
 from imuad.targets import ReplaySession
 from imuad.targets.base import Transport
+from imuad.targets.session import model_begin
 
 pytestmark = pytest.mark.timeout(900)  # the first test of a target may build it
 
@@ -206,6 +212,77 @@ def test_config_changes_the_decision_and_hello_restores_it(fw: Fw):
     ref = stream_reference(load_model_dir(model_dir), counts)
     assert again.event_tuples() == ref.events
     np.testing.assert_array_equal(again.states, np.array(ref.states))
+
+
+# ---------------------------------------------------------------- models loaded at run time
+RUNTIME_SOURCE = FIXTURES / "fixture_cnn"  # 3 KB flatbuffer; its ops are in every test image
+
+
+def test_model_loaded_at_run_time_bit_exact(fw: Fw, tmp_path):
+    """A model folder compiled into no firmware (a fixture's flatbuffer with other weights, under
+    another name) is loaded into the model slot, selected, and replayed bit for bit; after the
+    default model, HELLO selects it again."""
+    model = load_model_dir(perturbed_model(RUNTIME_SOURCE, tmp_path / "runtime_cnn", "runtime_cnn"))
+    card = model.card
+    counts = synthetic_counts(min(fw.windows, 600), card.window, card.hop, card.n_channels)
+    ref = stream_reference(model, counts)
+    original = stream_reference(load_model_dir(RUNTIME_SOURCE), counts)
+    assert not np.array_equal(ref.outputs, original.outputs), "the perturbed model computes the same outputs"
+    with ReplaySession.open(fw.target) as session:
+        info = session.hello("")
+        assert info.model_slot_bytes >= len(model.tflite), f"{fw.name}: model slot {info.model_slot_bytes} B"
+        name = session.provide_model(model)
+        assert session.last_upload is not None and session.last_upload.action == "uploaded"
+        res = session.replay(counts, model=name, bye=False)
+        assert session.hello("").model_name == DEFAULT_MODEL
+        again = session.replay(counts[:card.window + 3 * card.hop], model=name, bye=False)
+        assert session.provide_model(model) == name and session.last_upload.action == "present"
+    assert res.device_info.model_name == "runtime_cnn" and res.device_info.model_sha256.hex() == card.tflite_sha256
+    assert not res.errors, res.errors[:3]
+    np.testing.assert_array_equal(res.outputs, ref.outputs)
+    np.testing.assert_array_equal(res.scores, ref.scores)
+    assert res.event_tuples() == ref.events
+    np.testing.assert_array_equal(again.outputs, ref.outputs[:4])
+
+
+def test_model_upload_errors_leave_the_firmware_working(fw: Fw, tmp_path):
+    """Wrong SHA-256, truncated, corrupt but correctly signed, an op the image lacks, larger than
+    the slot, an arena larger than the target's: each gets ERROR(MODEL) / ERROR(ARENA) saying
+    why, and the firmware goes on replaying bit for bit and loading a good model."""
+    good = load_model_dir(perturbed_model(RUNTIME_SOURCE, tmp_path / "good", "runtime_cnn"))
+    no_kernel = load_model_dir(model_with_op(RUNTIME_SOURCE, tmp_path / "abs", "no_kernel", "RESHAPE", "ABS"))
+    begin, data = model_begin(good), good.tflite
+    half = data[: len(data) // 2]
+    bad_shape = shape_corrupted(data)
+
+    def signed(b: bytes) -> P.ModelBegin:
+        return dataclasses.replace(begin, size=len(b), sha256=hashlib.sha256(b).digest())
+
+    with ReplaySession.open(fw.target) as session:
+        info = session.hello("")
+        cases = [
+            ("wrong sha256", dataclasses.replace(begin, sha256=bytes(32)), data, r"MODEL: .*SHA-256"),
+            ("truncated", begin, half, rf"MODEL: .*truncated: {len(half)} of {len(data)} bytes"),
+            ("corrupt, re-signed (cut short)", signed(half), half, r"MODEL: model 'runtime_cnn': flatbuffer verif"),
+            ("corrupt, re-signed (a shape)", signed(bad_shape), bad_shape, r"MODEL: model 'runtime_cnn': corrupt model"),
+            ("op not compiled in", model_begin(no_kernel), no_kernel.tflite, r"MODEL: model 'no_kernel': op ABS"),
+            ("larger than the slot", dataclasses.replace(begin, size=info.model_slot_bytes + 1), data,
+             rf"MODEL: .*the model slot holds {info.model_slot_bytes}"),
+            ("arena too large", dataclasses.replace(begin, arena_bytes=info.arena_size + 16), data, r"ARENA: .*arena"),
+        ]
+        for what, b, d, why in cases:
+            with pytest.raises(ImuadError, match=why):
+                session.upload(b, d)
+                pytest.fail(f"{fw.name}: upload '{what}' was accepted")
+        model = load_model_dir(REPO_ROOT / "models" / DEFAULT_MODEL)
+        counts = synthetic_counts(10, model.card.window, model.card.hop, model.card.n_channels)
+        res = session.replay(counts, model=DEFAULT_MODEL, bye=False)
+        np.testing.assert_array_equal(res.outputs, stream_reference(model, counts).outputs)
+        gc = synthetic_counts(10, good.card.window, good.card.hop, good.card.n_channels)
+        session.provide_model(good)
+        res = session.replay(gc, model="runtime_cnn", bye=False)
+        np.testing.assert_array_equal(res.outputs, stream_reference(good, gc).outputs)
+        assert session.stats().dropped == 0
 
 
 # ---------------------------------------------------------------- HIL runner (imuad hil)

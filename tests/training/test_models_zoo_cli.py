@@ -1,6 +1,7 @@
 """`imuad zoo` as a tool a user can trust: exit status, whole failure messages without ANSI codes,
 warnings (no anomalous val/test window, unknown sample rate), the best deployable model named by
-val score with its cost, converter chatter captured, log-friendly progress."""
+val score with its cost (measured on the emulated Cortex-M4), converter chatter captured,
+log-friendly progress."""
 from __future__ import annotations
 
 import json
@@ -63,6 +64,17 @@ def test_best_deployable_by_val_with_cost_and_no_converter_chatter(synth_npz, tm
     line = (f"Best deployable model (by val F1): **spectral** — val F1 {b['val_f1']:.3f}")
     assert line in out and f"{b['macs']} MACs, {b['tflite_bytes']} B flatbuffer" in out
     assert "Best host-only baseline (by val F1): classical_logreg" in out
+    # cost measured on the Cortex-M4 emulator (CMSIS-NN), or said to be not measured
+    from imuad.targets import get_target
+    c = b["cost"]
+    if get_target("qemu-nn").available()[0]:
+        assert c["target"] == "qemu-nn" and c["instructions"] > 0 and c["arena_used"] > 0
+        assert c["bit_exact"] == c["windows"] == 3
+        assert f"on the Cortex-M4 (qemu-nn): {c['instructions']:,} instructions/inference" in out
+        row = next(r for r in summary["rows"] if r["model"] == "spectral")
+        assert f"| {c['arena_used']} | {c['instructions']:,} |" in out and row["int8"]["cost"] == c
+    else:
+        assert "not_measured" in c and "Cortex-M4 cost not measured" in out
     assert "| spectral **(best deployable)** | device |" in out and "| classical_logreg | host |" in out
     # TF converter chatter stays captured (fd 2 C++ lines and Python warnings alike)
     for noise in ("fully_quantize", "inference_type", "Statistics for quantized inputs", "absl::InitializeLog"):

@@ -183,22 +183,41 @@ namespace {
 
 class MpBoard : public imuad::Board {
  public:
-  MpBoard(imuad_mp_write_fn write, void* ctx, uint32_t (*micros)()) : write_(write), ctx_(ctx), micros_(micros) {}
+  MpBoard(imuad_mp_write_fn write, void* ctx, uint32_t (*micros)(), uint8_t* slot, size_t slot_capacity)
+      : write_(write), ctx_(ctx), micros_(micros), slot_(slot), capacity_(slot != nullptr ? slot_capacity : 0) {}
   uint32_t micros() override { return micros_(); }
   uint32_t millis() override { return micros_() / 1000; }
   int read(uint8_t*, size_t) override { return 0; }  // bytes arrive through imuad_mp_server_feed
   void write(const uint8_t* data, size_t len) override { write_(ctx_, data, len); }
   void log(int, const char*) override {}
   const char* target_name() const override { return "mpy"; }
+  // Model slot: a block of the MicroPython heap that serve() owns (models loaded at run time).
+  size_t model_slot_capacity() override { return capacity_; }
+  bool model_slot_begin(size_t size) override {
+    if (size > capacity_) return false;
+    std::memset(slot_, 0xFF, size);
+    size_ = size;
+    return true;
+  }
+  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override {
+    if (offset > size_ || len > size_ - offset) return false;
+    std::memcpy(slot_ + offset, data, len);
+    return true;
+  }
+  const uint8_t* model_slot_map() override { return slot_; }
 
  private:
   imuad_mp_write_fn write_;
   void* ctx_;
   uint32_t (*micros_)();
+  uint8_t* slot_;
+  size_t capacity_;
+  size_t size_ = 0;
 };
 
 struct Server {
-  Server(imuad_mp_write_fn write, void* ctx, uint32_t (*micros)()) : board(write, ctx, micros) {}
+  Server(imuad_mp_write_fn write, void* ctx, uint32_t (*micros)(), uint8_t* slot, size_t slot_capacity)
+      : board(write, ctx, micros, slot, slot_capacity) {}
   MpBoard board;
   const imuad::ModelSpec* specs[IMUAD_MP_MAX_SERVED] = {};
   imuad::ReplayApp* app = nullptr;
@@ -211,8 +230,9 @@ size_t imuad_mp_server_size(void) { return sizeof(Server); }
 
 void imuad_mp_server_init(void* mem, void* const* impls, const char* const* names, const uint8_t* const* sha256s,
                           size_t n, uint8_t* arena, size_t arena_size, int16_t* ring, size_t ring_len,
-                          imuad_mp_write_fn write, void* ctx, uint32_t (*micros)(void)) {
-  Server* s = new (mem) Server(write, ctx, micros);
+                          uint8_t* slot, size_t slot_capacity, imuad_mp_write_fn write, void* ctx,
+                          uint32_t (*micros)(void)) {
+  Server* s = new (mem) Server(write, ctx, micros, slot, slot_capacity);
   if (n > IMUAD_MP_MAX_SERVED) n = IMUAD_MP_MAX_SERVED;
   for (size_t i = 0; i < n; ++i) {
     imuad::ModelSpec& spec = static_cast<Impl*>(impls[i])->spec;

@@ -74,13 +74,15 @@ size_t imuad_mp_impl_n_outputs(const void *impl);
 
 // The firmware's C7 replay loop (imuad_core's ReplayApp, as on every other target) over the
 // models of live Detector impls, each under the given name and SHA-256. Frames the app sends go
-// to write(ctx, ...); DEVICE_INFO.target is "mpy". arena/ring: for the largest model.
+// to write(ctx, ...); DEVICE_INFO.target is "mpy". arena/ring: for the largest model (and for a
+// model loaded at run time); slot: slot_capacity bytes (16-byte aligned) for that model (C7
+// MODEL_BEGIN..MODEL_END), or NULL / 0: such uploads are refused.
 #define IMUAD_MP_MAX_SERVED 16
 typedef void (*imuad_mp_write_fn)(void *ctx, const uint8_t *data, size_t len);
 size_t imuad_mp_server_size(void);  // bytes of the C++ state (IMUAD_MP_ALIGN aligned)
 void imuad_mp_server_init(void *server, void *const *impls, const char *const *names,
     const uint8_t *const *sha256s, size_t n, uint8_t *arena, size_t arena_size, int16_t *ring, size_t ring_len,
-    imuad_mp_write_fn write, void *ctx, uint32_t (*micros)(void));
+    uint8_t *slot, size_t slot_capacity, imuad_mp_write_fn write, void *ctx, uint32_t (*micros)(void));
 void imuad_mp_server_feed(void *server, const uint8_t *data, size_t len);
 void imuad_mp_server_deinit(void *server);
 

@@ -522,11 +522,13 @@ MP_DEFINE_CONST_OBJ_TYPE(
     );
 
 // ------------------------------------------------------------------ imuad.serve
-// serve(models, stream_in, stream_out): the firmware's C7 replay loop (imuad_core's ReplayApp,
-// the same as on every other target; DEVICE_INFO.target "mpy") over [(name, Detector), ...],
-// the first being the HELLO default. Reads stream_in until EOF (each read returns what is
-// there), writes every answer frame to stream_out. The ReplayApp's own arena and ring come from
-// the GC heap, sized for the largest model.
+// serve(models, stream_in, stream_out[, slot_bytes[, arena_bytes[, ring_values]]]): the
+// firmware's C7 replay loop (imuad_core's ReplayApp, the same as on every other target;
+// DEVICE_INFO.target "mpy") over [(name, Detector), ...], the first being the HELLO default.
+// Reads stream_in until EOF (each read returns what is there), writes every answer frame to
+// stream_out. The ReplayApp's own arena and ring come from the GC heap, sized for the largest
+// model; slot_bytes > 0 adds a model slot of that size for a model loaded at run time (C7
+// MODEL_BEGIN..MODEL_END), with at least arena_bytes of arena and ring_values of ring for it.
 static void serve_write(void *ctx, const uint8_t *data, size_t len) {
     vstr_add_strn((vstr_t *)ctx, (const char *)data, len);
 }
@@ -535,7 +537,11 @@ static uint32_t serve_micros(void) {
     return (uint32_t)mp_hal_ticks_us();
 }
 
-static mp_obj_t imuad_serve(mp_obj_t models_in, mp_obj_t in, mp_obj_t out) {
+static mp_obj_t imuad_serve(size_t n_args, const mp_obj_t *args) {
+    mp_obj_t models_in = args[0], in = args[1], out = args[2];
+    const size_t slot_bytes = n_args > 3 ? (size_t)get_i32(args[3], "slot_bytes", 0, 64 << 20) : 0;
+    const size_t runtime_arena = n_args > 4 ? (size_t)get_i32(args[4], "arena_bytes", 0, 64 << 20) : 0;
+    const size_t runtime_ring = n_args > 5 ? (size_t)get_i32(args[5], "ring_values", 0, 1 << 24) : 0;
     size_t n;
     mp_obj_t *models;
     get_items(models_in, "models", &n, &models);
@@ -565,18 +571,24 @@ static mp_obj_t imuad_serve(mp_obj_t models_in, mp_obj_t in, mp_obj_t out) {
         arena_size = d->arena_size > arena_size ? d->arena_size : arena_size;
         ring_len = d->ring_len > ring_len ? d->ring_len : ring_len;
     }
+    if (slot_bytes > 0) {
+        arena_size = runtime_arena > arena_size ? runtime_arena : arena_size;
+        ring_len = runtime_ring > ring_len ? runtime_ring : ring_len;
+    }
     const mp_stream_p_t *rx = mp_get_stream_raise(in, MP_STREAM_OP_READ);
-    uint8_t *mem = m_new(uint8_t, IMUAD_MP_ALIGN + ALIGN_UP(imuad_mp_server_size()) + ALIGN_UP(arena_size) +
-        ring_len * sizeof(int16_t));
+    uint8_t *mem = m_new(uint8_t, IMUAD_MP_ALIGN + ALIGN_UP(imuad_mp_server_size()) + ALIGN_UP(slot_bytes) +
+        ALIGN_UP(arena_size) + ring_len * sizeof(int16_t));
     uintptr_t p = ALIGN_UP((uintptr_t)mem);
     void *server = (void *)p;
     p += ALIGN_UP(imuad_mp_server_size());
+    uint8_t *slot = slot_bytes > 0 ? (uint8_t *)p : NULL;
+    p += ALIGN_UP(slot_bytes);
     uint8_t *arena = (uint8_t *)p;
     int16_t *ring = (int16_t *)(p + ALIGN_UP(arena_size));
     vstr_t tx;
     vstr_init(&tx, 512);
-    imuad_mp_server_init(server, impls, names, shas, n, arena, arena_size, ring, ring_len, serve_write, &tx,
-        serve_micros);
+    imuad_mp_server_init(server, impls, names, shas, n, arena, arena_size, ring, ring_len, slot, slot_bytes,
+        serve_write, &tx, serve_micros);
     uint8_t buf[512];
     for (;;) {
         int err;
@@ -603,7 +615,7 @@ static mp_obj_t imuad_serve(mp_obj_t models_in, mp_obj_t in, mp_obj_t out) {
     m_del(uint8_t, mem, 0);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(imuad_serve_obj, imuad_serve);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(imuad_serve_obj, 3, 6, imuad_serve);
 
 static const mp_rom_map_elem_t imuad_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_imuad) },

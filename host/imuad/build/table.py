@@ -61,9 +61,10 @@ TARGETS: dict[str, BuildTarget] = {t.name: t for t in (
     BuildTarget("qemu", "cmake", "QEMU mps2-an386 Cortex-M4F, TFLM reference kernels",
                 board="mps2-an386", kernels="reference", toolchain="sim/boards/mps2-an386/toolchain.cmake",
                 artefacts=_MPS2, tools=_ARM),
-    BuildTarget("qemu-nn", "cmake", "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels (as ESP-NN on the chip)",
+    BuildTarget("qemu-nn", "cmake", "QEMU mps2-an386 Cortex-M4F, CMSIS-NN kernels and every op of the op table "
+                "(as esp-tflite-micro on the chip): the cost of any model loaded at run time",
                 board="mps2-an386", kernels="cmsis_nn", toolchain="sim/boards/mps2-an386/toolchain.cmake",
-                artefacts=_MPS2, tools=_ARM),
+                cache={"IMUAD_TFLM_OPS": "all"}, artefacts=_MPS2, tools=_ARM),
     BuildTarget("qemu-xt", "cmake", "QEMU sim machine, esp32 core: the firmware compiled for the ESP32 "
                 "(xtensa-esp32-elf), TFLM reference kernels", board="esp32-qemu", kernels="reference",
                 toolchain=_XTENSA_TC, artefacts=_ESP32Q, needs=("xtensa-toolchain", "qemu-xtensa-esp32")),

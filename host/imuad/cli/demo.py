@@ -4,19 +4,20 @@ synthesise the default recording -> train the default model -> evaluate -> quant
 -> export -> parity (TFLite reference, TFLM Python, firmware host build, firmware in QEMU)
 -> run the firmware in the emulator on the recording -> store the run for the dashboard.
 Every stage is the same `imuad` command a user would type; this module only sequences them.
+The firmware stages use the regular builds (shared with the tests): the freshly trained model
+is loaded into each firmware at run time (C7 MODEL_BEGIN..MODEL_END), no firmware is rebuilt.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import ImuadError
 from ..fileio import write_atomic
-from ..paths import REPO_ROOT, build_dir
+from ..paths import REPO_ROOT
 
 MODEL_NAME = "demo"
 
@@ -93,18 +94,9 @@ def run_demo(out: Path, arch: str = "cnn", seed: int = 0, epochs: int | None = N
     t["quantize"] = _stage("quantize to full int8 + evaluate", ["quantize", run])
     t["export"] = _stage("export model, C arrays, card", ["export", run, "--name", MODEL_NAME, "--out", model,
                                                            "--synth", f"default:{seed}"])
-    from ..build import artefact, ensure_built
-
     targets = ["host"] if skip_emulator else ["host", emulator]
-    print("\n=== build the firmware (host and Cortex-M4) with the demo model", flush=True)
-    t0 = time.monotonic()
-    # TFLM is compiled once in the regular build trees (shared with the tests); the firmware
-    # with this freshly trained model compiled in lives beside them in build/demo/ and links it.
-    tflm = {tg: artefact(tg, "tflm" if tg == "host" else "firmware").parent / "libimuad_tflm.a" for tg in targets}
-    os.environ["IMUAD_BUILD_DIR"] = str(build_dir() / "demo")
-    for tg in targets:
-        ensure_built(tg, models=[model], cmake_args=[f"-DIMUAD_TFLM_PREBUILT={tflm[tg]}"])
-    t["build"] = time.monotonic() - t0
+    # The regular firmware builds (built on first use, shared with the tests); the model is
+    # uploaded into each firmware's model slot by the firmware stages themselves.
     parity_json = out / "parity.json"
     parity = ["parity", model, "--recording", rec, "--split", "test", "--report", parity_json, "--update-card"]
     for tg in targets:

@@ -76,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (default runs/zoo-<recording name>)")
     p.add_argument("--int8", choices=("best", "all", "none"), default="best",
                    help="quantize the best deployable model by val F1 (default), every deep model, or none")
+    p.add_argument("--cost", choices=("qemu-nn", "qemu", "none"), default="qemu-nn",
+                   help="measure every quantized model on this emulated Cortex-M4 (instructions/inference, "
+                        "arena; default qemu-nn = CMSIS-NN), or none")
     p.set_defaults(func=cmd_zoo)
 
 
@@ -116,7 +119,7 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     from ..training.compare import DEFAULT_ENTRIES, run_zoo
     out = args.out or f"runs/zoo-{Path(args.data).stem}"
     summary = run_zoo(args.data, out, tuple(args.archs) if args.archs else DEFAULT_ENTRIES, window=args.window,
-                      hop=args.hop, epochs=args.epochs, seed=args.seed, int8=args.int8,
+                      hop=args.hop, epochs=args.epochs, seed=args.seed, int8=args.int8, cost=args.cost,
                       counts_per_unit=args.counts_per_unit, fractions=args.fractions, batch_size=args.batch_size,
                       patience=args.patience, split=args.split)
     return int(summary["exit_status"])

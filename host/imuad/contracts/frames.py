@@ -21,6 +21,9 @@ MAX_PAYLOAD = MAX_BODY - 4
 MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 1
 
 HELLO, DEVICE_INFO, SAMPLES, WINDOW_RESULT, EVENT, LOG, ERROR, STATS_REQ, STATS, BYE, CONFIG = range(1, 12)
+MODEL_BEGIN, MODEL_CHUNK, MODEL_ACK, MODEL_END = range(12, 16)
+MAX_CHANNELS = 8                               # imuad::kMaxChannels (C3 arrays in MODEL_BEGIN)
+MAX_CHUNK_DATA = MAX_PAYLOAD - 4               # MODEL_CHUNK bytes after its offset
 ERR_GAP, ERR_BAD_LENGTH, ERR_UNKNOWN_TYPE, ERR_MODEL, ERR_ARENA, ERR_NOT_READY = range(1, 7)
 ERROR_NAMES = {1: "GAP", 2: "BAD_LENGTH", 3: "UNKNOWN_TYPE", 4: "MODEL", 5: "ARENA", 6: "NOT_READY"}
 
@@ -117,7 +120,8 @@ class Hello:
 @dataclass
 class DeviceInfo:
     TYPE: ClassVar[int] = DEVICE_INFO
-    FMT: ClassVar[str] = "<16s32sHHBHII8s32s"
+    FMT: ClassVar[str] = "<16s32sHHBHII8s32sI"
+    LEGACY_LEN: ClassVar[int] = 103  # firmware from before model_slot_bytes: read as slot 0
     fw_version: str = ""
     model_sha256: bytes = bytes(32)
     window: int = 0
@@ -128,17 +132,20 @@ class DeviceInfo:
     arena_size: int = 0
     target: str = ""
     model_name: str = ""
+    model_slot_bytes: int = 0  # bytes a model loaded at run time may have (0: no model slot)
 
     def encode(self) -> bytes:
         return struct.pack(self.FMT, _pad(self.fw_version, 16), bytes(self.model_sha256)[:32].ljust(32, b"\0"),
                            self.window, self.hop, self.channels, self.n_outputs, self.arena_used,
-                           self.arena_size, _pad(self.target, 8), _pad(self.model_name, 32))
+                           self.arena_size, _pad(self.target, 8), _pad(self.model_name, 32), self.model_slot_bytes)
 
     @classmethod
     def decode(cls, p: bytes) -> "DeviceInfo":
+        if len(p) == cls.LEGACY_LEN:
+            p = bytes(p) + bytes(4)
         _check_len("DEVICE_INFO", p, struct.calcsize(cls.FMT))
-        fw, sha, w, h, c, n, used, size, tgt, name = struct.unpack(cls.FMT, p)
-        return cls(_cstr(fw), sha, w, h, c, n, used, size, _cstr(tgt), _cstr(name))
+        fw, sha, w, h, c, n, used, size, tgt, name, slot = struct.unpack(cls.FMT, p)
+        return cls(_cstr(fw), sha, w, h, c, n, used, size, _cstr(tgt), _cstr(name), slot)
 
 
 @dataclass
@@ -318,9 +325,111 @@ class Config:
         return cls(*struct.unpack("<iiBB", p))
 
 
+@dataclass
+class ModelBegin:
+    """Host->device: a model for the device's model slot; its spec is everything imuad::ModelSpec
+    holds besides the flatbuffer (C2-C5 constants of the card). Answered with MODEL_ACK(0), or
+    ERROR(MODEL) / ERROR(ARENA) when the device cannot take it."""
+    TYPE: ClassVar[int] = MODEL_BEGIN
+    FMT: ClassVar[str] = "<I32s32sHHBHI8i8iiiBiiiiiiiBB"
+    size: int = 0
+    sha256: bytes = bytes(32)
+    name: str = ""
+    window: int = 0
+    hop: int = 0
+    channels: int = 0
+    n_outputs: int = 0
+    arena_bytes: int = 0
+    offset: tuple[int, ...] = ()        # C3, one per channel
+    multiplier: tuple[int, ...] = ()
+    shift: int = 1
+    input_zero_point: int = 0
+    score_kind: int = 1                 # C4: 1 class_prob, 2 recon_error
+    output_index: int = 0
+    output_zero_point: int = 0
+    in_mult: int = 0
+    out_mult: int = 0
+    score_shift: int = 0
+    threshold_on: int = 0               # C5
+    threshold_off: int = 0
+    k: int = 1
+    n: int = 1
+
+    def encode(self) -> bytes:
+        name = self.name.encode("utf-8")
+        if not 1 <= len(name) <= 32:
+            raise ProtocolError(f"MODEL_BEGIN model name must have 1..32 bytes: {self.name!r}")
+        c = self.channels
+        if not 1 <= c <= MAX_CHANNELS or len(self.offset) != c or len(self.multiplier) != c:
+            raise ProtocolError(f"MODEL_BEGIN: {c} channels need {c} offsets and multipliers "
+                                f"(got {len(self.offset)} and {len(self.multiplier)}; at most {MAX_CHANNELS})")
+        pad = (0,) * (MAX_CHANNELS - c)
+        try:
+            return struct.pack(self.FMT, self.size, bytes(self.sha256), name, self.window, self.hop, c,
+                               self.n_outputs, self.arena_bytes, *self.offset, *pad, *self.multiplier, *pad,
+                               self.shift, self.input_zero_point, self.score_kind, self.output_index,
+                               self.output_zero_point, self.in_mult, self.out_mult, self.score_shift,
+                               self.threshold_on, self.threshold_off, self.k, self.n)
+        except struct.error as exc:
+            raise ProtocolError(f"MODEL_BEGIN field out of range: {exc}") from None
+
+    @classmethod
+    def decode(cls, p: bytes) -> "ModelBegin":
+        _check_len("MODEL_BEGIN", p, struct.calcsize(cls.FMT))
+        v = struct.unpack(cls.FMT, p)
+        size, sha, name, w, h, c, n_out, arena = v[:8]
+        off, mult = v[8:16], v[16:24]
+        rest = v[24:]
+        cc = min(c, MAX_CHANNELS)
+        return cls(size, sha, _cstr(name), w, h, c, n_out, arena, tuple(off[:cc]), tuple(mult[:cc]), *rest)
+
+
+@dataclass
+class ModelChunk:
+    """Host->device: `data` at byte `offset` of the model announced by MODEL_BEGIN (in order)."""
+    TYPE: ClassVar[int] = MODEL_CHUNK
+    offset: int = 0
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        if not 1 <= len(self.data) <= MAX_CHUNK_DATA:
+            raise ProtocolError(f"MODEL_CHUNK carries 1..{MAX_CHUNK_DATA} bytes, got {len(self.data)}")
+        return struct.pack("<I", self.offset) + bytes(self.data)
+
+    @classmethod
+    def decode(cls, p: bytes) -> "ModelChunk":
+        if len(p) < 5:
+            raise ProtocolError(f"MODEL_CHUNK payload {len(p)} bytes < 5")
+        return cls(struct.unpack_from("<I", p)[0], bytes(p[4:]))
+
+
+@dataclass
+class ModelAck:
+    """Device->host: the model bytes received in order so far (after MODEL_BEGIN: 0)."""
+    TYPE: ClassVar[int] = MODEL_ACK
+    next_offset: int = 0
+
+    def encode(self) -> bytes:
+        return struct.pack("<I", self.next_offset)
+
+    @classmethod
+    def decode(cls, p: bytes) -> "ModelAck":
+        _check_len("MODEL_ACK", p, 4)
+        return cls(struct.unpack("<I", p)[0])
+
+
+@dataclass
+class ModelEnd(_Empty):
+    """Host->device: every byte sent; the device checks SHA-256, flatbuffer, structure and ops,
+    loads the model and answers DEVICE_INFO with it selected (or ERROR(MODEL) / ERROR(ARENA))."""
+    TYPE: ClassVar[int] = MODEL_END
+
+
 MESSAGES: dict[int, type] = {m.TYPE: m for m in (Hello, DeviceInfo, Samples, WindowResult, Event, Log, Error,
-                                                  StatsReq, Stats, Bye, Config)}
-Message = Hello | DeviceInfo | Samples | WindowResult | Event | Log | Error | StatsReq | Stats | Bye | Config
+                                                  StatsReq, Stats, Bye, Config, ModelBegin, ModelChunk, ModelAck,
+                                                  ModelEnd)}
+Message = (Hello | DeviceInfo | Samples | WindowResult | Event | Log | Error | StatsReq | Stats | Bye | Config
+           | ModelBegin | ModelChunk | ModelAck | ModelEnd)
 
 
 @dataclass

@@ -7,6 +7,7 @@ Garbage between frames is counted by the decoder and otherwise ignored.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,36 @@ from ..errors import ImuadError
 from .base import Target, Transport
 
 _EOF = object()
+#: models at least this large report their upload on stderr
+UPLOAD_NOTICE_BYTES = 64 * 1024
+
+
+def model_begin(model: ModelDir) -> P.ModelBegin:
+    """The MODEL_BEGIN frame of a model folder: its flatbuffer's size and SHA-256 and every
+    constant of the card the firmware needs (what a compiled-in model's model_config.h holds)."""
+    card = model.card
+    sizes = card.raw.get("sizes") or {}
+    arena = sizes.get("arena_bytes")
+    if isinstance(arena, bool) or not isinstance(arena, int) or not 0 < arena < 2**32:
+        raise ImuadError(f"{card.path}: field 'sizes.arena_bytes' must be a positive integer to load the model at "
+                         f"run time, got {arena!r} (export or import the model again)")
+    p, s, d = card.preprocess, card.score, card.decision
+    return P.ModelBegin(size=len(model.tflite), sha256=bytes.fromhex(card.tflite_sha256), name=card.name,
+                        window=card.window, hop=card.hop, channels=card.n_channels, n_outputs=card.n_outputs,
+                        arena_bytes=arena, offset=tuple(p.offset), multiplier=tuple(p.multiplier), shift=p.shift,
+                        input_zero_point=p.input_zero_point, score_kind=1 if s.kind == "class_prob" else 2,
+                        output_index=s.output_index, output_zero_point=s.output_zero_point, in_mult=s.in_mult,
+                        out_mult=s.out_mult, score_shift=s.shift, threshold_on=d.threshold_on,
+                        threshold_off=d.threshold_off, k=d.k, n=d.n)
+
+
+@dataclass
+class Upload:
+    """What provide_model did: 'present' (the firmware had this exact model) or 'uploaded'."""
+    name: str
+    action: str
+    bytes: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -69,6 +100,7 @@ class ReplaySession:
         self._reader = threading.Thread(target=self._read_loop, name=f"imuad-{target_name}-reader", daemon=True)
         self._reader.start()
         self.device_info: P.DeviceInfo | None = None
+        self.last_upload: Upload | None = None
 
     @classmethod
     def open(cls, target: Target, **kw) -> "ReplaySession":
@@ -234,23 +266,92 @@ class ReplaySession:
         # an EVENT follows its WINDOW_RESULT: pick up what has already arrived
         self._drain_nowait(result, on_event)
 
-    def provide_model(self, model: ModelDir) -> str:
-        """Make sure the firmware runs exactly this model; returns the name to HELLO with."""
+    def provide_model(self, model: ModelDir, upload: bool = True) -> str:
+        """Make sure the firmware runs exactly this model; returns the name to HELLO with.
+
+        HELLO(name): when the firmware has a model of that name with the card's SHA-256 (compiled
+        in, or loaded earlier) it is used as is; otherwise the model is loaded into the firmware's
+        model slot (C7 MODEL_BEGIN / MODEL_CHUNK / MODEL_END). `self.last_upload` says which."""
         name = model.card.name
         self.write(b"\0")
         self.stats()
         self.write(b"\0" + P.encode_frame(P.Hello(name)))
+        info: P.DeviceInfo | None = None
+        why = ""
         while True:
             msg = self._next(self.hello_timeout, f"DEVICE_INFO after HELLO {name}")
             if isinstance(msg, P.DeviceInfo):
+                info = msg
                 break
-            if isinstance(msg, P.Error) and msg.code == P.ERR_MODEL:
-                raise self._fail(f"the firmware has no model '{name}' ({msg.text}); build it with the model "
-                                 f"compiled in")
-        if msg.model_sha256.hex() != model.card.tflite_sha256:
-            raise self._fail(f"the firmware's '{name}' is another build (sha256 {msg.model_sha256.hex()[:16]}…, "
-                             f"{model.path} has {model.card.tflite_sha256[:16]}…); rebuild the firmware")
+            if isinstance(msg, P.Error) and msg.code in (P.ERR_MODEL, P.ERR_ARENA):
+                why = f"no model '{name}' ({msg.text})"
+                break
+        if info is not None and info.model_sha256.hex() == model.card.tflite_sha256:
+            self.last_upload = Upload(name, "present")
+            return name
+        if info is not None:
+            why = (f"its '{name}' is another model (sha256 {info.model_sha256.hex()[:16]}…, {model.path} has "
+                   f"{model.card.tflite_sha256[:16]}…)")
+        if not upload:
+            raise self._fail(f"the firmware cannot run {model.path}: {why}")
+        self.upload_model(model)
         return name
+
+    def upload_model(self, model: ModelDir, progress: bool | None = None) -> P.DeviceInfo:
+        """Loads the model folder into the firmware's model slot and selects it (its DEVICE_INFO)."""
+        info = self.upload(model_begin(model), model.tflite, progress)
+        if info.model_name != model.card.name or info.model_sha256.hex() != model.card.tflite_sha256:
+            raise self._fail(f"uploaded model '{model.card.name}', but the firmware answered with model "
+                             f"'{info.model_name}' sha256 {info.model_sha256.hex()[:16]}… (the card's is "
+                             f"{model.card.tflite_sha256[:16]}…)")
+        return info
+
+    def upload(self, begin: P.ModelBegin, data: bytes, progress: bool | None = None, end: bool = True) -> P.DeviceInfo:
+        """MODEL_BEGIN, the bytes as MODEL_CHUNKs (at most `max_inflight_chunks` unacknowledged),
+        MODEL_END; the DEVICE_INFO that answers it. Firmware errors raise ImuadError with the
+        firmware's reason. end=False stops before MODEL_END (tests) and returns the last info."""
+        name = begin.name
+        if progress is None:
+            progress = len(data) >= UPLOAD_NOTICE_BYTES
+        what = f"uploading model '{name}' ({len(data):,} B)"
+        if progress:
+            print(f"imuad: {what} to target '{self.target_name}'...", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        self.send(begin)
+        acked = self._await_upload(P.ModelAck, self.hello_timeout, f"MODEL_ACK after MODEL_BEGIN ({what})").next_offset
+        step = P.MAX_CHUNK_DATA
+        window = self.max_inflight_chunks * step
+        for off in range(0, len(data), step):
+            while off - acked >= window:
+                acked = max(acked, self._await_upload(P.ModelAck, self.idle_timeout,
+                                                      f"MODEL_ACK {acked:,} of {len(data):,} B ({what})").next_offset)
+            self.send(P.ModelChunk(off, data[off:off + step]))
+        while acked < len(data):
+            acked = max(acked, self._await_upload(P.ModelAck, self.idle_timeout,
+                                                  f"MODEL_ACK {acked:,} of {len(data):,} B ({what})").next_offset)
+        if not end:
+            return self.device_info  # type: ignore[return-value]
+        self.send(P.ModelEnd())
+        info = self._await_upload(P.DeviceInfo, self.hello_timeout, f"DEVICE_INFO after MODEL_END ({what})")
+        dt = time.monotonic() - t0
+        self.last_upload = Upload(name, "uploaded", len(data), dt)
+        if progress:
+            print(f"imuad: model '{name}' loaded by '{self.target_name}' in {dt:.2f} s "
+                  f"({len(data) / 1024 / max(dt, 1e-9):.0f} KiB/s)", file=sys.stderr, flush=True)
+        self.device_info = info
+        self.decoder.channels = info.channels
+        return info
+
+    def _await_upload(self, kind: type, timeout: float, what: str):
+        """_await, with the upload named in the error (firmware errors end the upload; the
+        firmware keeps running its compiled-in models)."""
+        try:
+            return self._await(kind, timeout, what)
+        except ImuadError as exc:
+            head, _, rest = str(exc).partition("\n")
+            if "firmware error" not in head:
+                raise
+            raise ImuadError(f"{head} (waiting for {what})" + (f"\n{rest}" if rest else "")) from None
 
     def stats(self) -> P.Stats:
         self.send(P.StatsReq())

@@ -3,6 +3,11 @@
 Trust rules: every failure's whole message is printed (ANSI codes stripped); the exit status is
 non-zero when every entry failed or when val/test has no anomalous window; the best deployable
 model is chosen on **val** only and quantized (int8 test F1, flatbuffer and arena reported).
+
+Cost, measured: every quantized entry is exported to a temporary folder and run for a few windows
+on the Cortex-M4 emulator with CMSIS-NN kernels (`qemu-nn`, the model uploaded into the firmware's
+model slot, checked bit-exact against TFLM Python): instructions per inference and the arena TFLM
+used on the 32-bit target. Without QEMU the table says "not measured" (never an estimate).
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ DEFAULT_ENTRIES = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "aut
                    "classical", "classical:iforest", "classical:forest")
 COLUMNS = ("f1", "precision", "recall", "roc_auc", "pr_auc")
 INT8_CHOICES = ("best", "all", "none")
+COST_TARGETS = ("qemu-nn", "qemu", "none")
+COST_WINDOWS = 3
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -58,14 +65,17 @@ def row_name(entry: str) -> str:
 
 def run_zoo(data: str | Path, out: str | Path, entries: tuple[str, ...] = DEFAULT_ENTRIES, window: int = 128,
             hop: int | None = None, epochs: int = 40, seed: int = 0, int8: str = "best",
-            **train_kw: Any) -> dict[str, Any]:
+            cost: str = "qemu-nn", **train_kw: Any) -> dict[str, Any]:
     """Train each entry into out/<row>; write out/zoo.json and out/zoo.md; return the summary
-    (summary["exit_status"]: 0 ok, 1 every entry failed or val/test without anomalous windows)."""
+    (summary["exit_status"]: 0 ok, 1 every entry failed or val/test without anomalous windows).
+    cost: firmware target measuring every quantized entry (module docstring), or "none"."""
     from ..data.recording import load_recording
     from .train import train
     from .zoo import check_window
     if int8 not in INT8_CHOICES:
         raise ImuadError(f"zoo: int8 '{int8}' is not one of {', '.join(INT8_CHOICES)}")
+    if cost not in COST_TARGETS:
+        raise ImuadError(f"zoo: cost target '{cost}' is not one of {', '.join(COST_TARGETS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rec = load_recording(data)
@@ -106,6 +116,7 @@ def run_zoo(data: str | Path, out: str | Path, entries: tuple[str, ...] = DEFAUL
         summary["rows"] = _merged(old, summary["rows"], names)
         (out / "zoo.json").write_text(json.dumps(summary, indent=2))
     _int8(summary, int8)
+    _costs(summary, cost)
     summary["wall_seconds"] = round(time.time() - t_zoo, 1)
     problems = verdict(summary)
     summary["exit_status"] = 1 if problems else 0
@@ -172,6 +183,52 @@ def _int8(summary: dict[str, Any], mode: str) -> None:
                                       "budget": {"tflite_bytes": BUDGET_TFLITE, "arena_bytes": BUDGET_ARENA}}
 
 
+def _costs(summary: dict[str, Any], target: str) -> None:
+    """Measured cost of every quantized row on `target` (row["int8"]["cost"]), copied into the
+    best-deployable summary: instructions per inference and the arena used, on the board."""
+    rows = [r for r in summary["rows"] if r.get("int8") and "run" in r]
+    if target == "none" or not rows:
+        return
+    import tempfile
+
+    from ..contracts.card import load_model_dir
+    from ..deploy.export import export_run
+    from ..evaluation.cost import measure_cost
+    from ..targets import get_target
+    ok, why = get_target(target).available()
+    summary["cost_target"] = target
+    for row in rows:
+        if not ok:
+            row["int8"]["cost"] = {"target": target, "not_measured": why}
+            continue
+        print(f"zoo: cost of {row['model']} on {target} (export, upload, {COST_WINDOWS} windows) ...", flush=True)
+        try:
+            with tempfile.TemporaryDirectory(prefix="imuad-zoo-") as tmp:
+                out, _ = export_run(row["run"], row["model"], Path(tmp) / row["model"])
+                c = measure_cost(load_model_dir(out), target, windows=COST_WINDOWS)
+            if not c.ok:
+                raise ImuadError(f"{c.bit_exact}/{c.windows} windows bit-exact against TFLM Python")
+            row["int8"]["cost"] = {"target": target, "instructions": c.instructions, "arena_used": c.arena_used,
+                                   "tflite_bytes": c.tflite_bytes, "windows": c.windows, "bit_exact": c.bit_exact}
+        except ImuadError as exc:
+            row["int8"]["cost"] = {"target": target, "not_measured": plain(str(exc)).splitlines()[0]}
+            print(f"zoo: {row['model']}: cost not measured: {row['int8']['cost']['not_measured']}", file=sys.stderr)
+    b = summary.get("best_deployable")
+    if b:
+        best = next(r for r in rows if r["model"] == b["model"])
+        b["cost"] = best["int8"].get("cost")
+
+
+def _cost_cells(q: dict[str, Any]) -> tuple[str, str]:
+    """(arena, instructions/inference) cells of a row's measured cost."""
+    c = (q or {}).get("cost") or {}
+    if "instructions" in c:
+        return f"{c['arena_used']}", f"{c['instructions']:,}"
+    if "not_measured" in c:
+        return "not measured", "not measured"
+    return "–", "–"
+
+
 def verdict(summary: dict[str, Any]) -> list[str]:
     """Reasons for a non-zero exit: every entry failed; val or test without anomalous windows."""
     rows = summary["rows"]
@@ -215,29 +272,46 @@ def markdown_table(summary: dict[str, Any]) -> str:
     head = (f"Recording `{Path(summary['recording']).name}` ({rate}), window {summary['window']}, "
             f"hop {summary['hop']}, seed {summary['seed']}; {how}. Threshold chosen on val; metrics on **test** "
             f"(anomaly class). `device`: runs on the ESP32 (full int8, TFLM); `host`: host-only baseline.\n\n")
+    target = summary.get("cost_target") or "qemu-nn"
+    head += (f"Cost, measured on the Cortex-M4 emulator (`{target}`: "
+             f"{'CMSIS-NN' if target == 'qemu-nn' else 'TFLM reference'} kernels; the exported model uploaded "
+             "into the firmware's model slot, bit-exact against TFLM Python): `M4 arena B` = tensor arena TFLM "
+             "used there, `instr/inference` = median over "
+             f"{COST_WINDOWS} windows; `flatbuffer B` is the model's flash (the models partition).\n\n")
     lines = ["| model | runs on | val F1 | F1 | precision | recall | ROC-AUC | PR-AUC | int8 F1 | params | MACs "
-             "| flatbuffer B | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| flatbuffer B | M4 arena B | instr/inference | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     best = (summary.get("best_deployable") or {}).get("model")
     failures = []
     for r in summary["rows"]:
         where = "device" if r.get("deployable") else "host"
         if "error" in r:
-            lines.append(f"| {r['model']} | {where} | failed (below) | | | | | | | | | | |")
+            lines.append(f"| {r['model']} | {where} | failed (below) | | | | | | | | | | | | |")
             failures.append(f"- **{r['model']}**: {r['error']}")
             continue
         t, q = r["test"], r.get("int8") or {}
         mark = " **(best deployable)**" if r["model"] == best else ""
+        arena, instr = _cost_cells(q)
+        if "not_measured" in (q.get("cost") or {}):
+            failures.append(f"- **{r['model']}** cost not measured on {q['cost']['target']}: "
+                            f"{q['cost']['not_measured']}")
         lines.append(f"| {r['model']}{mark} | {where} | {fmt(r['val']['f1'])} | " + " | ".join(fmt(t[c]) for c in COLUMNS)
                      + f" | {fmt(q['test']['f1']) if q else '–'} | {r['params']} | {r['macs']} | "
-                     f"{q.get('tflite_bytes', '–')} | {r['train_seconds']:.1f} |")
+                     f"{q.get('tflite_bytes', '–')} | {arena} | {instr} | {r['train_seconds']:.1f} |")
     text = head + "\n".join(lines) + "\n"
     b = summary.get("best_deployable")
     if b:
         text += (f"\nBest deployable model (by val F1): **{b['model']}** — val F1 {fmt(b['val_f1'])}, test F1 "
                  f"{fmt(b['test_f1_float'])} float / {fmt(b['test_f1_int8'])} int8; cost {b['params']} params, "
                  f"{b['macs']} MACs, {b['tflite_bytes']} B flatbuffer, {b['arena_bytes_measured']} B arena "
-                 f"(x86-64 measure; budget {b['budget']['tflite_bytes']} / {b['budget']['arena_bytes']} B).\n")
+                 f"(x86-64 measure; budget {b['budget']['tflite_bytes']} / {b['budget']['arena_bytes']} B)")
+        c = b.get("cost") or {}
+        if "instructions" in c:
+            text += (f"; on the Cortex-M4 ({c['target']}): {c['instructions']:,} instructions/inference, "
+                     f"{c['arena_used']} B arena")
+        elif "not_measured" in c:
+            text += f"; Cortex-M4 cost not measured ({c['not_measured']})"
+        text += ".\n"
     hosts = [r for r in summary["rows"] if not r.get("deployable") and "error" not in r]
     if hosts:
         h = max(hosts, key=_val_key)

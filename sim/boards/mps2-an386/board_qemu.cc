@@ -1,6 +1,13 @@
 #include "board_qemu.h"
 
+#include <cstring>
+
 #include "mps2.h"
+
+extern "C" {
+extern uint8_t __model_slot_start[];  // linker: the MODELSLOT region
+extern uint8_t __model_slot_end[];
+}
 
 namespace imuad_sim {
 
@@ -71,5 +78,22 @@ void QemuBoard::log(int level, const char* message) {
 uint32_t QemuBoard::stack_high_water() { return mps2_stack_high_water(); }
 
 void QemuBoard::on_bye() { mps2_semihost_exit(MPS2_EXIT_OK); }
+
+size_t QemuBoard::model_slot_capacity() { return static_cast<size_t>(__model_slot_end - __model_slot_start); }
+
+bool QemuBoard::model_slot_begin(size_t size) {
+  if (size > model_slot_capacity()) return false;
+  std::memset(__model_slot_start, 0xFF, size);  // as erased flash: nothing of the last model is left
+  slot_size_ = size;
+  return true;
+}
+
+bool QemuBoard::model_slot_write(size_t offset, const uint8_t* data, size_t len) {
+  if (offset > slot_size_ || len > slot_size_ - offset) return false;
+  std::memcpy(__model_slot_start + offset, data, len);
+  return true;
+}
+
+const uint8_t* QemuBoard::model_slot_map() { return __model_slot_start; }
 
 }  // namespace imuad_sim

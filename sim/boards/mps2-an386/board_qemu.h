@@ -27,11 +27,21 @@ class QemuBoard final : public imuad::Board {
   uint32_t stack_high_water() override;
   void on_bye() override;
 
+  // Model slot: the linker's MODELSLOT region (512 KiB of SSRAM1 beyond the flash budget).
+  // Runtime memory for a loaded model comes out of the 320 KiB RAM budget's heap.
+  size_t model_slot_capacity() override;
+  bool model_slot_begin(size_t size) override;
+  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override;
+  const uint8_t* model_slot_map() override;
+  size_t runtime_arena_bytes() const override { return 192u * 1024u; }
+  size_t runtime_ring_values() const override { return 8192u; }
+
  private:
   const char* target_;
   uint32_t hang_after_bytes_;
   uint32_t bytes_in_ = 0;
   int rx_handle_ = -1;  // >= 0: frames come from a host file/FIFO via semihosting, not UART0
+  size_t slot_size_ = 0;
 };
 
 }  // namespace imuad_sim

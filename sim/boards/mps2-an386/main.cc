@@ -1,6 +1,7 @@
 // imuad firmware for QEMU mps2-an386: the shared ReplayApp driven by QemuBoard (UART0 frames).
 // The tensor arena is taken once from the heap (the rest of the 320 KiB RAM budget), sized
-// for the largest compiled-in model (imuad::boot); nothing is allocated afterwards.
+// for the largest compiled-in model and the board's budget for a model loaded at run time into
+// its model slot (imuad::boot); nothing is allocated afterwards.
 #include <cstdint>
 #include <cstdlib>
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,23 @@ void PosixBoard::write(const uint8_t* data, size_t len) {
 void PosixBoard::log(int level, const char* message) {
   static const char* const kLevels[] = {"E", "W", "I", "D"};
   fprintf(stderr, "imuad-fw-host %s: %s\n", kLevels[(level < 0 || level > 3) ? 3 : level], message);
+}
+
+PosixBoard::~PosixBoard() { free(slot_); }
+
+bool PosixBoard::model_slot_begin(size_t size) {
+  if (size > kSlotBytes) return false;
+  if (slot_ == nullptr) slot_ = static_cast<uint8_t*>(aligned_alloc(16, kSlotBytes));
+  if (slot_ == nullptr) return false;
+  memset(slot_, 0xFF, size);  // like erased flash: nothing of the previous model survives
+  slot_size_ = size;
+  return true;
+}
+
+bool PosixBoard::model_slot_write(size_t offset, const uint8_t* data, size_t len) {
+  if (slot_ == nullptr || offset > slot_size_ || len > slot_size_ - offset) return false;
+  memcpy(slot_ + offset, data, len);
+  return true;
 }
 
 }  // namespace imuad_host

@@ -18,10 +18,25 @@ class PosixBoard : public imuad::Board {
   const char* target_name() const override { return "host"; }
   void on_bye() override { if (exit_on_bye_) closed_ = true; }
 
+  // Model slot: a heap block (taken at the first upload), generous runtime memory.
+  static constexpr size_t kSlotBytes = 1u << 20;
+  size_t model_slot_capacity() override { return kSlotBytes; }
+  bool model_slot_begin(size_t size) override;
+  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override;
+  const uint8_t* model_slot_map() override { return slot_; }
+  size_t runtime_arena_bytes() const override { return 1u << 20; }
+  size_t runtime_ring_values() const override { return 1u << 16; }
+
+  ~PosixBoard() override;
+  PosixBoard(const PosixBoard&) = delete;
+  PosixBoard& operator=(const PosixBoard&) = delete;
+
  private:
   int in_, out_;
   bool exit_on_bye_;
   bool closed_ = false;
+  uint8_t* slot_ = nullptr;
+  size_t slot_size_ = 0;
 };
 
 }  // namespace imuad_host

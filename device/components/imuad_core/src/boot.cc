@@ -29,8 +29,17 @@ bool allocate_memory(const MemoryNeeds& needs, Allocator alloc, FirmwareMemory* 
   return true;
 }
 
+MemoryNeeds memory_needs(const ModelRegistry& models, Board& board) {
+  MemoryNeeds n = memory_needs(models);
+  if (board.model_slot_capacity() > 0) {
+    if (board.runtime_arena_bytes() > n.arena_bytes) n.arena_bytes = (board.runtime_arena_bytes() + 15) & ~size_t{15};
+    if (board.runtime_ring_values() > n.ring_len) n.ring_len = board.runtime_ring_values();
+  }
+  return n;
+}
+
 ReplayApp* boot(Board& board, const ModelRegistry& models, Allocator alloc, size_t arena_override) {
-  MemoryNeeds needs = memory_needs(models);
+  MemoryNeeds needs = memory_needs(models, board);
   if (arena_override > 0) needs.arena_bytes = arena_override;
   FirmwareMemory mem;
   void* app_mem = nullptr;

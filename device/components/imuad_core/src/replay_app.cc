@@ -1,7 +1,10 @@
 #include "imuad/replay_app.h"
 
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
+
+#include "imuad/sha256.h"
 
 namespace imuad {
 
@@ -79,6 +82,15 @@ void ReplayApp::handle_frame(uint8_t type, const uint8_t* p, size_t len) {
     case kConfig:
       if (len != kConfigLen) return bad_length(kConfigLen);
       return on_config(p, len);
+    case kModelBegin:
+      if (len != kModelBeginLen) return bad_length(kModelBeginLen);
+      return on_model_begin(p, len);
+    case kModelChunk:
+      if (len <= kModelChunkHeaderLen) return bad_length(kModelChunkHeaderLen + 1);
+      return on_model_chunk(p, len);
+    case kModelEnd:
+      if (len != 0) return bad_length(0);
+      return on_model_end();
     default: {
       ++counters_.unknown_type;
       char text[48];
@@ -88,15 +100,26 @@ void ReplayApp::handle_frame(uint8_t type, const uint8_t* p, size_t len) {
   }
 }
 
+const ModelSpec* ReplayApp::find_model(const char* name, size_t len) const {
+  if (runtime_ok_ && len > 0 && std::strlen(runtime_name_) == len && std::memcmp(runtime_name_, name, len) == 0) {
+    return &runtime_spec_;
+  }
+  return models_.find(name, len);
+}
+
 void ReplayApp::on_hello(const uint8_t* p, size_t len) {
   while (len > 0 && p[len - 1] == 0) --len;  // NUL padding
-  const ModelSpec* spec = models_.find(reinterpret_cast<const char*>(p), len);
+  const ModelSpec* spec = find_model(reinterpret_cast<const char*>(p), len);
   if (spec == nullptr) {
-    char text[128];
+    char text[160];
     int o = snprintf(text, sizeof(text), "unknown model '%.*s'; compiled in:", static_cast<int>(len),
                      reinterpret_cast<const char*>(p));
     for (size_t i = 0; i < models_.count && o > 0 && static_cast<size_t>(o) < sizeof(text); ++i) {
       o += snprintf(text + o, sizeof(text) - static_cast<size_t>(o), " %s", models_.models[i]->name);
+    }
+    if (o > 0 && static_cast<size_t>(o) < sizeof(text)) {
+      snprintf(text + o, sizeof(text) - static_cast<size_t>(o), "; loaded: %s",
+               runtime_ok_ ? runtime_name_ : (board_.model_slot_capacity() > 0 ? "none" : "no model slot"));
     }
     replay_ = false;
     return send_error(kErrModel, text);
@@ -107,12 +130,126 @@ void ReplayApp::on_hello(const uint8_t* p, size_t len) {
       return;
     }
   }
+  select(spec);
+}
+
+void ReplayApp::select(const ModelSpec* spec) {
   pipeline_.configure(spec->decision);  // HELLO restores the card's decision (undoes CONFIG)
   pipeline_.reset();
   next_sample_ = 0;
   replay_ = true;
   bye_ = false;
   send_device_info();
+}
+
+// ---------------------------------------------------------------- model loaded at run time
+void ReplayApp::send_ack(uint32_t next_offset) {
+  uint8_t b[kModelAckLen];
+  put_u32(b, next_offset);
+  send(kModelAck, b, sizeof(b));
+}
+
+void ReplayApp::abort_upload(const char* fmt, ...) {
+  uploading_ = false;
+  char text[160];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(text, sizeof(text), fmt, args);
+  va_end(args);
+  send_error(kErrModel, text);
+}
+
+void ReplayApp::on_model_begin(const uint8_t* p, size_t len) {
+  uploading_ = false;  // a new MODEL_BEGIN ends any upload in progress
+  ModelHeader h;
+  char why[112];
+  if (!parse_model_begin(p, len, &h, why, sizeof(why))) return send_error(kErrModel, why);
+  const size_t capacity = board_.model_slot_capacity();
+  if (capacity == 0) {
+    return send_error(kErrModel, "MODEL_BEGIN: this target has no model slot (it runs its compiled-in models only)");
+  }
+  if (h.size > capacity) {
+    return abort_upload("MODEL_BEGIN: model '%s' has %lu bytes, the model slot holds %lu", h.name,
+                        static_cast<unsigned long>(h.size), static_cast<unsigned long>(capacity));
+  }
+  const size_t ring = static_cast<size_t>(h.spec.window) * h.spec.channels;
+  if (h.spec.arena_bytes > arena_size_ || ring > ring_len_) {
+    char text[160];
+    snprintf(text, sizeof(text), "MODEL_BEGIN: model '%s' needs a %lu-byte arena and %lu ring values; this target "
+             "has %lu and %lu", h.name, static_cast<unsigned long>(h.spec.arena_bytes), static_cast<unsigned long>(ring),
+             static_cast<unsigned long>(arena_size_), static_cast<unsigned long>(ring_len_));
+    return send_error(kErrArena, text);
+  }
+  // The slot is about to be overwritten: the model it holds goes, and stops running.
+  if (runtime_ok_) {
+    runtime_ok_ = false;
+    if (loaded_ && pipeline_.spec() == &runtime_spec_) {
+      pipeline_.release();
+      loaded_ = false;
+      replay_ = false;
+    }
+  }
+  if (!board_.model_slot_begin(h.size)) {
+    return abort_upload("MODEL_BEGIN: the model slot cannot take %lu bytes (erase failed)",
+                        static_cast<unsigned long>(h.size));
+  }
+  upload_ = h;
+  upload_next_ = 0;
+  uploading_ = true;
+  send_ack(0);
+}
+
+void ReplayApp::on_model_chunk(const uint8_t* p, size_t len) {
+  if (!uploading_) return send_error(kErrNotReady, "MODEL_CHUNK without MODEL_BEGIN");
+  const uint32_t offset = get_u32(p);
+  const size_t n = len - kModelChunkHeaderLen;
+  if (offset != upload_next_) {
+    return abort_upload("MODEL_CHUNK at offset %lu, expected %lu: upload aborted", static_cast<unsigned long>(offset),
+                        static_cast<unsigned long>(upload_next_));
+  }
+  if (n > upload_.size - offset) {
+    return abort_upload("MODEL_CHUNK runs past the %lu bytes MODEL_BEGIN announced: upload aborted",
+                        static_cast<unsigned long>(upload_.size));
+  }
+  if (!board_.model_slot_write(offset, p + kModelChunkHeaderLen, n)) {
+    return abort_upload("model slot: write of %lu bytes at offset %lu failed: upload aborted",
+                        static_cast<unsigned long>(n), static_cast<unsigned long>(offset));
+  }
+  upload_next_ += static_cast<uint32_t>(n);
+  send_ack(upload_next_);
+}
+
+void ReplayApp::on_model_end() {
+  if (!uploading_) return send_error(kErrNotReady, "MODEL_END without MODEL_BEGIN");
+  uploading_ = false;
+  const ModelHeader& h = upload_;
+  if (upload_next_ != h.size) {
+    return abort_upload("model '%s' truncated: %lu of %lu bytes received", h.name,
+                        static_cast<unsigned long>(upload_next_), static_cast<unsigned long>(h.size));
+  }
+  const uint8_t* data = board_.model_slot_map();
+  if (data == nullptr) return abort_upload("model slot: cannot map the %lu bytes written", static_cast<unsigned long>(h.size));
+  uint8_t digest[32];
+  Sha256::digest(data, h.size, digest);
+  if (std::memcmp(digest, h.spec.sha256, sizeof(digest)) != 0) {
+    return abort_upload("model '%s': SHA-256 of the %lu bytes received is %02x%02x%02x%02x..., MODEL_BEGIN "
+                        "announced %02x%02x%02x%02x...", h.name, static_cast<unsigned long>(h.size), digest[0],
+                        digest[1], digest[2], digest[3], h.spec.sha256[0], h.spec.sha256[1], h.spec.sha256[2],
+                        h.spec.sha256[3]);
+  }
+  std::memcpy(runtime_name_, h.name, sizeof(runtime_name_));
+  runtime_spec_ = h.spec;
+  runtime_spec_.name = runtime_name_;
+  runtime_spec_.tflite = data;
+  runtime_spec_.tflite_len = h.size;
+  // Flatbuffer verifier, the core's structural checks, every op compiled in, arena, tensor
+  // shapes and zero points against the spec (Runner::init); each failure is an ERROR frame.
+  if (!load(&runtime_spec_).ok()) {
+    replay_ = false;
+    return;
+  }
+  runtime_ok_ = true;
+  select(&runtime_spec_);
 }
 
 void ReplayApp::on_config(const uint8_t* p, size_t) {
@@ -209,7 +346,8 @@ void ReplayApp::send_device_info() {
   put_u32(q, static_cast<uint32_t>(pipeline_.runner().arena_used())); q += 4;
   put_u32(q, static_cast<uint32_t>(arena_size_)); q += 4;
   put_str(q, 8, board_.target_name()); q += 8;
-  put_str(q, 32, s.name);
+  put_str(q, 32, s.name); q += 32;
+  put_u32(q, static_cast<uint32_t>(board_.model_slot_capacity()));
   send(kDeviceInfo, b, sizeof(b));
 }
 

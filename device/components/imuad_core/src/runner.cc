@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "imuad/ops.h"
 #include "imuad/protocol.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
@@ -93,6 +94,233 @@ static const char* check_model_structure(const tflite::Model* model) {
   return nullptr;
 }
 
+// Shape relations of the ops TFLM does not check itself: its kernels size their loops from the
+// declared shapes of inputs, outputs and weights, so a model whose shapes disagree (a flipped byte
+// in a shape, correctly re-signed) would read or write out of bounds. Called after
+// check_model_structure (indices, buffer sizes are sane). Returns nullptr when consistent.
+namespace shapes {
+
+using Dims = flatbuffers::Vector<int32_t>;
+
+const Dims* dims(const tflite::SubGraph* g, int32_t i) { return g->tensors()->Get(i)->shape(); }
+
+uint64_t elements(const Dims* d) {
+  uint64_t n = 1;
+  for (int32_t v : *d) n *= static_cast<uint64_t>(v);
+  return n;
+}
+
+bool same(const Dims* a, const Dims* b) {
+  if (a->size() != b->size()) return false;
+  for (flatbuffers::uoffset_t i = 0; i < a->size(); ++i) if (a->Get(i) != b->Get(i)) return false;
+  return true;
+}
+
+int32_t dim(const Dims* d, int i) { return d->Get(static_cast<flatbuffers::uoffset_t>(i)); }
+
+// TFLM's ComputeOutSize: SAME ceil(in/stride); VALID (in - ((f-1)*dilation+1) + stride) / stride.
+int64_t out_size(tflite::Padding padding, int64_t in, int64_t filter, int64_t stride, int64_t dilation) {
+  if (stride <= 0 || dilation <= 0 || filter <= 0) return -1;
+  const int64_t effective = (filter - 1) * dilation + 1;
+  if (padding == tflite::Padding_SAME) return (in + stride - 1) / stride;
+  return in >= effective ? (in - effective + stride) / stride : -1;
+}
+
+// numpy broadcasting of a and b equals out (TFLM's elementwise kernels, up to 6 dims).
+bool broadcasts_to(const Dims* a, const Dims* b, const Dims* out) {
+  const int n = static_cast<int>(out->size());
+  if (n > 6 || static_cast<int>(a->size()) > n || static_cast<int>(b->size()) > n) return false;
+  for (int i = 0; i < n; ++i) {
+    const int ia = i - (n - static_cast<int>(a->size())), ib = i - (n - static_cast<int>(b->size()));
+    const int32_t da = ia >= 0 ? dim(a, ia) : 1, db = ib >= 0 ? dim(b, ib) : 1;
+    if (da != db && da != 1 && db != 1) return false;
+    if (dim(out, i) != (da == 1 ? db : da)) return false;
+  }
+  return true;
+}
+
+bool activation_ok(tflite::ActivationFunctionType a) {
+  return !flatbuffers::IsOutRange(a, tflite::ActivationFunctionType_MIN, tflite::ActivationFunctionType_MAX);
+}
+
+bool padding_ok(tflite::Padding p) { return !flatbuffers::IsOutRange(p, tflite::Padding_MIN, tflite::Padding_MAX); }
+
+bool bias_type_ok(tflite::TensorType t) {  // unset (FLOAT32), INT32 or INT64
+  return t == tflite::TensorType_FLOAT32 || t == tflite::TensorType_INT32 || t == tflite::TensorType_INT64;
+}
+
+// Enum fields of the options TFLM kernels switch on: out-of-range values would index jump tables.
+const char* check_options(tflite::BuiltinOperator code, const tflite::Operator* op) {
+  switch (code) {
+    case tflite::BuiltinOperator_FULLY_CONNECTED: {
+      const auto* o = op->builtin_options_as_FullyConnectedOptions();
+      if (o == nullptr) return "fully connected: no FullyConnectedOptions";
+      if (!activation_ok(o->fused_activation_function()) || !bias_type_ok(o->quantized_bias_type()) ||
+          o->weights_format() != tflite::FullyConnectedOptionsWeightsFormat_DEFAULT) {
+        return "fully connected: options out of range";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_CONV_2D: {
+      const auto* o = op->builtin_options_as_Conv2DOptions();
+      if (o == nullptr) return "convolution: no Conv2DOptions";
+      if (!activation_ok(o->fused_activation_function()) || !padding_ok(o->padding()) ||
+          !bias_type_ok(o->quantized_bias_type())) {
+        return "convolution: options out of range";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: {
+      const auto* o = op->builtin_options_as_DepthwiseConv2DOptions();
+      if (o == nullptr) return "depthwise convolution: no DepthwiseConv2DOptions";
+      if (!activation_ok(o->fused_activation_function()) || !padding_ok(o->padding())) {
+        return "depthwise convolution: options out of range";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_MAX_POOL_2D: case tflite::BuiltinOperator_AVERAGE_POOL_2D: {
+      const auto* o = op->builtin_options_as_Pool2DOptions();
+      if (o == nullptr) return "pooling: no Pool2DOptions";
+      if (!activation_ok(o->fused_activation_function()) || !padding_ok(o->padding())) {
+        return "pooling: options out of range";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_ADD: {
+      const auto* o = op->builtin_options_as_AddOptions();
+      return o != nullptr && !activation_ok(o->fused_activation_function()) ? "add: options out of range" : nullptr;
+    }
+    case tflite::BuiltinOperator_SUB: {
+      const auto* o = op->builtin_options_as_SubOptions();
+      return o != nullptr && !activation_ok(o->fused_activation_function()) ? "sub: options out of range" : nullptr;
+    }
+    case tflite::BuiltinOperator_MUL: {
+      const auto* o = op->builtin_options_as_MulOptions();
+      return o != nullptr && !activation_ok(o->fused_activation_function()) ? "mul: options out of range" : nullptr;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+const char* check_op(const tflite::Model* model, const tflite::SubGraph* g, const tflite::Operator* op) {
+  const tflite::BuiltinOperator code = tflite::GetBuiltinCode(model->operator_codes()->Get(op->opcode_index()));
+  const auto* in = op->inputs();
+  const auto* out = op->outputs();
+  auto input = [&](flatbuffers::uoffset_t k) -> const Dims* {
+    return k < in->size() && in->Get(k) >= 0 ? dims(g, in->Get(k)) : nullptr;
+  };
+  const Dims* i0 = input(0);
+  const Dims* o0 = out->size() > 0 ? dims(g, out->Get(0)) : nullptr;
+  if (const char* why = check_options(code, op)) return why;
+  switch (code) {
+    case tflite::BuiltinOperator_LOGISTIC: case tflite::BuiltinOperator_TANH: case tflite::BuiltinOperator_RELU:
+    case tflite::BuiltinOperator_RELU6: case tflite::BuiltinOperator_LEAKY_RELU:
+    case tflite::BuiltinOperator_HARD_SWISH: case tflite::BuiltinOperator_QUANTIZE:
+    case tflite::BuiltinOperator_DEQUANTIZE: case tflite::BuiltinOperator_SOFTMAX:
+      if (i0 == nullptr || o0 == nullptr || !same(i0, o0)) return "elementwise op: output shape differs from input";
+      return nullptr;
+    case tflite::BuiltinOperator_RESHAPE: case tflite::BuiltinOperator_EXPAND_DIMS:
+    case tflite::BuiltinOperator_SQUEEZE:
+      if (i0 == nullptr || o0 == nullptr || elements(i0) != elements(o0)) return "reshape: element counts differ";
+      return nullptr;
+    case tflite::BuiltinOperator_ADD: case tflite::BuiltinOperator_SUB: case tflite::BuiltinOperator_MUL: {
+      const Dims* i1 = input(1);
+      if (i0 == nullptr || i1 == nullptr || o0 == nullptr || !broadcasts_to(i0, i1, o0)) {
+        return "binary op: output shape is not the broadcast of the inputs";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_FULLY_CONNECTED: {
+      const Dims* f = input(1);
+      const Dims* bias = input(2);
+      if (i0 == nullptr || f == nullptr || o0 == nullptr || f->size() != 2 || o0->size() < 1) {
+        return "fully connected: needs input, 2-D weights and output";
+      }
+      const uint64_t units = static_cast<uint64_t>(dim(f, 0)), depth = static_cast<uint64_t>(dim(f, 1));
+      const uint64_t out_depth = static_cast<uint64_t>(dim(o0, static_cast<int>(o0->size()) - 1));
+      if (depth == 0 || units == 0 || out_depth != units || elements(i0) % depth != 0 ||
+          elements(o0) != elements(i0) / depth * units || (bias != nullptr && elements(bias) != units)) {
+        return "fully connected: input, weights, bias and output shapes disagree";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_CONV_2D: case tflite::BuiltinOperator_DEPTHWISE_CONV_2D: {
+      const Dims* f = input(1);
+      const Dims* bias = input(2);
+      if (i0 == nullptr || f == nullptr || o0 == nullptr || i0->size() != 4 || f->size() != 4 || o0->size() != 4) {
+        return "convolution: input, filter and output must be 4-D";
+      }
+      tflite::Padding padding;
+      int32_t sh, sw, dh, dw;
+      int64_t out_c;
+      if (code == tflite::BuiltinOperator_CONV_2D) {
+        const auto* o = op->builtin_options_as_Conv2DOptions();
+        if (o == nullptr) return "convolution: no Conv2DOptions";
+        padding = o->padding(); sh = o->stride_h(); sw = o->stride_w(); dh = o->dilation_h_factor(); dw = o->dilation_w_factor();
+        out_c = dim(f, 0);
+        if (dim(f, 3) <= 0 || dim(i0, 3) % dim(f, 3) != 0) return "convolution: input channels do not match the filter";
+      } else {
+        const auto* o = op->builtin_options_as_DepthwiseConv2DOptions();
+        if (o == nullptr) return "depthwise convolution: no DepthwiseConv2DOptions";
+        padding = o->padding(); sh = o->stride_h(); sw = o->stride_w(); dh = o->dilation_h_factor(); dw = o->dilation_w_factor();
+        out_c = dim(f, 3);
+        if (dim(f, 0) != 1 || static_cast<int64_t>(dim(i0, 3)) * o->depth_multiplier() != out_c) {
+          return "depthwise convolution: channels do not match the filter";
+        }
+      }
+      if (dim(o0, 0) != dim(i0, 0) || dim(o0, 3) != out_c ||
+          dim(o0, 1) != out_size(padding, dim(i0, 1), dim(f, 1), sh, dh) ||
+          dim(o0, 2) != out_size(padding, dim(i0, 2), dim(f, 2), sw, dw) ||
+          (bias != nullptr && elements(bias) != static_cast<uint64_t>(out_c))) {
+        return "convolution: output shape disagrees with input, filter and options";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_MAX_POOL_2D: case tflite::BuiltinOperator_AVERAGE_POOL_2D: {
+      const auto* o = op->builtin_options_as_Pool2DOptions();
+      if (i0 == nullptr || o0 == nullptr || o == nullptr || i0->size() != 4 || o0->size() != 4) {
+        return "pooling: 4-D input and output and Pool2DOptions needed";
+      }
+      if (dim(o0, 0) != dim(i0, 0) || dim(o0, 3) != dim(i0, 3) ||
+          dim(o0, 1) != out_size(o->padding(), dim(i0, 1), o->filter_height(), o->stride_h(), 1) ||
+          dim(o0, 2) != out_size(o->padding(), dim(i0, 2), o->filter_width(), o->stride_w(), 1)) {
+        return "pooling: output shape disagrees with input and options";
+      }
+      return nullptr;
+    }
+    case tflite::BuiltinOperator_MEAN: case tflite::BuiltinOperator_SUM: {
+      // axes: a constant int32 tensor; output elements = input elements / reduced extent
+      const int32_t ai = in->size() > 1 ? in->Get(1) : -1;
+      if (i0 == nullptr || o0 == nullptr || ai < 0) return "reduction: needs input, axes and output";
+      const tflite::Tensor* at = g->tensors()->Get(ai);
+      const tflite::Buffer* b = model->buffers()->Get(at->buffer());
+      if (at->type() != tflite::TensorType_INT32 || b == nullptr || b->data() == nullptr) {
+        return "reduction: axes must be a constant int32 tensor";
+      }
+      const int rank = static_cast<int>(i0->size());
+      bool reduced[8] = {};
+      if (rank > 8) return "reduction: input rank above 8";
+      for (flatbuffers::uoffset_t k = 0; k + 4 <= b->data()->size(); k += 4) {
+        const uint8_t* p = b->data()->data() + k;
+        int32_t axis = static_cast<int32_t>(uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) |
+                                            (uint32_t(p[3]) << 24));
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis >= rank) return "reduction: axis out of range";
+        reduced[axis] = true;
+      }
+      uint64_t extent = 1;
+      for (int a = 0; a < rank; ++a) if (reduced[a]) extent *= static_cast<uint64_t>(dim(i0, a));
+      if (extent == 0 || elements(o0) * extent != elements(i0)) return "reduction: output shape disagrees with the axes";
+      return nullptr;
+    }
+    default:
+      return nullptr;  // left to the kernel's own Prepare checks
+  }
+}
+
+}  // namespace shapes
+
 static size_t element_count(const TfLiteTensor* t) {
   size_t n = 1;
   for (int i = 0; i < t->dims->size; ++i) n *= static_cast<size_t>(t->dims->data[i]);
@@ -120,6 +348,18 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
   if (const char* why = check_model_structure(model)) {
     return fail(kErrModel, "model '%s': corrupt model: %s", spec.name, why);
   }
+  const tflite::SubGraph* graph = model->subgraphs()->Get(0);
+  for (const tflite::Operator* op : *graph->operators()) {
+    if (const char* why = shapes::check_op(model, graph, op)) {
+      return fail(kErrModel, "model '%s': corrupt model: %s", spec.name, why);
+    }
+  }
+  tflite::BuiltinOperator missing;
+  if (first_missing_op(model, &missing)) {
+    const char* op = tflite::EnumNameBuiltinOperator(missing);
+    return fail(kErrModel, "model '%s': op %s (builtin code %d) is not compiled into this firmware image",
+                spec.name, (op != nullptr && op[0] != 0) ? op : "?", static_cast<int>(missing));
+  }
   // TFLM puts its own allocator in the arena and dereferences it unchecked.
   if (arena == nullptr || arena_size < spec.arena_bytes || arena_size < 1024) {
     return fail(kErrArena, "model '%s': arena %u bytes, the card needs %u", spec.name,
@@ -127,7 +367,8 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
   }
   resolver_ = new (resolver_storage_) OpResolver();
   if (spec.register_ops == nullptr || spec.register_ops(*resolver_, spec) != 0) {
-    return fail(kErrModel, "model '%s': op registration failed", spec.name);
+    return fail(kErrModel, "model '%s': op registration failed (more than %u distinct ops?)", spec.name,
+                kMaxOps);
   }
   interpreter_ = new (interp_storage_) tflite::MicroInterpreter(model, *resolver_, arena, arena_size);
   if (interpreter_->AllocateTensors() != kTfLiteOk) {

@@ -1,12 +1,14 @@
 // imuad-codec-echo: decodes frames from stdin, re-encodes each valid one unchanged on stdout;
-// at EOF writes one STATS frame (type 0x09) carrying the decoder's counters. Used by the
-// Python <-> C++ cross tests of the codec.
+// at EOF writes one STATS frame (type 0x09) carrying the decoder's counters. A MODEL_BEGIN is
+// parsed and encoded again by the core (imuad/model_upload.h), or answered with ERROR(MODEL)
+// saying why the core refuses it. Used by the Python <-> C++ cross tests of the codec.
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 
 #include "imuad/codec.h"
+#include "imuad/model_upload.h"
 #include "imuad/protocol.h"
 
 using namespace imuad;
@@ -29,6 +31,22 @@ int main() {
     for (ssize_t i = 0; i < n; ++i) {
       if (decoder.push(in[i])) {
         const Frame& f = decoder.frame();
+        if (f.type == kModelBegin) {
+          ModelHeader h;
+          char why[128] = {};
+          if (parse_model_begin(f.payload, f.len, &h, why, sizeof why)) {
+            uint8_t enc[kModelBeginLen];
+            encode_model_begin(h, enc);
+            out(tx, encode_frame(kModelBegin, enc, sizeof enc, tx, sizeof tx));
+          } else {
+            uint8_t err[1 + sizeof why];
+            err[0] = kErrModel;
+            size_t n = 0;
+            while (n < sizeof why && why[n] != 0) err[1 + n] = static_cast<uint8_t>(why[n]), ++n;
+            out(tx, encode_frame(kError, err, 1 + n, tx, sizeof tx));
+          }
+          continue;
+        }
         out(tx, encode_frame(f.type, f.payload, f.len, tx, sizeof tx));
       }
     }

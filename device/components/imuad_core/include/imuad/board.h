@@ -1,5 +1,6 @@
 // The only thing a target implements: clock, byte I/O for serial frames, log, and a few
-// optional probes. Host (POSIX), QEMU (mps2-an386), ESP-IDF and MicroPython each provide one.
+// optional probes and resources. Host (POSIX), QEMU (mps2-an386), ESP-IDF and MicroPython each
+// provide one.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +32,23 @@ class Board {
 
   // Called after BYE has been answered (QEMU exits through semihosting here).
   virtual void on_bye() {}
+
+  // ---- Model slot: where a model loaded at run time lives (C7 MODEL_BEGIN / MODEL_CHUNK /
+  // MODEL_END). A board without one keeps the defaults: capacity 0, every upload refused.
+  // Bytes the slot holds (0 = this board loads no models at run time).
+  virtual size_t model_slot_capacity() { return 0; }
+  // Prepares the slot for `size` (<= capacity) bytes written in order from offset 0; whatever
+  // the slot held before is gone (flash: erased here or sector by sector in write()).
+  virtual bool model_slot_begin(size_t /*size*/) { return false; }
+  // Writes `len` bytes at `offset` (within the size given to begin()).
+  virtual bool model_slot_write(size_t /*offset*/, const uint8_t* /*data*/, size_t /*len*/) { return false; }
+  // The slot's bytes for reading, after the last write (flash: memory-mapped here), 16-byte
+  // aligned and stable until the next model_slot_begin(); nullptr on failure.
+  virtual const uint8_t* model_slot_map() { return nullptr; }
+  // Memory boot() reserves for models loaded at run time besides the compiled-in ones:
+  // tensor arena bytes and sample-ring values (window x channels). Used when the slot exists.
+  virtual size_t runtime_arena_bytes() const { return 0; }
+  virtual size_t runtime_ring_values() const { return 0; }
 };
 
 }  // namespace imuad

@@ -1,5 +1,5 @@
-// Board boot: memory sized once from the largest compiled-in model (arena and sample ring), the
-// ReplayApp placed in it. Every firmware main (POSIX, QEMU, ESP-IDF) boots through here; nothing
+// Board boot: memory sized once from the largest compiled-in model and the board's budget for
+// models loaded at run time (arena and sample ring), the ReplayApp placed in it. Every firmware main (POSIX, QEMU, ESP-IDF) boots through here; nothing
 // is allocated afterwards.
 #pragma once
 
@@ -19,6 +19,9 @@ struct MemoryNeeds {
 
 // The largest arena and ring any model of `models` needs (at least 16 bytes / 1 value).
 MemoryNeeds memory_needs(const ModelRegistry& models);
+// The same, at least the board's runtime budget when it has a model slot (models loaded at run
+// time, docs/contracts.md C7 MODEL_BEGIN).
+MemoryNeeds memory_needs(const ModelRegistry& models, Board& board);
 
 // One block for the tensor arena (16-byte aligned) and the sample ring, from `alloc` (malloc-like,
 // returns nullptr when out of memory). false if the allocation failed.

@@ -30,6 +30,11 @@ class Pipeline {
   // ring: window * channels int16 (kMaxRing covers every model here).
   Status init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, int16_t* ring, size_t ring_len);
   void reset();  // window index 0, decision NORMAL
+  // Unloads the model (its flatbuffer may go away afterwards); init() loads one again.
+  void release() {
+    runner_.release();
+    spec_ = nullptr;
+  }
   void configure(const DecisionSpec& d) { decider_.configure(d); }
   // Feeds one sample (channels int16). Returns true when a window completed; *out filled.
   // On a kernel error returns true with out->n_out = 0 and ok() false.

@@ -18,16 +18,27 @@ enum MsgType : uint8_t {
   kStats = 0x09,
   kBye = 0x0A,
   kConfig = 0x0B,
+  kModelBegin = 0x0C,
+  kModelChunk = 0x0D,
+  kModelAck = 0x0E,
+  kModelEnd = 0x0F,
 };
 
 enum ErrorCode : uint8_t { kErrGap = 1, kErrBadLength, kErrUnknownType, kErrModel, kErrArena, kErrNotReady };
 
 inline constexpr size_t kHelloMaxName = 32;
-inline constexpr size_t kDeviceInfoLen = 16 + 32 + 2 + 2 + 1 + 2 + 4 + 4 + 8 + 32;  // 103
+inline constexpr size_t kModelNameMax = 32;
+inline constexpr size_t kDeviceInfoLen = 16 + 32 + 2 + 2 + 1 + 2 + 4 + 4 + 8 + 32 + 4;  // 107
 inline constexpr size_t kSamplesHeaderLen = 6;
 inline constexpr size_t kWindowResultHeaderLen = 4 + 4 + 1 + 1 + 4 + 2;  // 16, then int8[n]
 inline constexpr size_t kEventLen = 4 + 1 + 4 + 4;
 inline constexpr size_t kStatsLen = 12 * 4;
 inline constexpr size_t kConfigLen = 4 + 4 + 1 + 1;
+// MODEL_BEGIN: size, sha256, name, W, H, C, n_outputs, arena, C3 (offset[8], multiplier[8], shift,
+// input zp), C4 (kind, output_index, output zp, in_mult, out_mult, shift), C5 (on, off, k, n).
+inline constexpr size_t kModelBeginLen = 4 + 32 + 32 + 2 + 2 + 1 + 2 + 4 + 8 * 4 + 8 * 4 + 4 + 4 + 1 + 5 * 4 + 4 + 4 + 1 + 1;
+static_assert(kModelBeginLen == 182, "MODEL_BEGIN layout (docs/contracts.md C7)");
+inline constexpr size_t kModelChunkHeaderLen = 4;  // offset, then 1..kMaxPayload-4 bytes
+inline constexpr size_t kModelAckLen = 4;
 
 }  // namespace imuad

@@ -8,6 +8,7 @@
 #include "imuad/board.h"
 #include "imuad/codec.h"
 #include "imuad/model_registry.h"
+#include "imuad/model_upload.h"
 #include "imuad/pipeline.h"
 #include "imuad/protocol.h"
 
@@ -45,10 +46,21 @@ class ReplayApp {
   const AppCounters& app_counters() const { return counters_; }
   const Pipeline& pipeline() const { return pipeline_; }
   bool bye_received() const { return bye_; }
+  // The model loaded at run time (MODEL_BEGIN..MODEL_END), nullptr if none.
+  const ModelSpec* runtime_model() const { return runtime_ok_ ? &runtime_spec_ : nullptr; }
 
  private:
   Status load(const ModelSpec* spec);
+  // A model by HELLO name: the one loaded at run time first (it shadows a compiled-in model of
+  // the same name), then the compiled-in ones; an empty name is the compiled-in default.
+  const ModelSpec* find_model(const char* name, size_t len) const;
+  void select(const ModelSpec* spec);  // HELLO's effect once `spec` is loaded
   void on_hello(const uint8_t* p, size_t len);
+  void on_model_begin(const uint8_t* p, size_t len);
+  void on_model_chunk(const uint8_t* p, size_t len);
+  void on_model_end();
+  void abort_upload(const char* fmt, ...);
+  void send_ack(uint32_t next_offset);
   void on_samples(const uint8_t* p, size_t len);
   void on_config(const uint8_t* p, size_t len);
   void send(uint8_t type, const uint8_t* payload, size_t len);
@@ -70,6 +82,13 @@ class ReplayApp {
   bool replay_ = false;     // HELLO received
   bool bye_ = false;
   uint32_t next_sample_ = 0;
+  // model loaded at run time
+  ModelHeader upload_;          // the MODEL_BEGIN being received
+  bool uploading_ = false;
+  uint32_t upload_next_ = 0;    // bytes received in order so far
+  ModelSpec runtime_spec_{};    // valid while runtime_ok_ (flatbuffer in the board's slot)
+  char runtime_name_[kModelNameMax + 1] = {};
+  bool runtime_ok_ = false;
   uint8_t rx_[256];
   uint8_t tx_[kMaxEncoded + 1];
 };
