@@ -6,7 +6,8 @@
 # they also run in script mode (ESP-IDF's requirement scan, tests):
 #
 #   cmake [-DMODELS="synth;cnc"] [-DFIXTURES=ON] [-DOPS=all|cards|"A;B"] -P cmake/models.cmake
-#     prints   models: <dir>;<dir>...   and   ops: <op>;<op>...
+#   cmake -DIDF_TARGET=esp32|linux [-DCONFIG_IMUAD_MODELS="synth cnc"] -P cmake/models.cmake
+#     prints   models: <dir>;<dir>...   and   ops: <op>;<op>...   (the second: imuad_idf_image)
 #
 # Rules (docs/contracts.md C6/C7):
 #   - models: MODELS (names under models/, repo-relative or absolute dirs), default every
@@ -165,6 +166,26 @@ function(imuad_select_models out_dirs out_ops)
   set(${out_ops} "${ops}" PARENT_SCOPE)
 endfunction()
 
+# imuad_idf_image(<out_dirs> <out_ops>): the models and ops of an ESP-IDF image, for the two
+# components that must agree on them (esp-tflite-micro compiles the kernels, imuad_core's
+# compiled_ops.h tells the upload path which ops exist). CONFIG_IMUAD_MODELS, and:
+#   linux (the test build): the cards' ops, fixture models included;
+#   chips: every op of the op table, as Espressif's esp-tflite-micro component compiles, so that
+#     a model uploaded at run time (C7 MODEL_BEGIN) finds its kernels.
+function(imuad_idf_image out_dirs out_ops)
+  string(REPLACE " " ";" models "${CONFIG_IMUAD_MODELS}")
+  if(IDF_TARGET STREQUAL "linux")
+    imuad_select_models(dirs ops MODELS ${models} FIXTURES)
+  else()
+    imuad_select_models(dirs ops MODELS ${models} OPS all)
+  endif()
+  if(NOT ops)
+    set(ops FULLY_CONNECTED)  # no model card yet: the smallest useful kernel set
+  endif()
+  set(${out_dirs} "${dirs}" PARENT_SCOPE)
+  set(${out_ops} "${ops}" PARENT_SCOPE)
+endfunction()
+
 # imuad_kernel_files(<out> <ops>...): TFLM kernel files (relative to micro/kernels) of these ops.
 function(imuad_kernel_files out)
   imuad_op_table(table)
@@ -239,7 +260,11 @@ if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
   if(FIXTURES)
     list(APPEND _args FIXTURES)
   endif()
-  imuad_select_models(_dirs _ops ${_args})
+  if(IDF_TARGET)
+    imuad_idf_image(_dirs _ops)
+  else()
+    imuad_select_models(_dirs _ops ${_args})
+  endif()
   message("models: ${_dirs}")
   message("ops: ${_ops}")
 endif()

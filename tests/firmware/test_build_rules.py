@@ -51,12 +51,25 @@ def test_default_card_first_and_fixtures_only_when_asked():
     assert select("OPS=all")[1] == sorted(op_table())
 
 
+def test_esp_idf_components_agree_on_the_image_ops():
+    """esp-tflite-micro compiles the kernels and imuad_core's compiled_ops.h names the ops that
+    exist, from one function: every op on a chip (uploads need them; the CI link failure was the
+    two disagreeing), the cards' ops plus the fixtures on linux."""
+    names, _ = select()
+    assert select("IDF_TARGET=esp32") == (names, sorted(op_table()))
+    assert select("IDF_TARGET=linux") == select("FIXTURES=ON")
+    assert select("IDF_TARGET=esp32", "CONFIG_IMUAD_MODELS=cnc")[0] == ["cnc"]
+    for component in ("device/components/esp-tflite-micro", "device/components/imuad_core", "device/main"):
+        text = (REPO_ROOT / component / "CMakeLists.txt").read_text()
+        assert "imuad_idf_image(" in text and "imuad_select_models(" not in text, component
+
+
 def test_every_firmware_build_uses_the_one_models_module():
     """The ESP-IDF app and its linux TFLM, the plain CMake boards and the MicroPython target all
     select models through cmake/models.cmake; nothing else globs models/ or sorts cards."""
     users = {p.relative_to(REPO_ROOT).as_posix() for p in REPO_ROOT.rglob("*")
              if p.is_file() and p.suffix in (".cmake", ".txt", ".py") and "build" not in p.parts
-             and ".venv" not in p.parts and re.search(r"imuad_select_models|cmake/models\.cmake", p.read_text(errors="ignore"))}
+             and ".venv" not in p.parts and re.search(r"imuad_select_models|imuad_idf_image|cmake/models\.cmake", p.read_text(errors="ignore"))}
     for must in ("device/main/CMakeLists.txt", "device/components/esp-tflite-micro/CMakeLists.txt",
                  "cmake/firmware.cmake", "host/imuad/targets/micropython.py"):
         assert must in users, must

@@ -13,9 +13,12 @@
 #
 # What it does (each step is skipped when already done, so a re-run is a no-change rebuild):
 #  1. Toolchain (toolchain.sh): an `xtensa-esp32-elf-gcc` already on PATH (e.g. Espressif's
-#     esp-16.1.0 from install.sh) as is, else the self-built one unpacked into CACHE/toolchains/
-#     after a sha256 check (GCC 12.2, newlib without nano, `idf-compat-bin/` -std wrappers); with
-#     it the build adds device/tools/esp32/sdkconfig.gcc12-newlib (CONFIG_LIBC_NEWLIB=y).
+#     esp-16.1.0 from install.sh, or one made by build-toolchain.sh) as is, else the self-built
+#     GCC 12.2 one unpacked into CACHE/toolchains/ after a sha256 check. Decided from the compiler:
+#     GCC < 14 lacks -std=gnu23/-std=gnu++26, so the toolchain's `idf-compat-bin/` -std wrappers
+#     go first on PATH (GCC 14 and later: none); a toolchain without picolibc (`-print-file-name=
+#     picolibc.specs` finds none: the self-built ones) gets device/tools/esp32/sdkconfig.gcc12-newlib
+#     (CONFIG_LIBC_NEWLIB=y, no nano).
 #     device/tools/esp32/sdkconfig.offline-idf is added in any case (settings the older vendored
 #     submodules need).
 #  2. Python venv for ESP-IDF (tools/requirements/requirements.core.txt from PyPI, incl.
@@ -72,20 +75,30 @@ die() { echo "build-esp32: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- 1. toolchain
 TC_ROOT="$(bash "$SCRIPT_DIR/toolchain.sh" --shared "$SHARED" --cache "$CACHE")" || die "no toolchain"
-if [ -d "$TC_ROOT/idf-compat-bin" ]; then  # the self-built one: -std wrappers first
-  TOOLCHAIN_KIND=selfbuilt
+TC_GCC="$TC_ROOT/bin/xtensa-esp32-elf-gcc"
+TC_GCC_VERSION="$("$TC_GCC" -dumpfullversion 2>/dev/null || "$TC_GCC" -dumpversion)"
+if [ "${TC_GCC_VERSION%%.*}" -lt 14 ]; then
+  # ESP-IDF v6.2 passes -std=gnu23 / -std=gnu++26, which GCC < 14 lacks: the self-built GCC 12
+  # tarball's idf-compat-bin/ wrappers (mapping them to gnu2x / gnu++2b) go first on PATH
+  [ -d "$TC_ROOT/idf-compat-bin" ] ||
+    die "GCC $TC_GCC_VERSION lacks -std=gnu23/-std=gnu++26 and $TC_ROOT has no idf-compat-bin/ wrappers"
   export PATH="$TC_ROOT/idf-compat-bin:$TC_ROOT/bin:$PATH"
+  TC_WRAPPERS="with the idf-compat-bin -std wrappers"
 else
-  TOOLCHAIN_KIND=path
   export PATH="$TC_ROOT/bin:$PATH"
+  TC_WRAPPERS="no -std wrappers"
 fi
-log "toolchain: $TC_ROOT ($TOOLCHAIN_KIND)"
 # sdkconfig defaults of this build environment, after the project's (device/CMakeLists.txt)
 IMUAD_SDKCONFIG_DEFAULTS="$SCRIPT_DIR/sdkconfig.offline-idf"
-if [ "$TOOLCHAIN_KIND" = selfbuilt ]; then
-  # newlib only (no picolibc, no newlib-nano) in the self-built toolchain
+if [ "$("$TC_GCC" -print-file-name=picolibc.specs)" = picolibc.specs ]; then
+  # no picolibc (ESP-IDF v6's default libc) in the toolchain, as in the self-built ones (GCC 12 or
+  # 14, device/tools/esp32/build-toolchain.sh): newlib, without newlib-nano
   IMUAD_SDKCONFIG_DEFAULTS="$IMUAD_SDKCONFIG_DEFAULTS:$SCRIPT_DIR/sdkconfig.gcc12-newlib"
+  TC_LIBC="newlib (no picolibc in the toolchain)"
+else
+  TC_LIBC="picolibc available"
 fi
+log "toolchain: $TC_ROOT (GCC $TC_GCC_VERSION, $TC_WRAPPERS, $TC_LIBC)"
 export IMUAD_SDKCONFIG_DEFAULTS
 # ESP-IDF v6.2 wants toolchain esp-16.1.0_20260609: any other is only a warning with this set
 export IDF_MAINTAINER=1

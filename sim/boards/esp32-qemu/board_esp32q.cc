@@ -4,6 +4,11 @@
 
 #include "esp32q.h"
 
+extern "C" {
+extern uint8_t __model_slot_start[];  // linker: the MODELSLOT region
+extern uint8_t __model_slot_end[];
+}
+
 namespace imuad_sim {
 
 namespace {
@@ -16,7 +21,10 @@ uint32_t g_nap_ns = kNapNs;  // -semihosting-config ...,arg=nap=NS (0 = busy pol
 }  // namespace
 
 Esp32QemuBoard::Esp32QemuBoard(const char* target, uint32_t hang_after_bytes, bool tick_is_instruction)
-    : target_(target), hang_after_bytes_(hang_after_bytes), tick_is_instruction_(tick_is_instruction) {
+    : QemuSlotBoard(__model_slot_start, __model_slot_end),
+      target_(target),
+      hang_after_bytes_(hang_after_bytes),
+      tick_is_instruction_(tick_is_instruction) {
   (void)esp32q_ticks();
   for (int i = 0; esp32q_arg(i) != nullptr; ++i) {
     const char* a = esp32q_arg(i);

@@ -10,11 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "imuad/board.h"
+#include "ram_model_slot.h"
 
 namespace imuad_sim {
 
-class Esp32QemuBoard final : public imuad::Board {
+class Esp32QemuBoard final : public QemuSlotBoard {
  public:
   // target: DEVICE_INFO.target ("qemu-xt" or "qemu-xnn"). hang_after_bytes > 0 is a test-only
   // fault: the board stops answering (spins forever) once that many bytes were received.
@@ -30,6 +30,7 @@ class Esp32QemuBoard final : public imuad::Board {
   const char* target_name() const override { return target_; }
   uint32_t stack_high_water() override;
   void on_bye() override;
+  // model slot and runtime budget: QemuSlotBoard (sim/boards/common/ram_model_slot.h)
 
  private:
   const char* target_;

@@ -12,7 +12,7 @@ extern uint8_t __model_slot_end[];
 namespace imuad_sim {
 
 QemuBoard::QemuBoard(const char* target, uint32_t hang_after_bytes)
-    : target_(target), hang_after_bytes_(hang_after_bytes) {
+    : QemuSlotBoard(__model_slot_start, __model_slot_end), target_(target), hang_after_bytes_(hang_after_bytes) {
   mps2_uart_init();
   mps2_systick_start();
   char cmd[256];
@@ -78,22 +78,5 @@ void QemuBoard::log(int level, const char* message) {
 uint32_t QemuBoard::stack_high_water() { return mps2_stack_high_water(); }
 
 void QemuBoard::on_bye() { mps2_semihost_exit(MPS2_EXIT_OK); }
-
-size_t QemuBoard::model_slot_capacity() { return static_cast<size_t>(__model_slot_end - __model_slot_start); }
-
-bool QemuBoard::model_slot_begin(size_t size) {
-  if (size > model_slot_capacity()) return false;
-  std::memset(__model_slot_start, 0xFF, size);  // as erased flash: nothing of the last model is left
-  slot_size_ = size;
-  return true;
-}
-
-bool QemuBoard::model_slot_write(size_t offset, const uint8_t* data, size_t len) {
-  if (offset > slot_size_ || len > slot_size_ - offset) return false;
-  std::memcpy(__model_slot_start + offset, data, len);
-  return true;
-}
-
-const uint8_t* QemuBoard::model_slot_map() { return __model_slot_start; }
 
 }  // namespace imuad_sim

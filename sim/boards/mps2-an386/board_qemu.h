@@ -8,11 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "imuad/board.h"
+#include "ram_model_slot.h"
 
 namespace imuad_sim {
 
-class QemuBoard final : public imuad::Board {
+class QemuBoard final : public QemuSlotBoard {
  public:
   // target: DEVICE_INFO.target ("qemu" or "qemu-nn"). hang_after_bytes > 0 is a test-only
   // fault: the board stops answering (spins forever) once that many bytes were received.
@@ -26,22 +26,13 @@ class QemuBoard final : public imuad::Board {
   const char* target_name() const override { return target_; }
   uint32_t stack_high_water() override;
   void on_bye() override;
-
-  // Model slot: the linker's MODELSLOT region (512 KiB of SSRAM1 beyond the flash budget).
-  // Runtime memory for a loaded model comes out of the 320 KiB RAM budget's heap.
-  size_t model_slot_capacity() override;
-  bool model_slot_begin(size_t size) override;
-  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override;
-  const uint8_t* model_slot_map() override;
-  size_t runtime_arena_bytes() const override { return 192u * 1024u; }
-  size_t runtime_ring_values() const override { return 8192u; }
+  // model slot and runtime budget: QemuSlotBoard (sim/boards/common/ram_model_slot.h)
 
  private:
   const char* target_;
   uint32_t hang_after_bytes_;
   uint32_t bytes_in_ = 0;
   int rx_handle_ = -1;  // >= 0: frames come from a host file/FIFO via semihosting, not UART0
-  size_t slot_size_ = 0;
 };
 
 }  // namespace imuad_sim

@@ -49,21 +49,10 @@ void PosixBoard::log(int level, const char* message) {
   fprintf(stderr, "imuad-fw-host %s: %s\n", kLevels[(level < 0 || level > 3) ? 3 : level], message);
 }
 
-PosixBoard::~PosixBoard() { free(slot_); }
+PosixBoard::PosixBoard(int in_fd, int out_fd, bool exit_on_bye)
+    : in_(in_fd), out_(out_fd), exit_on_bye_(exit_on_bye),
+      slot_(static_cast<uint8_t*>(aligned_alloc(16, kSlotBytes)), kSlotBytes) {}
 
-bool PosixBoard::model_slot_begin(size_t size) {
-  if (size > kSlotBytes) return false;
-  if (slot_ == nullptr) slot_ = static_cast<uint8_t*>(aligned_alloc(16, kSlotBytes));
-  if (slot_ == nullptr) return false;
-  memset(slot_, 0xFF, size);  // like erased flash: nothing of the previous model survives
-  slot_size_ = size;
-  return true;
-}
-
-bool PosixBoard::model_slot_write(size_t offset, const uint8_t* data, size_t len) {
-  if (slot_ == nullptr || offset > slot_size_ || len > slot_size_ - offset) return false;
-  memcpy(slot_ + offset, data, len);
-  return true;
-}
+PosixBoard::~PosixBoard() { free(const_cast<uint8_t*>(slot_.map())); }
 
 }  // namespace imuad_host

@@ -4,12 +4,13 @@
 #include <cstdint>
 
 #include "imuad/board.h"
+#include "ram_model_slot.h"
 
 namespace imuad_host {
 
 class PosixBoard : public imuad::Board {
  public:
-  PosixBoard(int in_fd, int out_fd, bool exit_on_bye) : in_(in_fd), out_(out_fd), exit_on_bye_(exit_on_bye) {}
+  PosixBoard(int in_fd, int out_fd, bool exit_on_bye);
   uint32_t micros() override;
   uint32_t millis() override;
   int read(uint8_t* buf, size_t cap) override;
@@ -18,12 +19,13 @@ class PosixBoard : public imuad::Board {
   const char* target_name() const override { return "host"; }
   void on_bye() override { if (exit_on_bye_) closed_ = true; }
 
-  // Model slot: a heap block (taken at the first upload), generous runtime memory.
+  // Model slot: a 1 MiB heap block (the size of the ESP32's models partition), generous
+  // runtime memory.
   static constexpr size_t kSlotBytes = 1u << 20;
-  size_t model_slot_capacity() override { return kSlotBytes; }
-  bool model_slot_begin(size_t size) override;
-  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override;
-  const uint8_t* model_slot_map() override { return slot_; }
+  size_t model_slot_capacity() override { return slot_.capacity(); }
+  bool model_slot_begin(size_t size) override { return slot_.begin(size); }
+  bool model_slot_write(size_t offset, const uint8_t* data, size_t len) override { return slot_.write(offset, data, len); }
+  const uint8_t* model_slot_map() override { return slot_.map(); }
   size_t runtime_arena_bytes() const override { return 1u << 20; }
   size_t runtime_ring_values() const override { return 1u << 16; }
 
@@ -35,8 +37,7 @@ class PosixBoard : public imuad::Board {
   int in_, out_;
   bool exit_on_bye_;
   bool closed_ = false;
-  uint8_t* slot_ = nullptr;
-  size_t slot_size_ = 0;
+  imuad_sim::RamModelSlot slot_;
 };
 
 }  // namespace imuad_host
