@@ -40,6 +40,14 @@ def card_of(model_dir: Path) -> dict:
     return json.loads((model_dir / "model_card.json").read_text())
 
 
+def noise_counts(model_dir: Path, n_windows: int = 40, seed: int = 3):
+    """int16 Gaussian counts (sigma 2000) for exactly `n_windows` windows of the model's card."""
+    import numpy as np
+    card = card_of(model_dir)
+    n = card["window"] + card["hop"] * (n_windows - 1)
+    return np.random.default_rng(seed).normal(0, 2000, (n, len(card["channels"]))).round().astype(np.int16)
+
+
 def model_dirs() -> list[Path]:
     """Committed models (registry order is the firmware's business) and the fixture models."""
     return sorted(p.parent for p in REPO_ROOT.glob("models/*/model_card.json")) + sorted(FIXTURES.iterdir())

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from fw_support import card_of
+from fw_support import noise_counts
 from imuad.errors import ImuadError
 from imuad.paths import REPO_ROOT
 from imuad.targets import ReplaySession
@@ -36,11 +36,8 @@ def _target(name: str, **kw):
     return QemuXtTarget(name, **kw)
 
 
-def _counts(n_windows: int = 40) -> np.ndarray:
-    card = card_of(MODEL)
-    rng = np.random.default_rng(3)
-    n = card["window"] + card["hop"] * (n_windows - 1)
-    return rng.normal(0, 2000, (n, len(card["channels"]))).round().astype(np.int16)
+def _counts(n_windows: int = 40):
+    return noise_counts(MODEL, n_windows)
 
 
 def test_instruction_counts_exact_and_repeatable(xt):

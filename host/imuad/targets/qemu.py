@@ -227,10 +227,12 @@ def fnv1a32(data: bytes) -> int:
     return h
 
 
-def uart_sink(elf: Path, data: bytes, timeout: float | None = None) -> float:
-    """Send `data` to imuad-qemu-uart-sink.elf over UART0; seconds taken. Raises TargetError
-    unless the probe saw exactly these bytes (count and FNV-1a hash)."""
-    t = QemuTransport(elf)
+def uart_sink(elf: Path, data: bytes, timeout: float | None = None, transport: type | None = None,
+              link: str = "UART0") -> float:
+    """Send `data` to a board's byte-sink probe (imuad-qemu-uart-sink.elf over UART0; the
+    esp32-qemu one passes its transport and link); seconds taken. Raises TargetError unless the
+    probe saw exactly these bytes (count and FNV-1a hash)."""
+    t = (transport or QemuTransport)(elf)
     try:
         t0 = time.monotonic()
         t.write(struct.pack("<I", len(data)))
@@ -244,7 +246,7 @@ def uart_sink(elf: Path, data: bytes, timeout: float | None = None) -> float:
         m = re.search(rb"sink (\d+) (\d+)", out)
         want = (len(data), fnv1a32(data))
         if not m or (int(m.group(1)), int(m.group(2))) != want:
-            raise TargetError(f"UART0 probe answered {out[:80]!r}, expected 'sink {want[0]} {want[1]}'; "
+            raise TargetError(f"{link} probe answered {out[:80]!r}, expected 'sink {want[0]} {want[1]}'; "
                               f"{t.diagnostics()}")
         return dt
     finally:

@@ -21,16 +21,13 @@ frames stay on the console.
 from __future__ import annotations
 
 import os
-import re
-import struct
-import time
 from pathlib import Path
 
 from ..build import TARGETS, artefact, missing_tools
 from ..build.drivers import xtensa_toolchain_bin
 from ..errors import ImuadError
 from .base import TargetError, Transport
-from .qemu import QemuTarget, QemuTransport, fnv1a32
+from .qemu import QemuTarget, QemuTransport, uart_sink
 
 INSTR_PER_TICK = 40           # CCOUNT (1 GHz core clock, 1 instruction per ns) / 40
 XT_TARGETS = ("qemu-xt", "qemu-xt-nn")  # the esp32-qemu rows of the build table
@@ -87,25 +84,7 @@ class QemuXtTransport(QemuTransport):
 def console_sink(elf: Path, data: bytes, timeout: float | None = None) -> float:
     """Send `data` to imuad-qemu-xt-uart-sink.elf over the console; seconds taken. Raises
     TargetError unless the probe saw exactly these bytes (count and FNV-1a hash)."""
-    t = QemuXtTransport(elf)
-    try:
-        t0 = time.monotonic()
-        t.write(struct.pack("<I", len(data)))
-        for i in range(0, len(data), 1 << 16):
-            t.write(data[i:i + (1 << 16)])
-        out = b""
-        deadline = time.monotonic() + (timeout if timeout is not None else 30 + len(data) / 20_000)
-        while b"\n" not in out and time.monotonic() < deadline:
-            out += t.read(0.5)
-        dt = time.monotonic() - t0
-        m = re.search(rb"sink (\d+) (\d+)", out)
-        want = (len(data), fnv1a32(data))
-        if not m or (int(m.group(1)), int(m.group(2))) != want:
-            raise TargetError(f"console probe answered {out[:80]!r}, expected 'sink {want[0]} {want[1]}'; "
-                              f"{t.diagnostics()}")
-        return dt
-    finally:
-        t.close()
+    return uart_sink(elf, data, timeout, transport=QemuXtTransport, link="console")
 
 
 class QemuXtTarget(QemuTarget):
