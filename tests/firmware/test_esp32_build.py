@@ -71,3 +71,17 @@ def test_models_are_in_the_image_default_first(esp32):
         syms = subprocess.run([nm, str(artefact("esp32", "elf", build=False))], capture_output=True, text=True).stdout
         for name in cards:
             assert f"g_{name}_model" in syms
+
+
+def test_no_stubbed_mbedtls_code_is_reachable(esp32):
+    """The mbedtls component is a stub (device/idf_stubs/mbedtls: IDF v6.2's mbedtls is not
+    reachable): nothing the firmware keeps may call into it, so the linked app has no psa_* or
+    mbedtls_* symbol left after --gc-sections."""
+    from imuad.build.drivers import xtensa_toolchain_bin
+    nm = xtensa_toolchain_bin() / "xtensa-esp32-elf-nm"
+    elf = esp32 / "imuad_device.elf"
+    syms = subprocess.run([str(nm), str(elf)], capture_output=True, text=True, timeout=120, check=True).stdout
+    names = [line.split()[-1] for line in syms.splitlines() if line.strip()]
+    assert len(names) > 1000, f"{elf}: nm listed only {len(names)} symbols"
+    leaked = [n for n in names if n.startswith(("psa_", "mbedtls_"))]
+    assert not leaked, f"stubbed mbedtls/PSA code reachable from the app: {leaked[:10]}"

@@ -161,10 +161,11 @@ EOF
               -o "APT::Sandbox::User=root")
   log "fetch: Debian $SUITE from $mirror with a private apt configuration ($A)"
   run apt-get "${opts[@]}" update
-  (cd "$DEBS" && run apt-get "${opts[@]}" download "$GCC_PKG" binutils-source)
+  # newlib-source: only for the one header the vendored fork lacks (prep, sys/config.h)
+  (cd "$DEBS" && run apt-get "${opts[@]}" download "$GCC_PKG" binutils-source newlib-source)
   rm -rf "$DEBS/root"; mkdir -p "$DEBS/root"
   local deb
-  for deb in "$DEBS/${GCC_PKG}_"*.deb "$DEBS"/binutils-source_*.deb; do
+  for deb in "$DEBS/${GCC_PKG}_"*.deb "$DEBS"/binutils-source_*.deb "$DEBS"/newlib-source_*.deb; do
     log "fetch: $(basename "$deb") sha256 $(sha256sum "$deb" | cut -c1-64)"
     run dpkg -x "$deb" "$DEBS/root"
   done
@@ -240,6 +241,23 @@ prep() {
   # xtensa-esp-elf); ours is xtensa-esp32-elf
   sed -i 's/^  \*-esp-\*)$/  *-esp-* | *-esp32-*)/' "$S/newlib-esp/newlib/configure.host"
   grep -q -- '-esp32-\*)' "$S/newlib-esp/newlib/configure.host" || die "newlib configure.host: esp triplet edit did not apply"
+  # The vendored fork lacks newlib/libc/include/sys/config.h (every libc/libm file includes it
+  # through _ansi.h). The fork's file is upstream's plus one Espressif block (checked against the
+  # GCC 12 tarball's installed header: identical to upstream 4.5's with the block added): take
+  # upstream's from Debian's newlib-source and add the block where the fork has it.
+  local cfg="$S/newlib-esp/newlib/libc/include/sys/config.h"
+  if [ ! -f "$cfg" ]; then
+    local ntar
+    ntar="$(ls "$R"/usr/src/newlib/newlib-*.tar.* /usr/src/newlib/newlib-*.tar.* 2>/dev/null | head -1)"
+    [ -n "$ntar" ] || die "newlib: sys/config.h is missing from $NEWLIB_SRC and no newlib-source tarball was found (run the fetch stage, or apt-get install newlib-source)"
+    log "prep: newlib sys/config.h from $(basename "$ntar") + the fork's Espressif block"
+    tar -xOf "$ntar" --wildcards '*/newlib/libc/include/sys/config.h' | awk '
+      /^\/\* This block should be kept in sync with GCC.s limits.h/ && !done {
+        print "/* Espressif-specific */"; print "#define __BUFSIZ__ 128"; print "#define __DYNAMIC_REENT__"
+        print "#define _REENT_SMALL"; print "/* ~Espressif-specific */"; print ""; done = 1 }
+      { print }
+      END { if (!done) exit 1 }' > "$cfg" || die "newlib: could not place the Espressif block in sys/config.h"
+  fi
   # _getentropy_r() (libc/reent/getentropyr.c) calls _getentropy() with no declaration in scope:
   # a warning up to GCC 13, an error with GCC 14. Upstream newlib 4.5 declares it in sys/unistd.h.
   if ! grep -q '_getentropy (void \*, size_t)' "$S/newlib-esp/newlib/libc/include/sys/unistd.h"; then
