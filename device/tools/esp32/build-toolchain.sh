@@ -112,6 +112,7 @@ die() { echo "build-toolchain: $*" >&2; exit 1; }
 # Flags for the target libraries (libgcc, libstdc++, newlib). -mlongcalls matters on the ESP32:
 # flash code (0x400Dxxxx) calling IRAM/ROM can be out of CALL8 range.
 TFLAGS="-Os -mlongcalls -ffunction-sections -fdata-sections"
+TDEFS="-D_POSIX_READER_WRITER_LOCKS"   # as ESP-IDF compiles (see gcclibs)
 
 HOST_DEPS=(libgmp-dev libmpfr-dev libmpc-dev libisl-dev libzstd-dev zlib1g-dev texinfo flex bison
            autoconf2.69 automake xz-utils make gcc g++ patch)
@@ -325,7 +326,7 @@ gcc_configure() {
     "${extra[@]}" \
     --with-pkgversion="imuad-debian-gcc-$GCC_VER+xtensa-overlays-esp32" \
     CFLAGS="-O2" CXXFLAGS="-O2" \
-    CFLAGS_FOR_TARGET="$TFLAGS" CXXFLAGS_FOR_TARGET="$TFLAGS"
+    CFLAGS_FOR_TARGET="$TFLAGS $TDEFS" CXXFLAGS_FOR_TARGET="$TFLAGS $TDEFS"
 }
 
 gcc1() {   # the compiler proper (cc1, cc1plus, driver, lto)
@@ -353,9 +354,14 @@ newlib() {
 gcclibs() {  # libgcc + libstdc++ (+ libsupc++) against the installed newlib
   cd "$B/gcc"
   rm -rf "$B/gcc/$TARGET/libgcc" "$B/gcc/$TARGET/libstdc++-v3"   # from scratch if newlib changed
-  runlog make-libgcc.log "${NICE[@]}" make -j"$JOBS" all-target-libgcc
+  # GCC 14's libgcc (unwind-dw2-fde.c via gthr-posix.h) uses pthread_rwlock_t, which newlib's
+  # sys/_pthreadtypes.h declares only under _POSIX_READER_WRITER_LOCKS; ESP-IDF defines it for
+  # every file it compiles (components/pthread: rwlocks are implemented there), so the target
+  # libraries are built with it too. Passed here as well as at configure, so a resumed build has it.
+  local tl=(CFLAGS_FOR_TARGET="$TFLAGS $TDEFS" CXXFLAGS_FOR_TARGET="$TFLAGS $TDEFS")
+  runlog make-libgcc.log "${NICE[@]}" make -j"$JOBS" "${tl[@]}" all-target-libgcc
   runlog install-libgcc.log make install-target-libgcc
-  runlog make-libstdcxx.log "${NICE[@]}" make -j"$JOBS" all-target-libstdc++-v3
+  runlog make-libstdcxx.log "${NICE[@]}" make -j"$JOBS" "${tl[@]}" all-target-libstdc++-v3
   runlog install-libstdcxx.log make install-target-libstdc++-v3
 }
 
