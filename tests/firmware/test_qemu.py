@@ -33,15 +33,11 @@ def _target(name: str, **kw):
     return QemuTarget(name, **kw)
 
 
-def _counts(n_windows: int = 40):
-    return noise_counts(MODEL, n_windows)
-
-
 def test_instruction_counts_stable_and_repeatable_over_semihost_rx(qemu):
     """The fast host->device channel (FIFO + semihosting SYS_READ) gives the UART's outputs, and
     per-window instruction counts (SysTick ticks of 40) are stable within a run and repeat to
     within 1 tick between runs (how many bytes one read returns shifts the tick phase)."""
-    counts = _counts()
+    counts = noise_counts(MODEL)
     runs = []
     for rx in ("uart", "semihost", "semihost"):
         with ReplaySession.open(_target(qemu, rx=rx)) as s:
@@ -100,7 +96,7 @@ def test_broken_firmware_fails_fast_with_message(qemu, firmware, windows, timeou
     target = _target(qemu, firmware=firmware, hello_timeout=timeouts[0], idle_timeout=timeouts[1])
     with ReplaySession.open(target) as session:
         with pytest.raises(ImuadError, match=why):
-            session.replay(_counts(windows), model="synth")
+            session.replay(noise_counts(MODEL, windows), model="synth")
     assert time.monotonic() - t0 < 30
 
 

@@ -36,15 +36,11 @@ def _target(name: str, **kw):
     return QemuXtTarget(name, **kw)
 
 
-def _counts(n_windows: int = 40):
-    return noise_counts(MODEL, n_windows)
-
-
 def test_instruction_counts_exact_and_repeatable(xt):
     """The icount build reports CCOUNT (= instructions under -icount shift=0, 1 GHz core) per
     inference: identical whatever the input channel and its timing; the standard build's ticks
     of 40 agree with it, and the semihosting rx channel gives the console's outputs."""
-    counts = _counts()
+    counts = noise_counts(MODEL)
     runs = {}
     for firmware, rx in (("icount", "uart"), ("icount", "semihost"), ("firmware", "uart")):
         with ReplaySession.open(_target(xt, firmware=firmware, rx=rx)) as s:
@@ -101,7 +97,7 @@ def test_broken_firmware_fails_fast_with_message(xt, firmware, windows, timeouts
     t0 = time.monotonic()
     target = _target(xt, firmware=firmware, hello_timeout=timeouts[0], idle_timeout=timeouts[1])
     with ReplaySession.open(target) as session, pytest.raises(ImuadError, match=why):
-        session.replay(_counts(windows), model="synth")
+        session.replay(noise_counts(MODEL, windows), model="synth")
     assert time.monotonic() - t0 < 30
 
 

@@ -260,6 +260,7 @@ class QemuTarget(Target):
     hello_timeout = 20.0
     idle_timeout = 30.0
     max_inflight_chunks = 4
+    transport_class: type[QemuTransport] = QemuTransport  # the board's byte link (esp32-qemu: its console)
     board = "QEMU mps2-an386 Cortex-M4F"
     instr_per_tick = INSTR_PER_TICK
     clock_hz = 1_000_000_000      # -icount shift=0: one instruction per ns of virtual time
@@ -300,7 +301,7 @@ class QemuTarget(Target):
         if not ok:
             raise ImuadError(f"target '{self.name}' unavailable: {why}")
         try:
-            self.last_transport = QemuTransport(self.executable(), rx=self.rx)
+            self.last_transport = self.transport_class(self.executable(), rx=self.rx)
         except TargetError as exc:
             raise ImuadError(f"target '{self.name}': {exc}") from exc
         return self.last_transport

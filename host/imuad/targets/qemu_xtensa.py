@@ -26,7 +26,6 @@ from pathlib import Path
 from ..build import TARGETS, artefact, missing_tools
 from ..build.drivers import xtensa_toolchain_bin
 from ..errors import ImuadError
-from .base import TargetError, Transport
 from .qemu import QemuTarget, QemuTransport, uart_sink
 
 INSTR_PER_TICK = 40           # CCOUNT (1 GHz core clock, 1 instruction per ns) / 40
@@ -100,6 +99,7 @@ class QemuXtTarget(QemuTarget):
     ram_budget = 320 * 1024         # DRAM (IRAM, 128 KiB, holds only the vectors)
     text_sections = (".iram.vectors", ".iram.text", ".flash.text", ".flash.rodata")
     stack_sections = (".stack", ".fault_stack")
+    transport_class = QemuXtTransport
 
     def __init__(self, target: str = "qemu-xt", elf: str | Path | None = None, firmware: str = "firmware",
                  hello_timeout: float | None = None, idle_timeout: float | None = None,
@@ -131,13 +131,3 @@ class QemuXtTarget(QemuTarget):
         elif os.environ.get("IMUAD_QEMU_XTENSA") and qemu_binary(build=False) is None:
             return False, f"IMUAD_QEMU_XTENSA={os.environ['IMUAD_QEMU_XTENSA']} does not exist"
         return True, ""
-
-    def open(self) -> Transport:
-        ok, why = self.available()
-        if not ok:
-            raise ImuadError(f"target '{self.name}' unavailable: {why}")
-        try:
-            self.last_transport = QemuXtTransport(self.executable(), rx=self.rx)
-        except TargetError as exc:
-            raise ImuadError(f"target '{self.name}': {exc}") from exc
-        return self.last_transport
