@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImuadError
+from ..training.names import NORMAL_ONLY
 from ..fileio import write_atomic, write_json
 from ..contracts.preprocess import Preprocess
 from ..contracts.score import Score
@@ -111,9 +112,12 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
     norm = run.normalizer
     model = run.model
     train_x = splits["train"].X
-    if kind == "recon_error" and (splits["train"].y == 0).any():
-        train_x = train_x[splits["train"].y == 0]  # the AE saw normal windows only
+    if arch in NORMAL_ONLY and (splits["train"].y == 0).any():
+        train_x = train_x[splits["train"].y == 0]  # normal-only models saw normal windows only
     x_rep = representative(norm.apply(train_x), seed=int(cfg.get("seed", 0)))
+    from ..training.zoo import range_probes
+    probes = range_probes(arch, x_rep.shape[1], x_rep.shape[2], len(x_rep) // 4, seed=int(cfg.get("seed", 0)))
+    x_rep = np.concatenate([x_rep, probes.astype(x_rep.dtype)]) if len(probes) else x_rep
 
     tfl = convert_int8(model, x_rep, per_tensor_dense)
     label = f"{run.dir}/{TFLITE_NAME}"

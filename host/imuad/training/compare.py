@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ImuadError
 from .evaluate import fmt
-from .names import ARCHITECTURES, DEEP
+from .names import ARCHITECTURES, DEEP, NORMAL_ONLY
 
 # zoo rows: "classical" expands into its sklearn variants (host-only baselines)
 DEFAULT_ENTRIES = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",
@@ -103,7 +103,7 @@ def run_zoo(data: str | Path, out: str | Path, entries: tuple[str, ...] = DEFAUL
                         "params": cfg["params"], "macs": cfg["macs"], "train_seconds": cfg["train_seconds"],
                         "epochs_run": cfg["train_config"].get("epochs_run"), "split": cfg.get("split"),
                         "n_anomaly_windows": cfg.get("n_anomaly_windows"), "warnings": cfg.get("warnings", []),
-                        "supervised": arch not in ("autoencoder",) and hp.get("variant") != "iforest"})
+                        "supervised": arch not in NORMAL_ONLY and hp.get("variant") != "iforest"})
         except ImuadError as exc:
             row["error"] = plain(str(exc))
         except Exception as exc:  # keep the other rows; the whole message is printed and stored

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 ARCHITECTURES: tuple[str, ...] = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",
-                                  "classical")
+                                  "spectral_gauss", "classical")
 SUPERVISED = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer")
-DEEP = SUPERVISED + ("autoencoder",)
+#: trained on normal windows only (labels, where present, pick those windows and evaluate)
+NORMAL_ONLY = ("autoencoder", "spectral_gauss")
+DEEP = SUPERVISED + NORMAL_ONLY

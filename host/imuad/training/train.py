@@ -32,6 +32,7 @@ from ..errors import ImuadError
 from ..fileio import replace_dir
 from . import evaluate as ev
 from .run import RUN_JSON, model_filename, model_scores
+from .names import NORMAL_ONLY
 from .zoo import (ARCHITECTURES, OUTPUT_MEANING, SUPERVISED, adapt_model, build_model, check_window, count_macs,
                   score_kind)
 
@@ -62,6 +63,8 @@ def _fit_deep(arch: str, model, data: dict[str, tuple[np.ndarray, np.ndarray]], 
               batch_size: int, patience: int, learning_rate: float, seed: int, verbose: int):
     import keras
     (Xtr, ytr), (Xva, yva) = data["train"], data["val"]
+    if arch == "spectral_gauss":  # frozen: adapt_model fitted its normal statistics, nothing to train
+        return {}, {"epochs_run": 0, "fit": "mean and std of the normal train windows' spectral shape"}
     opt = keras.optimizers.Adam(learning_rate)
     if arch == "autoencoder":
         # normal windows only: the model learns what "normal" looks like
@@ -153,7 +156,7 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
 
         model = build_model(arch, window, rec.n_channels, seed, **hp)
         if arch != "classical":
-            adapt_model(arch, model, data["train"][0])
+            adapt_model(arch, model, *data["train"])
         print(f"[{tag}] {describe_plan(plan, window, hop)}", flush=True)
         print(f"[{tag}] {rec.path.name}: windows train {len(sets['train'])} val {len(sets['val'])} "
               f"test {len(sets['test'])} (anomalous {int(sets['train'].y.sum())} / {int(sets['val'].y.sum())} / "
@@ -192,7 +195,7 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
             "train_config": {"epochs": int(epochs), "batch_size": int(batch_size), "patience": int(patience),
                              "learning_rate": float(learning_rate), "optimizer": "adam", "hp": hp,
                              "class_weights": class_weights(sets["train"].y) if arch in SUPERVISED else None,
-                             "autoencoder_trained_on": "normal train windows" if arch == "autoencoder" else None,
+                             "trained_on": "normal train windows" if arch in NORMAL_ONLY else "train windows",
                              **fit_info, "tensorflow": tf.__version__, "python": platform.python_version()},
             "threshold": threshold, "threshold_split": "val", "params": params, "macs": count_macs(model),
             "train_seconds": round(train_seconds, 2),

@@ -24,6 +24,7 @@ from .names import ARCHITECTURES, DEEP, SUPERVISED  # noqa: F401  (re-exported)
 # what the score means, per architecture (goes to run.json and the model card)
 OUTPUT_MEANING = {a: "anomaly probability (sigmoid)" for a in SUPERVISED}
 OUTPUT_MEANING["autoencoder"] = "reconstruction of the normalised input (score = MSE)"
+OUTPUT_MEANING["spectral_gauss"] = "mean squared z-score of the spectral shape against normal windows"
 OUTPUT_MEANING["classical"] = "anomaly probability (logistic regression) or -IsolationForest score"
 
 
@@ -103,6 +104,19 @@ class FixedReshape(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="imuad")
+class L2Normalize(layers.Layer):
+    """Unit L2 norm over the last axis: converts to one L2_NORMALIZATION op (int8 output of
+    scale 1/128), where keras.layers.UnitNormalization leaves a SUM/RSQRT/MUL chain."""
+
+    def call(self, x):
+        import tensorflow as tf
+        return tf.math.l2_normalize(x, axis=-1, epsilon=1e-12)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="imuad")
 class UnrolledGRU(layers.Layer):
     """keras.layers.GRU(unroll=True, reset_after=True) math, written out step by step.
 
@@ -142,7 +156,7 @@ class UnrolledGRU(layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-CUSTOM_OBJECTS = {"PositionEmbedding": PositionEmbedding, "SelfAttention": SelfAttention,
+CUSTOM_OBJECTS = {"PositionEmbedding": PositionEmbedding, "L2Normalize": L2Normalize, "SelfAttention": SelfAttention,
                   "UnrolledGRU": UnrolledGRU, "FixedReshape": FixedReshape}
 
 
@@ -349,14 +363,112 @@ def adapt_spectral(model, x_train: np.ndarray) -> np.ndarray:
     return gains
 
 
-def adapt_model(arch: str, model, x_train: np.ndarray) -> None:
-    """Data-dependent, frozen parts of an architecture, fitted on the normalised train windows."""
+#: a shape feature contributes at most CAP^2 to the distance (in standard deviations): one wild
+#: band cannot outvote the rest, and the int8 tensors after the normal statistics have a fixed range
+CAP = 6.0
+
+
+def build_spectral_gauss(window: int, channels: int, frame: int | None = None, frame_hop: int | None = None,
+                         bands: int = 12):
+    """Normal-only and amplitude invariant: the distance of a window's spectral shape from the
+    normal ones, all frozen (no gradient training; `adapt_spectral_gauss` fits it).
+
+    The spectral front end of `build_spectral` (DFT bins -> log-spaced bands, MEAN over frames),
+    without its DC pair; per axis the band vector is scaled to unit L2 norm (L2_NORMALIZATION),
+    so a louder or quieter machine, another mounting gain or sensor range gives the same
+    features and only a change of spectral shape moves them. A diagonal Gaussian of the normal
+    train windows scores it: z = (f - mean) / std as two FULLY_CONNECTED with fused RELU6 (the
+    positive and negative parts, capped at CAP = 6 std), squared (MUL), averaged
+    (FULLY_CONNECTED): output = mean(min(|z|, 6)^2). Score kind class_prob: the output is the
+    score, higher = farther from normal. ~45 k MACs at W=128, C=3."""
+    p = spectral_plan(window, frame, frame_hop, bands)
+    n_filt, nb = 2 + PHASES * len(p["bins"]), max(1, p["n_bands"])
+    n_feat = channels * nb
+    inp = keras.Input((window, channels), name="window")
+    x = FixedReshape((window, channels, 1), name="axes")(inp)
+    x = layers.Conv2D(n_filt, (p["frame"], 1), strides=(p["frame_hop"], 1), activation="relu", use_bias=False,
+                      trainable=False, name="dft")(x)                                  # [T, C, n_filt]
+    x = layers.Conv2D(nb, 1, use_bias=False, trainable=False, name="bands")(x)         # [T, C, bands]
+    x = FixedReshape((p["frames"], n_feat), name="frames")(x)
+    x = layers.GlobalAveragePooling1D(name="spectrum")(x)
+    x = FixedReshape((channels, nb), name="per_axis")(x)
+    x = L2Normalize(name="shape")(x)
+    f = FixedReshape((n_feat,), name="features")(x)
+    zp = layers.Dense(n_feat, activation="relu6", trainable=False, name="z_pos")(f)
+    zn = layers.Dense(n_feat, activation="relu6", trainable=False, name="z_neg")(f)
+    z = layers.Concatenate(name="z")([zp, zn])
+    x = layers.Multiply(name="z2")([z, z])
+    out = layers.Dense(1, trainable=False, name="distance")(x)
+    model = keras.Model(inp, out, name="spectral_gauss")
+    model.get_layer("dft").set_weights([dft_kernel(p["frame"], p["bins"])])
+    # band energy = the sum of its bins' magnitudes (not their mean): the shape says where the
+    # vibration's energy is, whatever the band widths
+    bk = (band_kernel(p)[..., 2:] > 0).astype(np.float32) if p["n_bands"] else np.ones((1, 1, n_filt, 1), np.float32)
+    model.get_layer("bands").set_weights([bk.astype(np.float32)])
+    set_normal_statistics(model, np.zeros(n_feat), np.ones(n_feat))
+    model.get_layer("distance").set_weights([np.full((2 * n_feat, 1), 1.0 / n_feat, np.float32),
+                                             np.zeros(1, np.float32)])
+    return model
+
+
+def set_normal_statistics(model, mean: np.ndarray, std: np.ndarray) -> None:
+    """z_pos = relu6((f - mean) / std), z_neg = relu6((mean - f) / std)."""
+    w, b = np.diag(1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)
+    model.get_layer("z_pos").set_weights([w, b])
+    model.get_layer("z_neg").set_weights([-w, -b])
+
+
+def adapt_spectral_gauss(model, x_normal: np.ndarray) -> dict[str, np.ndarray]:
+    """Fit the normal-only model on normal train windows: DFT gains (as `adapt_spectral`), then
+    the mean and standard deviation of each shape feature; a std below a tenth of the median
+    is raised to it, so a feature that never moves in training cannot dominate the distance."""
+    if len(x_normal) == 0:
+        raise ImuadError("spectral_gauss: the train split has no normal windows")
+    adapt_spectral(model, x_normal)
+    feats = keras.Model(model.input, model.get_layer("features").output)
+    f = np.asarray(feats.predict(np.asarray(x_normal, np.float32), batch_size=256, verbose=0), np.float64)
+    mean, std = f.mean(axis=0), f.std(axis=0)
+    std = np.maximum(std, max(0.1 * float(np.median(std)), 1e-4))
+    set_normal_statistics(model, mean, std)
+    return {"mean": mean, "std": std}
+
+
+def range_probes(arch: str, window: int, channels: int, n: int, seed: int = 0) -> np.ndarray:
+    """Label-free calibration windows far from any machine's normal spectral shape (single tones
+    at random frequencies, white noise, impulse trains), added to the normal windows when a
+    normal-only model is quantized: the int8 ranges of its distance then reach the capped
+    maximum, so anomalies are not clipped to the largest normal score. Empty for other archs."""
+    if arch != "spectral_gauss" or n <= 0:
+        return np.zeros((0, window, channels), np.float32)
+    rng = np.random.default_rng(seed)
+    t = np.arange(window)
+    out = np.zeros((n, window, channels), np.float32)
+    for i in range(n):
+        for c in range(channels):
+            kind = (i + c) % 3
+            if kind == 0:
+                x = np.sin(2 * np.pi * rng.uniform(0.0, 0.5) * t + rng.uniform(0, 2 * np.pi))
+            elif kind == 1:
+                x = rng.standard_normal(window)
+            else:
+                x = np.zeros(window)
+                x[rng.integers(0, window, size=int(rng.integers(1, 5)))] = 3.0
+            out[i, :, c] = x * rng.uniform(0.5, 3.0)
+    return out
+
+
+def adapt_model(arch: str, model, x_train: np.ndarray, y_train: np.ndarray | None = None) -> None:
+    """Data-dependent, frozen parts of an architecture, fitted on the normalised train windows
+    (normal-only architectures on the normal ones: labels pick them, nothing else)."""
     if arch == "spectral":
         adapt_spectral(model, x_train)
+    elif arch == "spectral_gauss":
+        adapt_spectral_gauss(model, x_train if y_train is None else x_train[np.asarray(y_train) == 0])
 
 
 _BUILDERS = {"cnn": build_cnn, "cnn_lstm": build_cnn_lstm, "cnn_gru": build_cnn_gru,
-             "transformer": build_transformer, "autoencoder": build_autoencoder, "spectral": build_spectral}
+             "transformer": build_transformer, "autoencoder": build_autoencoder, "spectral": build_spectral,
+             "spectral_gauss": build_spectral_gauss}
 
 
 def window_rule(arch: str, hp: dict[str, Any] | None = None) -> tuple[int, int]:
@@ -370,6 +482,8 @@ def window_rule(arch: str, hp: dict[str, Any] | None = None) -> tuple[int, int]:
         return 4, 4                 # two stride-2 encoder steps undone by two pixel shuffles
     if arch == "classical":
         return 2, 1                 # a spectrum needs >= 2 samples
+    if arch == "spectral_gauss":
+        return 4, 1                 # a spectral shape needs >= 2 bins
     return 1, 1
 
 
