@@ -137,12 +137,12 @@ def test_config_encodes_only_valid_c5_settings(on, off, k, n):
 
 
 def test_model_frame_layouts():
-    """C7: MODEL_BEGIN is 182 bytes, field by field; MODEL_CHUNK = offset + bytes; MODEL_ACK = u32;
+    """C7: MODEL_BEGIN is 183 bytes, field by field; MODEL_CHUNK = offset + bytes; MODEL_ACK = u32;
     DEVICE_INFO carries model_slot_bytes last (107 bytes; a 103-byte one reads as slot 0)."""
     m = P.ModelBegin(0x01020304, bytes(range(32)), "ad01", 640, 320, 2, 640, 5008, (-1, 2), (3, 4), 16, -128, 2, 0,
-                     5, 6, 7, 8, 100, 90, 2, 3)
+                     5, 6, 7, 8, 100, 90, 2, 3, 1)
     raw = m.encode()
-    assert len(raw) == 182
+    assert len(raw) == 183 and raw[182] == 1 and P.ModelBegin.decode(raw) == m
     assert raw[:4] == b"\x04\x03\x02\x01" and raw[4:36] == bytes(range(32)) and raw[36:68] == b"ad01".ljust(32, b"\0")
     assert struct.unpack_from("<HHBHI", raw, 68) == (640, 320, 2, 640, 5008)
     assert struct.unpack_from("<8i8iii", raw, 79) == (-1, 2, 0, 0, 0, 0, 0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 16, -128)

@@ -8,8 +8,8 @@ import pytest
 from imuad.deploy.quantize import convert_int8
 from imuad.training.zoo import build_model
 
-ALLOWED = {"ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "LOGISTIC",
-           "MAX_POOL_2D", "MEAN", "MUL", "RESHAPE", "SOFTMAX", "STRIDED_SLICE", "SUB", "TANH"}
+ALLOWED = {"ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "L2_NORMALIZATION",
+           "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "RESHAPE", "SOFTMAX", "STRIDED_SLICE", "SUB", "TANH"}
 
 # the spectral model uses only the default cnn's ops plus CONCATENATION (a copy): no new kernel to
 # prove bit-exact between TFLM reference, CMSIS-NN and ESP-NN
@@ -18,7 +18,8 @@ SPECTRAL_OPS = {"CONCATENATION", "CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED", "L
 
 
 @pytest.mark.parametrize("arch, window", [("spectral", 128), ("cnn", 128), ("cnn_gru", 128), ("transformer", 128),
-                                          ("autoencoder", 128), ("spectral", 4), ("cnn", 4)])
+                                          ("autoencoder", 128), ("spectral", 4), ("cnn", 4),
+                                          ("spectral_gauss", 128), ("spectral_gauss", 4)])
 def test_int8_conversion_runs_on_tflm(arch, window):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     import tensorflow as tf

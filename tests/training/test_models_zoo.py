@@ -19,6 +19,8 @@ def test_deep_models_build_and_predict(arch):
     out = np.asarray(m(x))
     if arch == "autoencoder":
         assert out.shape == (2, 128, 3)
+    elif arch == "spectral_gauss":  # a distance: mean of capped squared z-scores
+        assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 36))
     else:
         assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
     assert not any(isinstance(layer, FORBIDDEN) for layer in m.layers)
@@ -59,7 +61,8 @@ def test_same_seed_same_weights():
 
 
 def test_unknown_arch_and_entries():
-    assert set(ARCHITECTURES) == {"spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder", "classical"}
+    assert set(ARCHITECTURES) == {"spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",
+                                  "spectral_gauss", "classical"}
     with pytest.raises(ImuadError):
         build_model("mlp", 128, 3)
     assert parse_entry("classical:iforest") == ("classical", {"variant": "iforest"})

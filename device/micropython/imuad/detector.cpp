@@ -125,6 +125,7 @@ int imuad_mp_impl_init(void* impl_mem, const imuad_mp_params_t* p, const uint8_t
   }
   s.preprocess.shift = p->shift;
   s.preprocess.input_zero_point = p->input_zero_point;
+  s.preprocess.kind = p->preprocess_kind == 1 ? imuad::PreprocessKind::kWindowRms : imuad::PreprocessKind::kAffine;
   s.score.kind = p->score_kind == 2 ? imuad::ScoreKind::kReconError : imuad::ScoreKind::kClassProb;
   s.score.output_index = p->output_index;
   s.score.output_zero_point = p->output_zero_point;

@@ -27,6 +27,7 @@ typedef struct {
     int32_t multiplier[IMUAD_MP_MAX_CHANNELS];
     int32_t shift;
     int32_t input_zero_point;
+    int preprocess_kind;  // 0 affine_int, 1 window_int (imuad::PreprocessKind)
     int score_kind;  // 1 class_prob, 2 recon_error (imuad::ScoreKind)
     int32_t output_index, in_mult, out_mult, score_shift;
     int32_t output_zero_point;

@@ -2,7 +2,8 @@
 //
 //   d = imuad.Detector(model_bytes, window=128, hop=64, channels=3,
 //                      threshold_on=63, threshold_off=60, k=2, n=3,
-//                      preprocess=(offsets, multipliers, shift, input_zero_point),
+//                      preprocess=(offsets, multipliers, shift, input_zero_point[, kind]),
+//                          kind "affine_int" (default) or "window_int" (offsets = RMS floors)
 //                      score=("class_prob", output_index) | ("recon_error", in_mult, out_mult, shift),
 //                      output_zero_point=None, arena_size=None)
 //   d = imuad.Detector.from_card(model_bytes, card_dict)      # card = models/<name>/model_card.json
@@ -137,9 +138,10 @@ static size_t measure_arena(const imuad_mp_params_t *params, const mp_buffer_inf
         }
         gc_free(tmp);
         if (code == IMUAD_MP_OK) {
-            // arena_used_bytes() misses some of what Prepare needs at another base address: add
-            // the margin the model cards use (25 %, at least 1 KB).
-            return ALIGN_UP(used + (used / 4 > 1024 ? used / 4 : 1024));
+            // arena_used_bytes() misses what TFLM's memory planner needs while it plans (its
+            // scratch grows with the number of tensors) and what Prepare needs at another base
+            // address: 25 % and at least 2 KB more.
+            return ALIGN_UP(used + (used / 4 > 2048 ? used / 4 : 2048));
         }
         if (code != IMUAD_MP_ERR_ARENA) {
             raise_status(code, msg);
@@ -198,8 +200,17 @@ static void parse_preprocess(mp_obj_t pre, imuad_mp_params_t *p) {
     size_t n;
     mp_obj_t *items;
     get_items(pre, "preprocess", &n, &items);
-    if (n != 4) {
-        mp_raise_ValueError(MP_ERROR_TEXT("preprocess must be (offsets, multipliers, shift, input_zero_point)"));
+    if (n != 4 && n != 5) {
+        mp_raise_ValueError(MP_ERROR_TEXT("preprocess must be (offsets, multipliers, shift, input_zero_point[, kind])"));
+    }
+    p->preprocess_kind = 0;
+    if (n == 5) {
+        const char *kind = mp_obj_is_str(items[4]) ? mp_obj_str_get_str(items[4]) : "";
+        if (strcmp(kind, "window_int") == 0) {
+            p->preprocess_kind = 1;
+        } else if (strcmp(kind, "affine_int") != 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("preprocess kind must be 'affine_int' or 'window_int'"));
+        }
     }
     size_t no, nm;
     mp_obj_t *off, *mul;
@@ -321,11 +332,14 @@ static mp_obj_t detector_from_card(size_t n_args, const mp_obj_t *args) {
     parse_decision(card_get(dec, "decision", MP_QSTR_threshold_on), card_get(dec, "decision", MP_QSTR_threshold_off),
         card_get(dec, "decision", MP_QSTR_k), card_get(dec, "decision", MP_QSTR_n), &p);
     mp_obj_t pre = card_get(card, "card", MP_QSTR_preprocessing);
-    mp_obj_t pre_t[4] = {card_get(pre, "preprocessing", MP_QSTR_offset),
+    mp_obj_t pre_kind = card_get(pre, "preprocessing", MP_QSTR_kind);
+    const bool window_int = mp_obj_is_str(pre_kind) && strcmp(mp_obj_str_get_str(pre_kind), "window_int") == 0;
+    mp_obj_t pre_t[5] = {card_get(pre, "preprocessing", window_int ? MP_QSTR_min_rms : MP_QSTR_offset),
                          card_get(pre, "preprocessing", MP_QSTR_multiplier),
                          card_get(pre, "preprocessing", MP_QSTR_shift),
-                         card_get(pre, "preprocessing", MP_QSTR_input_zero_point)};
-    parse_preprocess(mp_obj_new_tuple(4, pre_t), &p);
+                         card_get(pre, "preprocessing", MP_QSTR_input_zero_point),
+                         window_int ? pre_kind : MP_OBJ_NEW_QSTR(MP_QSTR_affine_int)};
+    parse_preprocess(mp_obj_new_tuple(5, pre_t), &p);
     mp_obj_t sc = card_get(card, "card", MP_QSTR_score);
     mp_obj_t kind = card_get(sc, "score", MP_QSTR_kind);
     mp_obj_t score_t[4];

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ..errors import ImuadError
 from .decision import Decision, DecisionError, check_decision
-from .preprocess import SHIFT_RANGE, Preprocess
+from .preprocess import SHIFT_RANGE, WINDOW_INT_MAX_SHIFT, WINDOW_INT_MAX_W, Preprocess
 from .score import KINDS as SCORE_KINDS
 from .score import Score
 from .windows import LABEL_RULE, SPLIT_MODES
@@ -32,7 +32,7 @@ CARD_KEYS = ("schema", "name", "architecture", "dataset", "sample_rate_hz", "win
 MAX_CHANNELS = 8            # imuad::kMaxChannels
 MAX_NAME = 32               # DEVICE_INFO model_name
 MAX_TFLITE_BYTES = 1 << 20  # the largest model any target holds (ESP32 `models` partition slot)
-PREPROCESSING_KINDS = ("affine_int", "none")
+PREPROCESSING_KINDS = ("affine_int", "window_int", "none")
 INT32 = (-2**31, 2**31 - 1)
 
 CXX_KEYWORDS = frozenset("""alignas alignof and and_eq asm auto bitand bitor bool break case catch char
@@ -188,6 +188,15 @@ class ModelCard:
         if kind == "affine_int":
             pre = Preprocess(p.ints("offset", C, *INT32), p.ints("multiplier", C, 1, INT32[1]),
                              p.int("shift", *SHIFT_RANGE), p.int("input_zero_point", -128, 127))
+            p.num("input_scale")
+            if pre.input_zero_point != inp.zero_point:
+                raise p.fail("input_zero_point", f"is {pre.input_zero_point}, the input tensor's is {inp.zero_point}")
+        elif kind == "window_int":
+            if window > WINDOW_INT_MAX_W:
+                raise f.fail("window", f"is {window}; window_int preprocessing takes at most {WINDOW_INT_MAX_W} samples")
+            pre = Preprocess(p.ints("min_rms", C, 1, 65535), p.ints("multiplier", C, 1, INT32[1]),
+                             p.int("shift", 1, WINDOW_INT_MAX_SHIFT), p.int("input_zero_point", -128, 127),
+                             "window_int")
             p.num("input_scale")
             if pre.input_zero_point != inp.zero_point:
                 raise p.fail("input_zero_point", f"is {pre.input_zero_point}, the input tensor's is {inp.zero_point}")

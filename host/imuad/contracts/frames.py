@@ -331,7 +331,7 @@ class ModelBegin:
     holds besides the flatbuffer (C2-C5 constants of the card). Answered with MODEL_ACK(0), or
     ERROR(MODEL) / ERROR(ARENA) when the device cannot take it."""
     TYPE: ClassVar[int] = MODEL_BEGIN
-    FMT: ClassVar[str] = "<I32s32sHHBHI8i8iiiBiiiiiiiBB"
+    FMT: ClassVar[str] = "<I32s32sHHBHI8i8iiiBiiiiiiiBBB"
     size: int = 0
     sha256: bytes = bytes(32)
     name: str = ""
@@ -354,6 +354,7 @@ class ModelBegin:
     threshold_off: int = 0
     k: int = 1
     n: int = 1
+    preprocess_kind: int = 0            # C3: 0 affine_int, 1 window_int (offset = RMS floors)
 
     def encode(self) -> bytes:
         name = self.name.encode("utf-8")
@@ -369,7 +370,7 @@ class ModelBegin:
                                self.n_outputs, self.arena_bytes, *self.offset, *pad, *self.multiplier, *pad,
                                self.shift, self.input_zero_point, self.score_kind, self.output_index,
                                self.output_zero_point, self.in_mult, self.out_mult, self.score_shift,
-                               self.threshold_on, self.threshold_off, self.k, self.n)
+                               self.threshold_on, self.threshold_off, self.k, self.n, self.preprocess_kind)
         except struct.error as exc:
             raise ProtocolError(f"MODEL_BEGIN field out of range: {exc}") from None
 

@@ -239,28 +239,55 @@ class Normalizer:
     mean: np.ndarray   # float64 [C]
     std: np.ndarray    # float64 [C], >= MIN_STD
 
+    #: "global": the train statistics above (C3 affine_int); "window": each window by its own
+    #: mean and RMS, at least min_rms counts (C3 window_int), for models that must not see level
+    mode: str = "global"
+    min_rms: np.ndarray | None = None   # float64 [C], window mode
+
     MIN_STD = 1.0  # one count: below the quantisation step a channel is treated as constant
+    #: window mode: a window quieter than this share of the train windows' median RMS is not
+    #: blown up to unit RMS (its sensor noise would look like a new spectrum)
+    WINDOW_FLOOR = 1 / 64
 
     def __post_init__(self) -> None:
         self.mean = np.asarray(self.mean, dtype=np.float64).reshape(-1)
         self.std = np.maximum(np.asarray(self.std, dtype=np.float64).reshape(-1), self.MIN_STD)
+        if self.mode not in ("global", "window"):
+            raise ImuadError(f"normaliser mode '{self.mode}' is not one of global, window")
+        if self.mode == "window":
+            floor = np.full_like(self.mean, self.MIN_STD) if self.min_rms is None else self.min_rms
+            self.min_rms = np.maximum(np.round(np.asarray(floor, np.float64).reshape(-1)), self.MIN_STD)
 
     @classmethod
-    def fit(cls, train: WindowSet | np.ndarray) -> "Normalizer":
+    def fit(cls, train: WindowSet | np.ndarray, mode: str = "global") -> "Normalizer":
         X = train.X if isinstance(train, WindowSet) else np.asarray(train)
         if X.shape[0] == 0:
             raise ImuadError("cannot fit normalisation: the train split has no windows "
                              "(recording too short for the window, or fractions give train nothing)")
         flat = X.reshape(-1, X.shape[-1]).astype(np.float64)
-        return cls(flat.mean(axis=0), flat.std(axis=0))
+        if mode != "window":
+            return cls(flat.mean(axis=0), flat.std(axis=0), mode)
+        rms = np.asarray(X, np.float64).std(axis=1)                       # [N, C] per window
+        return cls(flat.mean(axis=0), flat.std(axis=0), mode, np.median(rms, axis=0) * cls.WINDOW_FLOOR)
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        """int16 counts [..., C] -> float32 (X - mean) / std."""
-        return ((np.asarray(X, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+        """int16 counts [..., C] (window mode: windows [..., W, C]) -> float32 normalised."""
+        X = np.asarray(X, dtype=np.float64)
+        if self.mode == "window":
+            if X.ndim < 2:
+                raise ImuadError(f"window normalisation needs windows [..., W, C], got shape {X.shape}")
+            d = X - X.mean(axis=-2, keepdims=True)
+            rms = np.sqrt(np.mean(d * d, axis=-2, keepdims=True))
+            return (d / np.maximum(rms, self.min_rms)).astype(np.float32)
+        return ((X - self.mean) / self.std).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+        d: dict[str, Any] = {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+        if self.mode == "window":
+            d.update(mode="window", min_rms=[float(v) for v in self.min_rms])
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Normalizer":
-        return cls(np.asarray(d["mean"], np.float64), np.asarray(d["std"], np.float64))
+        return cls(np.asarray(d["mean"], np.float64), np.asarray(d["std"], np.float64), d.get("mode", "global"),
+                   None if d.get("min_rms") is None else np.asarray(d["min_rms"], np.float64))

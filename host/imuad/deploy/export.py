@@ -78,6 +78,7 @@ def model_config_h(name: str, card: dict[str, Any]) -> str:
     p, s, d, sz = card["preprocessing"], card["score"], card["decision"], card["sizes"]
     sha_bytes = ", ".join(f"0x{b:02x}" for b in bytes.fromhex(card["tflite_sha256"]))
     kind = "kReconError" if s["kind"] == "recon_error" else "kClassProb"
+    window_int = p.get("kind") == "window_int"  # C3 kind; affine_int is the struct's default
     n_out = 1
     for v in card["output"]["shape"][1:]:
         n_out *= int(v)
@@ -106,7 +107,8 @@ def model_config_h(name: str, card: dict[str, Any]) -> str:
             "    kTfliteLen,\n"
             f"    {{{sha_bytes}}},\n"
             "    kWindow,\n    kHop,\n    kChannels,\n    kNumOutputs,\n"
-            f"    {{{_arr(p['offset'])}, {_arr(p['multiplier'])}, {int(p['shift'])}, {int(p['input_zero_point'])}}},\n"
+            f"    {{{_arr(p['min_rms'] if window_int else p['offset'])}, {_arr(p['multiplier'])}, {int(p['shift'])}, "
+            f"{int(p['input_zero_point'])}{', imuad::PreprocessKind::kWindowRms' if window_int else ''}}},\n"
             f"    {{imuad::ScoreKind::{kind}, {int(s.get('output_index', 0))}, {int(card['output']['zero_point'])}, "
             f"{int(s.get('in_mult', 0))}, {int(s.get('out_mult', 0))}, {int(s.get('shift', 0))}}},\n"
             f"    {{{int(d['threshold_on'])}, {int(d['threshold_off'])}, {int(d['k'])}, {int(d['n'])}}},\n"

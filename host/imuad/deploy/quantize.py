@@ -129,7 +129,8 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
     if tuple(inp.shape[1:]) != (W, C):
         raise ImuadError(f"{label}: input shape {inp.shape} does not match window [{W}, {C}]")
 
-    pre = Preprocess.derive(norm.mean, norm.std, inp.scale, inp.zero_point)
+    pre = (Preprocess.derive_window(norm.min_rms, inp.scale, inp.zero_point) if norm.mode == "window" else
+           Preprocess.derive(norm.mean, norm.std, inp.scale, inp.zero_point))
     spec = calibrate.score_spec(kind, inp.scale, out.scale)
     card_like = {"score": spec, "input": inp.as_card(), "output": out.as_card()}
     if kind == "recon_error":

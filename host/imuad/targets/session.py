@@ -42,7 +42,8 @@ def model_begin(model: ModelDir) -> P.ModelBegin:
                         input_zero_point=p.input_zero_point, score_kind=1 if s.kind == "class_prob" else 2,
                         output_index=s.output_index, output_zero_point=s.output_zero_point, in_mult=s.in_mult,
                         out_mult=s.out_mult, score_shift=s.shift, threshold_on=d.threshold_on,
-                        threshold_off=d.threshold_off, k=d.k, n=d.n)
+                        threshold_off=d.threshold_off, k=d.k, n=d.n,
+                        preprocess_kind=1 if p.kind == "window_int" else 0)
 
 
 @dataclass

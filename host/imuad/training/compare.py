@@ -24,7 +24,7 @@ from .evaluate import fmt
 from .names import ARCHITECTURES, DEEP, NORMAL_ONLY
 
 # zoo rows: "classical" expands into its sklearn variants (host-only baselines)
-DEFAULT_ENTRIES = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder",
+DEFAULT_ENTRIES = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer", "autoencoder", "spectral_gauss",
                    "classical", "classical:iforest", "classical:forest")
 COLUMNS = ("f1", "precision", "recall", "roc_auc", "pr_auc")
 INT8_CHOICES = ("best", "all", "none")

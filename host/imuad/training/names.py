@@ -7,3 +7,5 @@ SUPERVISED = ("spectral", "cnn", "cnn_lstm", "cnn_gru", "transformer")
 #: trained on normal windows only (labels, where present, pick those windows and evaluate)
 NORMAL_ONLY = ("autoencoder", "spectral_gauss")
 DEEP = SUPERVISED + NORMAL_ONLY
+#: each window scaled by its own mean and RMS (C3 window_int) instead of the train statistics
+WINDOW_NORMALISED = ("spectral_gauss",)

@@ -32,7 +32,7 @@ from ..errors import ImuadError
 from ..fileio import replace_dir
 from . import evaluate as ev
 from .run import RUN_JSON, model_filename, model_scores
-from .names import NORMAL_ONLY
+from .names import NORMAL_ONLY, WINDOW_NORMALISED
 from .zoo import (ARCHITECTURES, OUTPUT_MEANING, SUPERVISED, adapt_model, build_model, check_window, count_macs,
                   score_kind)
 
@@ -151,7 +151,7 @@ def train(recording_path: str | Path, arch: str, out_dir: str | Path, window: in
                 warnings.append(warn(tag, f"the {name} split has no anomalous window (split mode {plan.mode}, "
                                           f"label rule {plan.label_rule}); {name} F1 is 0 by definition. "
                                           "Try --split stream, another --window/--hop, or more anomalous data"))
-        norm = Normalizer.fit(sets["train"])
+        norm = Normalizer.fit(sets["train"], mode="window" if arch in WINDOW_NORMALISED else "global")
         data = {k: (norm.apply(ws.X), ws.y.astype(np.int8)) for k, ws in sets.items()}
 
         model = build_model(arch, window, rec.n_channels, seed, **hp)

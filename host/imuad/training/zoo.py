@@ -380,7 +380,7 @@ def build_spectral_gauss(window: int, channels: int, frame: int | None = None, f
     train windows scores it: z = (f - mean) / std as two FULLY_CONNECTED with fused RELU6 (the
     positive and negative parts, capped at CAP = 6 std), squared (MUL), averaged
     (FULLY_CONNECTED): output = mean(min(|z|, 6)^2). Score kind class_prob: the output is the
-    score, higher = farther from normal. ~45 k MACs at W=128, C=3."""
+    score, higher = farther from normal. 26 k MACs at W=128, C=3."""
     p = spectral_plan(window, frame, frame_hop, bands)
     n_filt, nb = 2 + PHASES * len(p["bins"]), max(1, p["n_bands"])
     n_feat = channels * nb

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -93,9 +94,14 @@ def test_errors_are_clear(mpy, models_cfg, tmp_path):
     assert lines[10].startswith("ValueError") and "closed" in lines[10]
 
 
-def test_auto_arena_and_constructor(mpy, models_cfg, tmp_path):
-    """The keyword constructor (no card) with a measured arena gives the card's results."""
-    model, card = models_cfg[0]
+@pytest.mark.parametrize("kind", ["affine_int", "window_int"])
+def test_auto_arena_and_constructor(mpy, models_cfg, tmp_path, kind):
+    """The keyword constructor (no card) with a measured arena gives the card's results, for a
+    model of each C3 kind."""
+    pairs = [(m, c) for m, c in models_cfg if json.loads(Path(c).read_text())["preprocessing"]["kind"] == kind]
+    if not pairs:
+        pytest.skip(f"no model with {kind} preprocessing")
+    model, card = pairs[0]
     script = _script(tmp_path, f"""
         import json, imuad
         m = open({model!r}, "rb").read()
@@ -103,9 +109,11 @@ def test_auto_arena_and_constructor(mpy, models_cfg, tmp_path):
         p = c["preprocessing"]; s = c["score"]; dd = c["decision"]
         score = ("recon_error", s["in_mult"], s["out_mult"], s["shift"]) if s["kind"] == "recon_error" \\
             else ("class_prob", s["output_index"])
+        off = p["min_rms"] if p["kind"] == "window_int" else p["offset"]
         a = imuad.Detector(m, window=c["window"], hop=c["hop"], channels=len(c["channels"]),
                            threshold_on=dd["threshold_on"], threshold_off=dd["threshold_off"], k=dd["k"], n=dd["n"],
-                           preprocess=(p["offset"], p["multiplier"], p["shift"], p["input_zero_point"]), score=score)
+                           preprocess=(off, p["multiplier"], p["shift"], p["input_zero_point"], p["kind"]),
+                           score=score)
         b = imuad.Detector.from_card(m, c)
         data = bytes((i * 37) & 255 for i in range(2 * len(c["channels"]) * c["window"] * 4))
         ra, ea = a.feed(data)
@@ -116,3 +124,27 @@ def test_auto_arena_and_constructor(mpy, models_cfg, tmp_path):
     proc = run_mpy(mpy, script)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split() == ["True"] * 5
+
+
+def test_every_small_arena_is_refused_or_works(mpy, models_cfg, tmp_path):
+    """arena_size from TFLM's minimum up to the card's: a MemoryError or a working detector, never
+    a crash (TFLM leaves some of its arena allocations unchecked; the core refuses below a floor)."""
+    script = _script(tmp_path, f"""
+        import json, imuad
+        for model, card in {models_cfg!r}:
+            m = open(model, "rb").read()
+            c = json.load(open(card))
+            ok = bad = 0
+            for a in range(1024, min(c["sizes"]["arena_bytes"], 8192) + 256, 8):
+                try:
+                    d = imuad.Detector.from_card(m, c, a)
+                    d.feed(bytes(2 * len(c["channels"]) * c["window"]))
+                    d.close()
+                    ok += 1
+                except MemoryError:
+                    bad += 1
+            print(ok > 0, bad > 0)
+    """)
+    proc = run_mpy(mpy, script)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "True"] * len(models_cfg)

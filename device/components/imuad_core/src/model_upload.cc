@@ -6,6 +6,7 @@
 #include "imuad/codec.h"
 #include "imuad/decision.h"
 #include "imuad/ops.h"
+#include "imuad/preprocess.h"
 
 namespace imuad {
 namespace {
@@ -45,6 +46,7 @@ bool parse_model_begin(const uint8_t* p, size_t len, ModelHeader* out, char* why
   s.decision.threshold_off = get_i32(p); p += 4;
   s.decision.k = *p++;
   s.decision.n = *p++;
+  s.preprocess.kind = static_cast<PreprocessKind>(*p++);
 
   // Checks: what the card loader (imuad.contracts.card) guarantees for a compiled-in model.
   const size_t name_len = std::strlen(h.name);
@@ -64,9 +66,9 @@ bool parse_model_begin(const uint8_t* p, size_t len, ModelHeader* out, char* why
       return fail(why, why_len, "MODEL_BEGIN: C3 multipliers must be > 0 (and 0 beyond the channels)");
     }
   }
-  if (s.preprocess.shift < 1 || s.preprocess.shift > 40 || s.preprocess.input_zero_point < -128 ||
-      s.preprocess.input_zero_point > 127) {
-    return fail(why, why_len, "MODEL_BEGIN: C3 shift must be 1..40 and the input zero point int8");
+  if (const char* bad = preprocess_invalid(s.preprocess, s.window, s.channels)) {
+    if (why != nullptr && why_len > 0) snprintf(why, why_len, "MODEL_BEGIN: %s", bad);
+    return false;
   }
   if (kind != static_cast<uint8_t>(ScoreKind::kClassProb) && kind != static_cast<uint8_t>(ScoreKind::kReconError)) {
     return fail(why, why_len, "MODEL_BEGIN: C4 score kind must be 1 (class_prob) or 2 (recon_error)");
@@ -113,6 +115,7 @@ void encode_model_begin(const ModelHeader& h, uint8_t* p) {
   put_i32(p, s.decision.threshold_off); p += 4;
   *p++ = s.decision.k;
   *p++ = s.decision.n;
+  *p++ = static_cast<uint8_t>(s.preprocess.kind);
 }
 
 int register_runtime_ops(OpResolver& resolver, const ModelSpec& spec) {

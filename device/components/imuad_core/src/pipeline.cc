@@ -11,6 +11,9 @@ Status Pipeline::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, 
   if (spec.channels == 0 || spec.channels > kMaxChannels || spec.window == 0 || spec.hop == 0) {
     return Status{kErrModel, "model spec: window/hop/channels out of range"};
   }
+  if (const char* why = preprocess_invalid(spec.preprocess, spec.window, spec.channels)) {
+    return Status{kErrModel, why};
+  }
   if (!Decider::valid(spec.decision)) {
     return Status{kErrModel, "model spec: decision needs 1 <= k <= n <= 32 and threshold_off <= threshold_on"};
   }
@@ -37,7 +40,13 @@ bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
   const uint8_t c = spec_->channels;
   int8_t* in = runner_.input();
   invoke_ok_ = runner_.reset();
-  for (uint16_t t = 0; t < w; ++t) preprocess_sample(spec_->preprocess, windower_.sample(t), c, in + t * c);
+  const PreprocessSpec& p = spec_->preprocess;
+  WindowGain gain;
+  window_gain(p, w, c, [this](int t) { return windower_.sample(static_cast<uint16_t>(t)); }, &gain);
+  for (uint16_t t = 0; t < w; ++t) {
+    const int16_t* raw = windower_.sample(t);
+    for (uint8_t ch = 0; ch < c; ++ch) in[t * c + ch] = preprocess_value(p, gain, w, raw[ch], ch);
+  }
   const uint32_t t0 = clock ? clock->micros() : 0;
   invoke_ok_ = runner_.invoke() && invoke_ok_;
   const uint32_t t1 = clock ? clock->micros() : 0;
@@ -57,12 +66,9 @@ bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
     // input is regenerated from the raw window (preprocessing is exact and cheap).
     ReconAccumulator acc(spec_->score, spec_->preprocess.input_zero_point);
     const int8_t* o = runner_.output();
-    const PreprocessSpec& p = spec_->preprocess;
     for (uint16_t t = 0; t < w; ++t) {
       const int16_t* raw = windower_.sample(t);
-      for (uint8_t ch = 0; ch < c; ++ch, ++o) {
-        acc.add(*o, preprocess_one(raw[ch], p.offset[ch], p.multiplier[ch], p.shift, p.input_zero_point));
-      }
+      for (uint8_t ch = 0; ch < c; ++ch, ++o) acc.add(*o, preprocess_value(p, gain, w, raw[ch], ch));
     }
     out->score = acc.finish();
   } else {

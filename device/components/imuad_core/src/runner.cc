@@ -327,6 +327,15 @@ static size_t element_count(const TfLiteTensor* t) {
   return n;
 }
 
+// Bytes TFLM allocates from the arena's tail before and while it parses the ops: its allocator,
+// per tensor an eval tensor (and dims), per op a node/registration and its parameters. Generous
+// bounds: test_arena_sizes tries every size of every compiled-in model against it.
+size_t Runner::arena_floor(const tflite::SubGraph* graph) {
+  const size_t tensors = graph->tensors() != nullptr ? graph->tensors()->size() : 0;
+  const size_t ops = graph->operators() != nullptr ? graph->operators()->size() : 0;
+  return 1024 + 64 * tensors + 192 * ops;
+}
+
 Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
   release();
   if (spec.tflite == nullptr || spec.tflite_len < 16) {
@@ -360,10 +369,13 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
     return fail(kErrModel, "model '%s': op %s (builtin code %d) is not compiled into this firmware image",
                 spec.name, (op != nullptr && op[0] != 0) ? op : "?", static_cast<int>(missing));
   }
-  // TFLM puts its own allocator in the arena and dereferences it unchecked.
-  if (arena == nullptr || arena_size < spec.arena_bytes || arena_size < 1024) {
-    return fail(kErrArena, "model '%s': arena %u bytes, the card needs %u", spec.name,
-                static_cast<unsigned>(arena_size), static_cast<unsigned>(spec.arena_bytes));
+  // TFLM puts its own allocator in the arena and dereferences it unchecked; later it placement-news
+  // each op's parameters into the arena's tail without checking the allocation either (a crash
+  // when the tail runs out exactly there). Below this floor, both can happen: refuse it.
+  if (arena == nullptr || arena_size < spec.arena_bytes || arena_size < arena_floor(graph)) {
+    return fail(kErrArena, "model '%s': arena %u bytes, the model needs at least %u", spec.name,
+                static_cast<unsigned>(arena_size),
+                static_cast<unsigned>(spec.arena_bytes > arena_floor(graph) ? spec.arena_bytes : arena_floor(graph)));
   }
   resolver_ = new (resolver_storage_) OpResolver();
   if (spec.register_ops == nullptr || spec.register_ops(*resolver_, spec) != 0) {

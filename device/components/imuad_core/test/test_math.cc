@@ -28,6 +28,32 @@ int main() {
     CHECK_EQ(out[3], 4 + 18);
   }
 
+  // C3 window_int: d = W*raw - S, R = max(isqrt(sum d^2 / W), W*floor), q = zp + floor((d*m + R*2^(s-1)) / (R*2^s))
+  CHECK_EQ(isqrt_u64(0), 0u);
+  CHECK_EQ(isqrt_u64(3), 1u);
+  CHECK_EQ(isqrt_u64(4), 2u);
+  CHECK(isqrt_u64(0xFFFFFFFE00000001ull) == 0xFFFFFFFFull);      // (2^32-1)^2
+  CHECK(isqrt_u64(0xFFFFFFFE00000000ull) == 0xFFFFFFFEull);      // one below it
+  CHECK(isqrt_u64(0xFFFFFFFFFFFFFFFFull) == 0xFFFFFFFFull);
+  {
+    PreprocessSpec p{{1, 3}, {1 << 16, 1 << 16}, 16, 2, PreprocessKind::kWindowRms};
+    const int16_t raw[4] = {1, 5, 3, 5};  // ch0 1, 3 (mean 2, RMS 1); ch1 constant
+    int8_t out[4];
+    preprocess_window(p, raw, 2, 2, out);
+    CHECK_EQ(out[0], 2 - 1);  // (1 - 2) / RMS 1
+    CHECK_EQ(out[2], 2 + 1);
+    CHECK_EQ(out[1], 2);      // constant: R = W * floor, d = 0
+    CHECK_EQ(out[3], 2);
+    const int16_t loud[4] = {-30000, 0, 30000, 0};  // ch0 +-30000 around 0: RMS 30000 -> +-1
+    preprocess_window(p, loud, 2, 2, out);
+    CHECK_EQ(out[0], 2 - 1);
+    CHECK_EQ(out[2], 2 + 1);
+    CHECK(preprocess_invalid(p, 2, 2) == nullptr);
+    CHECK(preprocess_invalid(p, 1025, 2) != nullptr);
+    p.offset[1] = 0;
+    CHECK(preprocess_invalid(p, 2, 2) != nullptr);
+  }
+
   // C4 class_prob
   {
     ScoreSpec s{ScoreKind::kClassProb, 1, -128, 0, 0, 0};

@@ -128,7 +128,10 @@ int main() {
     CHECK(parse_model_begin(p.data(), p.size(), &h, why, sizeof why));
     CHECK(std::strcmp(h.name, "x") == 0 && h.size == cnn->tflite_len && h.spec.window == cnn->window &&
           h.spec.hop == cnn->hop && h.spec.channels == cnn->channels && h.spec.arena_bytes == cnn->arena_bytes &&
-          std::memcmp(&h.spec.preprocess, &cnn->preprocess, sizeof(PreprocessSpec)) == 0 &&
+          std::memcmp(h.spec.preprocess.offset, cnn->preprocess.offset, sizeof cnn->preprocess.offset) == 0 &&
+          std::memcmp(h.spec.preprocess.multiplier, cnn->preprocess.multiplier, sizeof cnn->preprocess.multiplier) == 0 &&
+          h.spec.preprocess.shift == cnn->preprocess.shift && h.spec.preprocess.kind == cnn->preprocess.kind &&
+          h.spec.preprocess.input_zero_point == cnn->preprocess.input_zero_point &&
           h.spec.decision.k == cnn->decision.k && h.spec.score.kind == cnn->score.kind);
     std::vector<uint8_t> q(kModelBeginLen);
     encode_model_begin(h, q.data());
@@ -144,6 +147,16 @@ int main() {
     CHECK(bad(68 + 4, 9));         // channels > 8
     CHECK(bad(180, 0));            // k 0
     CHECK(bad(151, 7));            // score kind
+    CHECK(bad(182, 2));            // C3 preprocessing kind
+    {  // window_int: RMS floors >= 1 and shift <= 24
+      auto b = p;
+      b[182] = 1;
+      bool want = cnn->preprocess.shift <= kWindowRmsMaxShift && cnn->window <= kWindowRmsMaxWindow;
+      for (int c = 0; c < cnn->channels; ++c) {
+        want = want && cnn->preprocess.offset[c] >= 1 && cnn->preprocess.offset[c] <= 65535;
+      }
+      CHECK(parse_model_begin(b.data(), b.size(), &h, why, sizeof why) == want);
+    }
     CHECK(!parse_model_begin(p.data(), p.size() - 1, &h, why, sizeof why));
   }
 

@@ -39,7 +39,8 @@ def kwargs_of(card):
         score = ("class_prob", s["output_index"])
     return {"window": card["window"], "hop": card["hop"], "channels": len(card["channels"]),
             "threshold_on": d["threshold_on"], "threshold_off": d["threshold_off"], "k": d["k"], "n": d["n"],
-            "preprocess": (p["offset"], p["multiplier"], p["shift"], p["input_zero_point"]), "score": score}
+            "preprocess": (p["min_rms"] if p["kind"] == "window_int" else p["offset"], p["multiplier"], p["shift"],
+                           p["input_zero_point"], p["kind"]), "score": score}
 
 
 JUNK = [-1, 0, 1, 2, 7, 8, 9, 31, 32, 33, 41, 255, 65535, 65536, 2**31 - 1, 2**31, -2**31 - 1, 10**30,

@@ -18,12 +18,19 @@ inline constexpr unsigned int kMaxOps = 24;
 inline constexpr int kMaxChannels = 8;
 using OpResolver = tflite::MicroMutableOpResolver<kMaxOps>;
 
-// C3: q = clamp(zp + (((raw - offset) * multiplier + 2^(shift-1)) >> shift), -128, 127)
+// C3 kinds. kAffine: q = clamp(zp + (((raw - offset) * multiplier + 2^(shift-1)) >> shift)).
+// kWindowRms: each window and channel by its own mean and RMS (offset = the RMS floor in counts),
+// see imuad/preprocess.h.
+enum class PreprocessKind : uint8_t { kAffine = 0, kWindowRms = 1 };
+inline constexpr int kWindowRmsMaxWindow = 1024;  // keeps sum(d^2) inside int64
+inline constexpr int kWindowRmsMaxShift = 24;
+
 struct PreprocessSpec {
   int32_t offset[kMaxChannels];
   int32_t multiplier[kMaxChannels];
   int32_t shift;
   int32_t input_zero_point;
+  PreprocessKind kind = PreprocessKind::kAffine;
 };
 
 // C4

@@ -35,9 +35,10 @@ inline constexpr size_t kEventLen = 4 + 1 + 4 + 4;
 inline constexpr size_t kStatsLen = 12 * 4;
 inline constexpr size_t kConfigLen = 4 + 4 + 1 + 1;
 // MODEL_BEGIN: size, sha256, name, W, H, C, n_outputs, arena, C3 (offset[8], multiplier[8], shift,
-// input zp), C4 (kind, output_index, output zp, in_mult, out_mult, shift), C5 (on, off, k, n).
-inline constexpr size_t kModelBeginLen = 4 + 32 + 32 + 2 + 2 + 1 + 2 + 4 + 8 * 4 + 8 * 4 + 4 + 4 + 1 + 5 * 4 + 4 + 4 + 1 + 1;
-static_assert(kModelBeginLen == 182, "MODEL_BEGIN layout (docs/contracts.md C7)");
+// input zp), C4 (kind, output_index, output zp, in_mult, out_mult, shift), C5 (on, off, k, n),
+// C3 preprocessing kind.
+inline constexpr size_t kModelBeginLen = 4 + 32 + 32 + 2 + 2 + 1 + 2 + 4 + 8 * 4 + 8 * 4 + 4 + 4 + 1 + 5 * 4 + 4 + 4 + 1 + 1 + 1;
+static_assert(kModelBeginLen == 183, "MODEL_BEGIN layout (docs/contracts.md C7)");
 inline constexpr size_t kModelChunkHeaderLen = 4;  // offset, then 1..kMaxPayload-4 bytes
 inline constexpr size_t kModelAckLen = 4;
 

@@ -41,6 +41,7 @@ class Runner {
 
  private:
   Status fail(int code, const char* fmt, ...);
+  static size_t arena_floor(const tflite::SubGraph* graph);
 
   alignas(OpResolver) unsigned char resolver_storage_[sizeof(OpResolver)];
   alignas(tflite::MicroInterpreter) unsigned char interp_storage_[sizeof(tflite::MicroInterpreter)];
