@@ -28,7 +28,7 @@ tfquiet.install()
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "imuad.cli.data": ("data", "synth"),
     "imuad.cli.train": ("train", "evaluate", "zoo"),
-    "imuad.cli.deploy": ("quantize", "export", "import"),
+    "imuad.cli.deploy": ("quantize", "export", "import", "calibrate"),
     "imuad.cli.parity": ("parity",),
     "imuad.cli.replay": ("replay",),
     "imuad.cli.sim": ("sim",),

@@ -69,7 +69,53 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..contracts.card import load_model_dir
+    from ..deploy.commission import commission, plot_scores, write_commissioned
+    model = load_model_dir(args.model)
+    model, new_card, info, scores, refitted = commission(model, args.recording, args.false_alarms_per_hour,
+                                                         args.margin, args.counts_per_unit, args.latency or None,
+                                                         refit_statistics=not args.threshold_only)
+    out = args.out or (model.path if args.in_place else model.path.parent / f"{model.path.name}-commissioned")
+    write_commissioned(model, new_card, out, refitted)
+    png = plot_scores(scores, info, out / "commissioning.png",
+                      f"{model.card.name} on {Path(args.recording).name}: {info.windows} normal windows")
+    b, a = info.decision_before, info.decision_after
+    print(f"{info.windows} normal windows{f' ({info.hours * 60:.1f} min)' if info.hours else ''}; scores p50 "
+          f"{info.score_quantiles['p50']} p99 {info.score_quantiles['p99']} max {info.score_quantiles['p100']}")
+    print(f"threshold_on {b['threshold_on']} -> {a['threshold_on']}, threshold_off {b['threshold_off']} -> "
+          f"{a['threshold_off']} (k {a['k']} of n {a['n']}): onsets on this normal recording {info.onsets_before} "
+          f"-> {info.onsets_after} (allowed {info.allowed_onsets})")
+    if info.hours is not None and info.hours < 5 / 60:
+        print(f"warning: {info.hours * 60:.1f} min of normal operation; a recording shorter than 5 min "
+              "misses rare normal peaks (false alarms later): record longer if you can")
+    what = ("new model.tflite (normal statistics refitted), C arrays" if refitted is not None
+            else "same model.tflite")
+    print(f"wrote {out}/ (card, model_config.h, {what}) and {png}")
+    print(f"next: imuad parity {out} --target host; on a device, `imuad replay`/`hil` uploads a changed model "
+          "into its models slot (no reflash)")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    c = subparsers.add_parser("calibrate", help="commission a model on a new machine from its normal operation: "
+                              "a new decision (C5) without retraining")
+    c.add_argument("--model", type=Path, required=True, help="model folder (C6)")
+    c.add_argument("--recording", type=Path, required=True, help="recording of the new machine, normal operation only")
+    c.add_argument("--out", type=Path, default=None, help="output model folder (default MODEL-commissioned)")
+    c.add_argument("--in-place", action="store_true", help="rewrite the model folder itself")
+    c.add_argument("--false-alarms-per-hour", type=float_range(0), default=1.0,
+                   help="onsets allowed per hour of the recording (default 1; 0 if its sample rate is unknown)")
+    c.add_argument("--margin", type=float_range(0), default=0.1,
+                   help="headroom above the fitted threshold, x (threshold - median score) (default 0.1)")
+    c.add_argument("--threshold-only", action="store_true",
+                   help="keep the flatbuffer; fit only the decision (normal-only models refit their statistics)")
+    c.add_argument("--latency", type=float_range(0), default=2.0,
+                   help="detection latency budget in s: sets the k-of-n debounce (default 2; 0 keeps the card's)")
+    c.add_argument("--counts-per-unit", type=float_range(0, lo_open=True), default=None,
+                   help="scale to int16 counts (default: the card's)")
+    c.set_defaults(func=cmd_calibrate)
+
     q = subparsers.add_parser("quantize", help="full-int8 TFLite from a run folder, op check, integer constants, "
                               "int8 vs float on the test split")
     q.add_argument("run", type=Path, help="run folder made by `imuad train`")

@@ -237,4 +237,13 @@ def export_run(run_dir: str | Path, name: str, out: str | Path | None = None,
             old = None
     card = build_card(name, cfg, quant, data, info, old, synth)
     write_model_dir(out, name, data, card)
+    if cfg["arch"] in REFITTABLE:  # `imuad calibrate` refits its normal statistics on a new machine
+        from ..training.run import model_filename
+        write_atomic(out / FLOAT_MODEL, (run_dir / model_filename(cfg["arch"])).read_bytes())
     return out, card
+
+
+#: architectures whose per-machine statistics `imuad calibrate` refits (from the float model kept
+#: beside the card as FLOAT_MODEL), besides their decision
+REFITTABLE = ("spectral_gauss",)
+FLOAT_MODEL = "float_model.keras"
