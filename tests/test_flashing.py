@@ -357,9 +357,12 @@ def test_interrupt_during_write(mock, tmp_path, sig):
     port = mock("esp32")
     build = tmp_path / "build"
     fake_build(build, app_bytes=3 * 1024 * 1024)   # 1-10 s on the wire: the interrupt lands mid-write
+    # Ctrl-C at a terminal: SIGINT at its default. A shell without job control (CI scripts that
+    # start jobs with `&`) hands SIGINT down ignored, and Python then installs no KeyboardInterrupt.
     proc = subprocess.Popen([sys.executable, "-m", "imuad.cli", "flash", "--port", port, "--build", str(build)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         seen = []
         for line in proc.stdout:   # esptool names each image as it starts writing it
