@@ -186,6 +186,72 @@ def test_threshold_command_is_queued(populated: FakeGateway) -> None:
     assert json.loads(payload) == {"threshold_on": 140, "threshold_off": 90}
 
 
+def test_calibrate_command_is_queued(populated: FakeGateway) -> None:
+    body = {"device_id": "pump-1", "windows": 512, "allowed": 2, "k": 2, "n": 4,
+            "drift_block": 300}
+    with client_for(populated) as c:
+        assert c.post("/api/commands/calibrate", json=body).status_code == 401
+        assert c.post("/api/commands/calibrate", json=body,
+                      headers={"Authorization": "Bearer wrong-token-xyz"}).status_code == 401
+        r = c.post("/api/commands/calibrate", json={**body, "windows": 8}, headers=AUTH)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "windows"]
+        assert c.post("/api/commands/calibrate", json={**body, "n": 0},
+                      headers=AUTH).status_code == 422
+        assert c.post("/api/commands/calibrate", json={**body, "device_id": "ghost"},
+                      headers=AUTH).status_code == 404
+        assert c.post("/api/commands/calibrate", content="windows=512",
+                      headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"}
+                      ).status_code == 415
+        assert populated.conn.execute("SELECT COUNT(*) FROM commands").fetchone()[0] == 0
+        r = c.post("/api/commands/calibrate", json=body, headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert [p["kind"] for p in r.json()["pending"]] == ["calibrate"]
+        r = c.post("/api/commands/calibrate", json={"device_id": "fan-2"}, headers=AUTH)
+        assert r.status_code == 200, r.text
+    rows = populated.conn.execute("SELECT device_id, kind, payload_json, sent_at FROM commands "
+                                  "ORDER BY id").fetchall()
+    assert [(d, k, s) for d, k, _, s in rows] == [("pump-1", "calibrate", None),
+                                                  ("fan-2", "calibrate", None)]
+    # the full request as the gateway sends it (omitted fields at the C5b defaults)
+    assert json.loads(rows[0][2]) == {"windows": 512, "allowed": 2, "margin_permille": 100,
+                                      "k": 2, "n": 4, "drift_block": 300}
+    assert json.loads(rows[1][2]) == {"windows": 1024, "allowed": 0, "margin_permille": 100,
+                                      "k": 0, "n": 0, "drift_block": 0}
+
+
+def test_drift_and_calibrated_events_by_name(populated: FakeGateway) -> None:
+    t = populated.conn.execute("SELECT MAX(received_at) FROM events").fetchone()[0]
+    populated.insert_events([
+        dict(device_id="pump-1", seq=12, kind=6, state=0, score=133, received_at=t + 1),
+        dict(device_id="pump-1", seq=13, kind=4, state=0, score=171, received_at=t + 2),
+        dict(device_id="fan-2", seq=2, kind=4, state=0, score=90, received_at=t + 3),
+        dict(device_id="fan-2", seq=3, kind=5, state=0, score=20, received_at=t + 4)])
+    with client_for(populated) as c:
+        devs = {d["device_id"]: d for d in c.get("/api/devices", headers=AUTH).json()["devices"]}
+        assert devs["pump-1"]["drifting"] is True and devs["fan-2"]["drifting"] is False
+        names = [(e["seq"], e["kind_name"]) for e in c.get(
+            "/api/events", params={"kind": "alerts", "device": "pump-1"}, headers=AUTH).json()["events"]]
+        assert names == [(13, "drift"), (12, "calibrated"), (11, "clear"), (10, "onset")]
+        r = c.get("/api/events", params={"kind": "drift_cleared,calibrated"}, headers=AUTH)
+        assert [(e["device_id"], e["seq"]) for e in r.json()["events"]] == [("fan-2", 3), ("pump-1", 12)]
+        rows = list(csv.DictReader(io.StringIO(c.get("/api/events.csv", params={"kind": "4,5,6"},
+                                                     headers=AUTH).text)))
+        assert [(x["seq"], x["kind"], x["kind_name"]) for x in rows] == [
+            ("12", "6", "calibrated"), ("13", "4", "drift"), ("2", "4", "drift"),
+            ("3", "5", "drift cleared")]
+        page = c.get("/devices/pump-1", headers=AUTH).text
+        assert 'id="device-drift" class="badge drift"' in page and 'not cleared" hidden' not in page
+        assert 'class="badge calibrated">calibrated<' in page and 'id="calibrate-form"' in page
+        fan = c.get("/devices/fan-2", headers=AUTH).text
+        assert 'not cleared" hidden' in fan and 'class="badge drift-cleared">drift cleared<' in fan
+        alerts = c.get("/alerts", headers=AUTH).text
+        assert alerts.count('class="badge drift">drift<') == 2
+        # a newer calibration restarts the drift watch: no longer drifting
+        populated.insert_events([dict(device_id="pump-1", seq=14, kind=6, state=0, score=180,
+                                      received_at=t + 5)])
+        assert c.get("/api/devices/pump-1/series", headers=AUTH).json()["device"]["drifting"] is False
+
+
 def test_runs_pages(populated: FakeGateway, tmp_path: Path) -> None:
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()

@@ -6,6 +6,7 @@ acknowledge with the token and that nobody can without it. Screenshots go to art
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import shutil
@@ -175,6 +176,21 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     time.sleep(0.3)  # let the last animation frame paint
     d.save_screenshot(str(artifacts_dir / "dashboard.png"))
 
+    # recalibrate from the same page (a queued command), then the device reports drift live
+    form = d.find_element(By.ID, "calibrate-form")
+    form.find_element(By.NAME, "windows").send_keys("512")
+    form.find_element(By.NAME, "drift_block").send_keys("300")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    calibrate = "SELECT payload_json FROM commands WHERE device_id='press-7' AND kind='calibrate'"
+    wait.until(lambda _: gw.conn.execute(calibrate).fetchone() is not None)
+    assert json.loads(gw.conn.execute(calibrate).fetchone()[0]) == {
+        "windows": 512, "allowed": 0, "margin_permille": 100, "k": 0, "n": 0, "drift_block": 300}
+    assert not d.find_element(By.ID, "device-drift").is_displayed()
+    gw.insert_events([dict(device_id="press-7", seq=seq, kind=4, score=81, state=0,
+                           received_at=t0 + 2 * seq)])
+    wait.until(lambda _: d.find_element(By.ID, "device-drift").is_displayed())
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#alert-list li.alert.drift")))
+
     d.get(base + "/alerts")
     wait.until(EC.presence_of_element_located((By.ID, "events-table")))
     assert "belt tension checked" in d.find_element(By.ID, "events-table").text
@@ -185,7 +201,8 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     wait.until(EC.url_contains("device=press-7"))
     rows = d.find_elements(By.CSS_SELECTOR, "#events-table tbody tr")
-    assert len(rows) == 2 and all("press-7" in r.text for r in rows)
+    assert len(rows) == 3 and all("press-7" in r.text for r in rows)  # onset, clear, drift
+    assert "DRIFT" in rows[0].text.upper()
     d.execute_script("document.getElementById('f-since').value = '2099-01-01T00:00:00'")
     d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     wait.until(EC.url_contains("since=2099"))

@@ -48,11 +48,11 @@ def client(store: FakeGateway) -> Iterator[TestClient]:
 
 
 @pytest.mark.parametrize("url, field, rng", [
-    (f"/api/events?kind={HUGE}", "kind", "1..3"),
-    (f"/alerts?kind={HUGE}", "kind", "1..3"),
-    (f"/api/events.csv?kind={HUGE}", "kind", "1..3"),
-    ("/api/events?kind=4,5", "kind", "1..3"),
-    ("/api/events?kind=onset,0", "kind", "1..3"),
+    (f"/api/events?kind={HUGE}", "kind", "1..6"),
+    (f"/alerts?kind={HUGE}", "kind", "1..6"),
+    (f"/api/events.csv?kind={HUGE}", "kind", "1..6"),
+    ("/api/events?kind=4,7", "kind", "1..6"),
+    ("/api/events?kind=onset,0", "kind", "1..6"),
     (f"/api/stream?last_id=1{'0' * 22}", "last_id", "0..9223372036854775807"),
     ("/api/stream?last_id=-1", "last_id", "0..9223372036854775807"),
     (f"/api/stream?max_events={HUGE}", "max_events", ".."),
@@ -91,6 +91,30 @@ def test_threshold_command_is_strict_c5(client: TestClient, patch: dict, field: 
     r = client.post("/api/commands/threshold", json=body, headers=AUTH)
     assert r.status_code == 422, (patch, r.status_code, r.text)
     assert field in r.text, r.text
+
+
+@pytest.mark.parametrize("patch, field, says", [
+    ({"windows": 15}, "windows", "16..4096"),
+    ({"windows": 4097}, "windows", "16..4096"),
+    ({"windows": True}, "windows", "16..4096"),      # not queued as 1
+    ({"windows": "512"}, "windows", "16..4096"),
+    ({"allowed": -1}, "allowed", "0..1000"),
+    ({"allowed": 1001}, "allowed", "0..1000"),
+    ({"margin_permille": 10_001}, "margin_permille", "0..10000"),
+    ({"margin_permille": 1.5}, "margin_permille", "0..10000"),
+    ({"drift_block": 65_536}, "drift_block", "0..65535"),
+    ({"k": 33, "n": 33}, "k", "0..32"),
+    ({"k": 3, "n": 2}, "k", "must be <= n"),
+    ({"k": 2, "n": 0}, "n", "give both k and n"),
+    ({"k": 0, "n": 4}, "k", "give both k and n"),
+    ({"threshold_on": 100}, "threshold_on", "extra"),  # not a calibration field
+])
+def test_calibrate_command_is_strict_c5b(client: TestClient, patch: dict, field: str,
+                                         says: str) -> None:
+    body = {"device_id": "pump-1", "windows": 512, "k": 2, "n": 4, **patch}
+    r = client.post("/api/commands/calibrate", json=body, headers=AUTH)
+    assert r.status_code == 422, (patch, r.status_code, r.text)
+    assert field in r.text and says in r.text, r.text
 
 
 @pytest.mark.parametrize("seq", [True, "10", 10.0, 2**32, -1, None])
@@ -247,6 +271,27 @@ def test_gateway_config_options_are_range_checked(tmp_path: Path, capsys, option
     rc, err = _cli(["gateway", "config", "--db", str(tmp_path / "g.db"), "--device", "d",
                     *[x for kv in args.items() for x in kv]], capsys)
     assert rc == 2 and option in err and rng in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("args, option, says", [
+    (["--windows", "15"], "--windows", "16..4096"),
+    (["--windows", HUGE], "--windows", "16..4096"),
+    (["--allowed", "1001"], "--allowed", "0..1000"),
+    (["--margin-permille", "-1"], "--margin-permille", "0..10000"),
+    (["--drift-block", "65536"], "--drift-block", "0..65535"),
+    (["-k", "33", "-n", "33"], "-k", "0..32"),
+    (["-k", "2"], "-n", "give both k and n"),
+    (["-k", "5", "-n", "4"], "-k", "must be <= n"),
+])
+def test_gateway_calibrate_options_are_range_checked(tmp_path: Path, capsys, args: list[str],
+                                                     option: str, says: str) -> None:
+    db = tmp_path / "g.db"
+    rc, err = _cli(["gateway", "calibrate", "--db", str(db), "--device", "d", *args], capsys)
+    assert rc == 2 and option in err and says in err and "Traceback" not in err, err
+    if db.exists():  # refused before anything is queued
+        from imuad.gateway.store import Store
+        with Store(db) as s:
+            assert s.pending_commands() == []
 
 
 @pytest.mark.parametrize("argv, option", [

@@ -46,8 +46,8 @@ def test_post_bodies_are_capped_before_reading(populated: FakeGateway, mode: str
                                                with_token: bool) -> None:
     app = create_app(Settings(store=populated.path, token=TOKEN))
     total = 16 * 2**20
-    assert post_routes(app) == ["/api/commands/threshold", "/api/events/ack", "/login",
-                                "/logout"]
+    assert post_routes(app) == ["/api/commands/calibrate", "/api/commands/threshold",
+                                "/api/events/ack", "/login", "/logout"]
     for path in post_routes(app):
         headers = {"content-type": "application/json" if path.startswith("/api/")
                    else "application/x-www-form-urlencoded", **(AUTH if with_token else {})}
@@ -135,7 +135,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardProces
     gw.close()
 
 
-POST_PATHS = ["/login", "/logout", "/api/events/ack", "/api/commands/threshold"]
+POST_PATHS = ["/login", "/logout", "/api/events/ack", "/api/commands/threshold",
+              "/api/commands/calibrate"]
 
 
 @settings(max_examples=14, derandomize=True, deadline=None,

@@ -18,6 +18,7 @@ from imuad.paths import REPO_ROOT
 
 VECTORS = json.loads((Path(__file__).parent / "c8_vectors.json").read_text())
 EVENT_FIELDS = ("kind", "state", "flags", "seq", "uptime_ms", "score", "model_id")
+CALIBRATE_FIELDS = ("windows", "allowed", "margin_permille", "k", "n", "drift_block")
 STATUS_FIELDS = ("state", "k", "n", "threshold_on", "threshold_off", "model_id", "last_seq", "acked_seq",
                  "backlog", "capacity", "overflows")
 
@@ -25,9 +26,11 @@ STATUS_FIELDS = ("state", "k", "n", "threshold_on", "threshold_off", "model_id",
 def test_vectors_cover_the_layouts():
     assert {len(bytes.fromhex(e["hex"])) for e in VECTORS["events"]} == {pl.PAYLOAD_LEN}
     assert {len(bytes.fromhex(s["hex"])) for s in VECTORS["status"]} == {pl.STATUS_LEN}
-    assert {e["kind"] for e in VECTORS["events"]} == {1, 2, 3}
-    assert {c["parsed"]["op"] for c in VECTORS["control"] if c["parsed"]} == {1, 2, 3}
+    assert {e["kind"] for e in VECTORS["events"]} == {1, 2, 3, 4, 5, 6}
+    assert {c["parsed"]["op"] for c in VECTORS["control"] if c["parsed"]} == {1, 2, 3, 4}
     assert sum(c["parsed"] is None for c in VECTORS["control"]) >= 5
+    # every CALIBRATE range bound is crossed by a rejected vector
+    assert sum(c["parsed"] is None and c["hex"][:2] == "04" for c in VECTORS["control"]) >= 10
 
 
 def test_python_gateway_codec():
@@ -50,6 +53,8 @@ def test_python_gateway_codec():
             assert pl.encode_ack(p["seq"]).hex() == c["hex"]
         elif p["op"] == pl.CTRL_REPLAY:
             assert pl.encode_replay(p["seq"]).hex() == c["hex"]
+        elif p["op"] == pl.CTRL_CALIBRATE:
+            assert pl.encode_calibrate({k: v for k, v in p.items() if k != "op"}).hex() == c["hex"]
         else:
             assert pl.encode_config(p["threshold_on"], p["threshold_off"], p["k"], p["n"]).hex() == c["hex"]
     for c in VECTORS["control"]:  # every invalid CONFIG the device rejects, the gateway refuses to send
@@ -57,6 +62,10 @@ def test_python_gateway_codec():
         if c["parsed"] is None and len(data) == 11 and data[0] == pl.CTRL_CONFIG:
             with pytest.raises(ValueError):
                 pl.encode_config(*struct.unpack("<iiBB", data[1:]))
+        if c["parsed"] is None and len(data) == 11 and data[0] == pl.CTRL_CALIBRATE:
+            fields = dict(zip(CALIBRATE_FIELDS, struct.unpack("<HHHBBH", data[1:])))
+            with pytest.raises(ValueError):
+                pl.encode_calibrate(fields)
 
 
 def test_c_encoder(build_tree):
@@ -80,8 +89,9 @@ def test_c_encoder(build_tree):
         assert next(out) == s["hex"]
     for c in VECTORS["control"]:
         p = c["parsed"]
-        want = "reject" if p is None else " ".join(str(p.get(k, 0)) for k in (
-            "op", "seq", "threshold_on", "threshold_off", "k", "n"))
+        fields = ("op", *CALIBRATE_FIELDS) if p and p["op"] == pl.CTRL_CALIBRATE else (
+            "op", "seq", "threshold_on", "threshold_off", "k", "n")
+        want = "reject" if p is None else " ".join(str(p.get(k, 0)) for k in fields)
         assert next(out) == want, c["hex"]
 
 

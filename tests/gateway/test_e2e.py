@@ -123,7 +123,11 @@ async def _central_attempts(port: int, tmp: Path) -> dict:
         out["stream"] = [(e.seq, e.flags) for e in got]
         bad = {}
         for name, data in (("short", b"\x01\x02"), ("op", b"\x09\x00\x00\x00\x00"),
-                           ("k>n", struct.pack("<BiiBB", 3, 200, 150, 5, 4))):
+                           ("k>n", struct.pack("<BiiBB", 3, 200, 150, 5, 4)),
+                           ("calibrate windows", struct.pack("<BHHHBBH", 4, 15, 0, 0, 0, 0, 0)),
+                           ("calibrate k only", struct.pack("<BHHHBBH", 4, 64, 0, 0, 2, 0, 0)),
+                           ("calibrate margin", struct.pack("<BHHHBBH", 4, 64, 0, 10_001, 0, 0, 0)),
+                           ("calibrate short", struct.pack("<BHHHBBH", 4, 64, 0, 0, 0, 0, 0)[:10])):
             try:
                 await link.write_control(data)
                 bad[name] = "accepted"
@@ -161,6 +165,7 @@ def test_unpaired_wrong_passkey_and_legacy_centrals_are_rejected(rig):
     after = out["status_after_ack"]
     assert after.acked_seq == 3 and after.backlog == 0 and after.last_seq == 3
     assert fw.count(r"^CONFIG") == 0 and fw.count(r"^REPLAY 2$") == 1
+    assert fw.count(r"^CALIBRATE") == 0  # no invalid CALIBRATE reached on_calibrate
 
 
 @pytest.mark.timeout(120)
@@ -185,6 +190,40 @@ def test_bonded_reconnect_needs_no_passkey_and_config_reaches_device(rig):
     with Store(rig.db) as s:
         assert s.pending_commands() == []
         assert s.device("F0:00:00:00:00:01")["threshold"] == 200
+
+
+@pytest.mark.timeout(120)
+def test_calibrate_command_reaches_device_and_drift_events_are_stored(rig, capsys):
+    """`imuad gateway calibrate` -> commands table -> control op 0x04 on the virtual radio ->
+    on_calibrate of the NimBLE firmware; its DRIFT / DRIFT_CLEAR / CALIBRATED events come back,
+    are stored with their kinds, and CALIBRATED's score becomes the device's threshold."""
+    from imuad.cli import main
+    fw = rig.firmware("--events", "stdin", stdin=True)
+    dev = "F0:00:00:00:00:01"
+    assert main(["gateway", "calibrate", "--db", str(rig.db), "--device", dev, "--windows", "512",
+                 "--allowed", "2", "--margin-permille", "150", "-k", "2", "-n", "4",
+                 "--drift-block", "300"]) == 0
+    for line in ("push 1 1 200", "push 4 1 171", "push 5 0 60", "push 6 0 143",
+                 "decision 143 107 2 4"):  # what the app does once it has calibrated
+        fw.send(line)
+    fw.wait_line(r"^DECISION 143 107 2 4$", 10)
+    gw = rig.gateway(PASSKEY, "--until-acked", "4")
+    assert gw.wait_exit(60) == 0, gw.stderr_tail()
+    fw.wait_line(r"^CALIBRATE 512 2 150 2 4 300$", 10)
+    assert fw.count(r"^CALIBRATE") == 1
+    assert [e["kind"] for e in gw.events("command_sent")] == ["calibrate"]
+    assert gw.events("status")[0]["threshold_on"] == 143  # ble_alerts_set_decision
+    rows = stored(rig.db)
+    assert [(r["seq"], r["kind"], r["score"]) for r in rows] == [
+        (1, 1, 200), (2, 4, 171), (3, 5, 60), (4, 6, 143)]
+    with Store(rig.db) as s:
+        assert s.pending_commands() == []
+        assert s.device(dev)["threshold"] == 143
+    capsys.readouterr()
+    assert main(["gateway", "events", "--db", str(rig.db)]) == 0
+    out = capsys.readouterr().out
+    for name in ("kind=onset", "kind=drift ", "kind=drift_cleared", "kind=calibrated"):
+        assert name in out, out
 
 
 @pytest.mark.timeout(150)

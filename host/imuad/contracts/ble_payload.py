@@ -6,9 +6,14 @@ and implemented in C in ble_alerts_proto.c; tests/gateway/test_c8_vectors.py che
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from .calibration import (CALIBRATED, DRIFT, DRIFT_CLEAR, EVENT_NAMES, CalibrationRequest,
+                          check_request)
 from .decision import check_decision
+from .ranges import EVENT_KIND
 
 SERVICE_UUID = "6e0a0001-5f1d-4b8e-9c43-696d75616400"
 EVENT_UUID = "6e0a0002-5f1d-4b8e-9c43-696d75616400"
@@ -18,11 +23,14 @@ CONTROL_UUID = "6e0a0004-5f1d-4b8e-9c43-696d75616400"
 PAYLOAD_VERSION = 1
 PAYLOAD_LEN = 20
 KIND_ONSET, KIND_CLEAR, KIND_HEARTBEAT = 1, 2, 3
+KIND_DRIFT, KIND_DRIFT_CLEAR, KIND_CALIBRATED = DRIFT, DRIFT_CLEAR, CALIBRATED  # C5b, as C7
 FLAG_REPLAYED, FLAG_OVERFLOW = 0x01, 0x02
 
-CTRL_ACK, CTRL_REPLAY, CTRL_CONFIG = 0x01, 0x02, 0x03
+CTRL_ACK, CTRL_REPLAY, CTRL_CONFIG, CTRL_CALIBRATE = 0x01, 0x02, 0x03, 0x04
 
 _EVENT = struct.Struct("<BBBBIIiI")
+# 04 windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 (11 bytes)
+_CALIBRATE = struct.Struct("<BHHHBBH")
 _STATUS = struct.Struct("<BBBBiiIIIHHI16s")
 STATUS_LEN = _STATUS.size  # 48
 
@@ -74,8 +82,9 @@ def decode_event(data: bytes) -> Event:
     version, kind, state, flags, seq, uptime, score, model_id = _EVENT.unpack_from(data)
     if version != PAYLOAD_VERSION:
         raise PayloadError(f"event payload version {version}, expected {PAYLOAD_VERSION}")
-    if kind not in (KIND_ONSET, KIND_CLEAR, KIND_HEARTBEAT):
-        raise PayloadError(f"event kind {kind} is not 1 (onset), 2 (clear) or 3 (heartbeat)")
+    if not EVENT_KIND.lo <= kind <= EVENT_KIND.hi:
+        names = ", ".join(f"{k} ({n})" for k, n in EVENT_NAMES.items())
+        raise PayloadError(f"event kind {kind} is not one of {names}")
     return Event(kind, state, flags, seq, uptime, score, model_id)
 
 
@@ -108,6 +117,14 @@ def encode_config(threshold_on: int, threshold_off: int, k: int, n: int) -> byte
     `DecisionError` (a ValueError) naming the field."""
     d = check_decision(threshold_on, threshold_off, k, n)
     return struct.pack("<BiiBB", CTRL_CONFIG, d.threshold_on, d.threshold_off, d.k, d.n)
+
+
+def encode_calibrate(request: CalibrationRequest | Mapping[str, Any]) -> bytes:
+    """The control write of a CALIBRATE (op 0x04, 11 bytes); a request outside C5b's ranges
+    raises `RangeError` (a ValueError) naming the field, as `calibration.check_request`."""
+    r = check_request(request.as_dict() if isinstance(request, CalibrationRequest) else request)
+    return _CALIBRATE.pack(CTRL_CALIBRATE, r.windows, r.allowed, r.margin_permille, r.k, r.n,
+                           r.drift_block)
 
 
 def model_id_hex(model_id: int) -> str:

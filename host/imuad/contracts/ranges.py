@@ -3,7 +3,7 @@
 `IntRange.check` takes a value that must already be an int (JSON bodies, frames: `true`,
 `5.0` and `"5"` are refused, not coerced); `IntRange.parse` takes text (CLI options, query
 parameters) and accepts only plain decimal digits. Both raise `RangeError`, whose message
-names the field and the range, e.g. "kind must be an integer in 1..3, got '99999999999'".
+names the field and the range, e.g. "kind must be an integer in 1..6, got '99999999999'".
 """
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ UINT8 = IntRange(0, 2**8 - 1)
 UINT16 = IntRange(0, 2**16 - 1)
 UINT32 = IntRange(0, 2**32 - 1)
 # C8 event notification
-EVENT_KIND = IntRange(1, 3)   # 1 onset, 2 clear, 3 heartbeat
+EVENT_KIND = IntRange(1, 6)   # 1 onset, 2 clear, 3 heartbeat, 4 drift, 5 drift cleared, 6 calibrated
 EVENT_SEQ = UINT32
 PASSKEY = IntRange(0, 999_999)  # LE Secure Connections passkey (6 digits)
 # C9 store: SQLite rowids (the live stream's event ids) are signed 64-bit, never negative

@@ -31,12 +31,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..contracts.ranges import ROWID, RangeError
 from . import live
 from .auth import COOKIE_NAME, SESSION_MAX_AGE_S, Identity, TokenAuth
-from .inputs import (DEVICE_ID_MAX, AckRequest, DevicesQuery, EventQuery, LoginForm,
-                     LoginQuery, NoBody, SeriesQuery, StreamQuery, ThresholdRequest, body,
-                     errors_of, parse_time)
+from .inputs import (DEVICE_ID_MAX, AckRequest, CalibrateRequest, DevicesQuery, EventQuery,
+                     LoginForm, LoginQuery, NoBody, SeriesQuery, StreamQuery, ThresholdRequest,
+                     body, errors_of, parse_time)
 from .limits import (MAX_BODY, MAX_STREAMS, MAX_STREAMS_PER_CLIENT, BodyLimit, GuessLimiter,
                      StreamSlots, client_key)
-from .queries import EVENT_KINDS, STATES, EventFilter, StoreReader, StoreWriter, load_run_files
+from .queries import (ALERT_KINDS, EVENT_KINDS, STATES, EventFilter, StoreReader, StoreWriter,
+                      load_run_files)
 
 HERE = FsPath(__file__).resolve().parent
 RUN_SOURCES = ("sim", "hil", "replay")
@@ -278,7 +279,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/devices/{device_id}", response_class=HTMLResponse)
     def device_page(request: Request, ident: ReadPage, device_id: DeviceId) -> Response:
         dev = reader.device(device_id)
-        recent = reader.events(EventFilter(device_id=device_id, kinds=(1, 2)), limit=50)
+        recent = reader.events(EventFilter(device_id=device_id, kinds=ALERT_KINDS), limit=50)
         if dev is None and not recent and not reader.series(device_id, limit=1):
             raise HTTPException(404, f"unknown device {device_id!r}")
         return page(request, ident, "device.html", device_id=device_id, device=dev or {},
@@ -378,6 +379,17 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, f"unknown device {req.device_id!r}")
         # kind/payload as the gateway forwards them: a C7/C8 CONFIG of the decision (C5)
         cid = await asyncio.to_thread(writer.queue_command, req.device_id, "config",
+                                      req.payload())
+        return {"ok": True, "id": cid, "pending": reader.pending_commands(req.device_id)}
+
+    @app.post("/api/commands/calibrate")
+    async def api_calibrate(
+            _: WriteApi,
+            req: Annotated[CalibrateRequest, Depends(body(CalibrateRequest))]) -> dict[str, Any]:
+        if reader.device(req.device_id) is None:
+            raise HTTPException(404, f"unknown device {req.device_id!r}")
+        # the full C5b request (defaults filled in), sent as BLE control op 0x04 / C7 0x10
+        cid = await asyncio.to_thread(writer.queue_command, req.device_id, "calibrate",
                                       req.payload())
         return {"ok": True, "id": cid, "pending": reader.pending_commands(req.device_id)}
 

@@ -19,9 +19,11 @@ from fastapi import HTTPException, Request
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator,
                       ValidationError, ValidationInfo, model_validator)
 
+from ..contracts.calibration import (ALLOWED_ONSETS, CALIB_WINDOWS, DRIFT_BLOCK, K_N_OR_KEEP,
+                                     MARGIN_PERMILLE, check_request)
 from ..contracts.decision import THRESHOLD, K_N, check_config
 from ..contracts.ranges import EVENT_KIND, EVENT_SEQ, ROWID, IntRange, RangeError
-from .queries import KIND_BY_NAME, EventFilter
+from .queries import ALERT_KINDS, EVENT_KINDS, KIND_BY_NAME, EventFilter
 
 DEVICE_ID_MAX = 128
 LIMIT = IntRange(1, 5000)           # events per page / API call
@@ -76,22 +78,24 @@ def _time_text(value: str | None, info: ValidationInfo) -> str | None:
 
 
 def parse_kinds(text: str | None) -> tuple[int, ...] | None:
-    """'onset,clear' / 'alerts' / 'any' / '1,3' -> event kinds (C8), None for any."""
+    """'onset,clear' / 'drift' / 'alerts' / 'any' / '1,3' -> event kinds (C8), None for any.
+    'alerts' is every kind but heartbeats."""
     names = [k.strip().lower() for k in (text or "").split(",") if k.strip()]
     if not names or names == ["any"]:
         return None
     if names == ["alerts"]:
-        return (1, 2)
+        return ALERT_KINDS
     kinds = set()
     for n in names:
         if n in KIND_BY_NAME:
             kinds.add(KIND_BY_NAME[n])
             continue
         if n.lstrip("+-").isdigit():
-            kinds.add(EVENT_KIND.parse("kind", n))  # "kind must be an integer in 1..3, got ..."
+            kinds.add(EVENT_KIND.parse("kind", n))  # "kind must be an integer in 1..6, got ..."
             continue
-        raise RangeError("kind", f"kind: unknown event kind {n[:40]!r} (use onset, clear, "
-                                 f"heartbeat, alerts, any or an integer in {EVENT_KIND})")
+        known = ", ".join(v.replace(" ", "_") for v in EVENT_KINDS.values())
+        raise RangeError("kind", f"kind: unknown event kind {n[:40]!r} (use {known}, alerts, "
+                                 f"any or an integer in {EVENT_KIND})")
     return tuple(sorted(kinds))
 
 
@@ -181,6 +185,30 @@ class ThresholdRequest(BaseModel):
     def payload(self) -> dict[str, int]:
         d = self.model_dump(exclude={"device_id"}, exclude_none=True)
         return check_config(d)
+
+
+class CalibrateRequest(BaseModel):
+    """A C9 `calibrate` command: a C5b request, omitted fields at their defaults, k and n both
+    or neither (both 0 keeps the device's)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "examples": [{"device_id": "pump-1", "windows": 1024, "allowed": 0,
+                      "margin_permille": 100, "k": 2, "n": 4, "drift_block": 600}]})
+    device_id: str = Field(min_length=1, max_length=DEVICE_ID_MAX, strict=True)
+    windows: json_int(CALIB_WINDOWS) | None = None
+    allowed: json_int(ALLOWED_ONSETS) | None = None
+    margin_permille: json_int(MARGIN_PERMILLE) | None = None
+    k: json_int(K_N_OR_KEEP) | None = None
+    n: json_int(K_N_OR_KEEP) | None = None
+    drift_block: json_int(DRIFT_BLOCK) | None = None
+
+    @model_validator(mode="after")
+    def _c5b(self) -> "CalibrateRequest":
+        self.payload()  # RangeError is a ValueError: a 422 naming the field
+        return self
+
+    def payload(self) -> dict[str, int]:
+        return check_request(self.model_dump(exclude={"device_id"}, exclude_none=True)).as_dict()
 
 
 class LoginForm(BaseModel):

@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..contracts.calibration import CALIBRATED, DRIFT, DRIFT_CLEAR, EVENT_NAMES
 from ..errors import ImuadError
 from ..gateway.store import Store, connect_readonly, inspect_file, schema_columns, verify
 
-EVENT_KINDS = {1: "onset", 2: "clear", 3: "heartbeat"}
-KIND_BY_NAME = {v: k for k, v in EVENT_KINDS.items()}
+EVENT_KINDS = dict(EVENT_NAMES)  # C8 kinds 1..6: onset, clear, heartbeat, drift, drift cleared, calibrated
+# names in queries: "drift cleared", drift_cleared and drift-cleared alike
+KIND_BY_NAME = {alias: k for k, v in EVENT_KINDS.items()
+                for alias in {v, v.replace(" ", "_"), v.replace(" ", "-")}}
+ALERT_KINDS = (1, 2, DRIFT, DRIFT_CLEAR, CALIBRATED)  # the timeline: everything but heartbeats
+# a device drifts while its newest drift-related event is a DRIFT: a DRIFT_CLEAR or a new
+# calibration (which restarts the drift watch from its own median) ends it
+_DRIFTING = (f"(SELECT e.kind FROM events e WHERE e.device_id = d.device_id AND e.kind IN "
+             f"({DRIFT}, {DRIFT_CLEAR}, {CALIBRATED}) ORDER BY e.seq DESC LIMIT 1) = {DRIFT}")
 STATES = {0: "normal", 1: "anomaly"}
 EVENT_COLUMNS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id",
                  "flags", "received_at", "acked", "ack_note", "ack_at")
@@ -110,6 +118,7 @@ _EVENT_CONVERT = [(k, _EVENT_TYPES[k]) for k in EVENT_COLUMNS]
 def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = {k: conv(row[k]) for k, conv in _EVENT_CONVERT}
     d["kind_name"] = EVENT_KINDS.get(d["kind"], str(d["kind"]))
+    d["kind_class"] = d["kind_name"].replace(" ", "-")  # one CSS class ("drift cleared")
     d["acked"] = bool(d["acked"])
     if d["received_at"] is None:
         d["received_at"] = 0.0  # NOT NULL in C9: only a damaged row lacks it
@@ -150,12 +159,14 @@ class StoreReader:
             " (SELECT COUNT(*) FROM events e WHERE e.device_id = d.device_id AND e.kind = 1"
             "   AND (e.acked = 0 OR e.acked IS NULL)) AS open_alerts,"
             " (SELECT e.score FROM events e WHERE e.device_id = d.device_id"
-            "   ORDER BY e.seq DESC LIMIT 1) AS last_score "
+            "   ORDER BY e.seq DESC LIMIT 1) AS last_score, "
+            f"{_DRIFTING} AS drifting "
             "FROM devices d ORDER BY d.device_id")
         out = []
         for r in rows:
             d = _row(r, _DEVICE_TYPES)
             d["open_alerts"], d["last_score"] = _as_int(r["open_alerts"]), _as_int(r["last_score"])
+            d["drifting"] = bool(r["drifting"])
             out.append(d)
         return out
 
@@ -171,8 +182,13 @@ class StoreReader:
         return out
 
     def device(self, device_id: str) -> dict[str, Any] | None:
-        rows = self._all("SELECT * FROM devices WHERE device_id = ?", (device_id,))
-        return _row(rows[0], _DEVICE_TYPES) if rows else None
+        rows = self._all(f"SELECT d.*, {_DRIFTING} AS drifting FROM devices d "
+                         "WHERE d.device_id = ?", (device_id,))
+        if not rows:
+            return None
+        d = _row(rows[0], _DEVICE_TYPES)
+        d["drifting"] = bool(d["drifting"])
+        return d
 
     # ---- events --------------------------------------------------------------------------
     def events(self, flt: EventFilter, limit: int = 500, offset: int = 0,

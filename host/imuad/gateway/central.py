@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..contracts import ble_payload as pl
-from ..contracts.decision import DecisionError, check_config
+from ..contracts.calibration import check_request
+from ..contracts.decision import check_config
+from ..contracts.ranges import RangeError
 from .backends import Backend, Link, LinkError, PairingError
 from .store import Store
 
@@ -245,6 +247,10 @@ class Gateway:
             last = events[-1]
             self.store.upsert_device(st.device_id, last_seen=now, state=last.state,
                                      uptime_ms=last.uptime_ms)
+        calibrated = [r for r in rows if r["kind"] == pl.KIND_CALIBRATED]
+        if inserted and calibrated:  # its score is the device's new threshold_on (C5b)
+            newest = max(calibrated, key=lambda r: r["seq"])
+            self.store.upsert_device(st.device_id, threshold=newest["score"])
         if self._forward is not None and inserted:
             for r in rows:
                 self._forward(st.device_id, r)
@@ -292,29 +298,37 @@ class Gateway:
 
     async def _send_commands(self, link: Link, device_id: str,
                              debounce: tuple[int, int] | None = None) -> None:
-        """Forward queued `config` commands. A payload without k and n (the dashboard's
-        threshold change) keeps the device's current `debounce` = (k, n)."""
+        """Forward queued `config` and `calibrate` commands. A config payload without k and n
+        (the dashboard's threshold change) keeps the device's current `debounce` = (k, n)."""
         for cmd in self.store.pending_commands(device_id):
-            if cmd["kind"] != "config":
+            if cmd["kind"] not in ("config", "calibrate"):
                 log.warning("command %s: unknown kind %r, skipped", cmd["id"], cmd["kind"])
                 self.store.mark_sent(cmd["id"])
                 continue
             p = cmd["payload"]
+            threshold = None
             try:
-                cfg = check_config(p) if isinstance(p, dict) else None
-                if cfg is None:
-                    raise DecisionError("payload", f"payload {p!r} is not an object")
-                if "k" not in cfg and debounce is not None:
-                    cfg["k"], cfg["n"] = debounce
-                data = pl.encode_config(cfg["threshold_on"], cfg["threshold_off"],
-                                        cfg.get("k"), cfg.get("n"))
-            except DecisionError as exc:
-                log.warning("command %s: bad config payload %r (%s), skipped", cmd["id"], p, exc)
+                if not isinstance(p, dict):
+                    raise RangeError("payload", f"payload {p!r} is not an object")
+                if cmd["kind"] == "calibrate":
+                    # the new threshold is known once the device reports CALIBRATED (kind 6)
+                    data = pl.encode_calibrate(check_request(p))
+                else:
+                    cfg = check_config(p)
+                    if "k" not in cfg and debounce is not None:
+                        cfg["k"], cfg["n"] = debounce
+                    data = pl.encode_config(cfg["threshold_on"], cfg["threshold_off"],
+                                            cfg.get("k"), cfg.get("n"))
+                    threshold = cfg["threshold_on"]
+            except RangeError as exc:  # DecisionError is one too
+                log.warning("command %s: bad %s payload %r (%s), skipped", cmd["id"], cmd["kind"],
+                            p, exc)
                 self.report("command_rejected", device_id=device_id, id=cmd["id"], error=str(exc))
                 self.store.mark_sent(cmd["id"])
                 continue
             await link.write_control(data)
             self.store.mark_sent(cmd["id"])
-            self.store.upsert_device(device_id, threshold=cfg["threshold_on"])
+            if threshold is not None:
+                self.store.upsert_device(device_id, threshold=threshold)
             self.counters.commands_sent += 1
-            self.report("command_sent", device_id=device_id, id=cmd["id"])
+            self.report("command_sent", device_id=device_id, id=cmd["id"], kind=cmd["kind"])

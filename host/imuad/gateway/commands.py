@@ -1,5 +1,5 @@
-"""`imuad gateway ...`: run the BLE gateway, list stored events, queue a config command,
-run the virtual radio, benchmark the link."""
+"""`imuad gateway ...`: run the BLE gateway, list stored events, queue a config or calibrate
+command, run the virtual radio, benchmark the link."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +11,11 @@ import sqlite3
 import sys
 import time
 
+from ..contracts.calibration import (ALLOWED_ONSETS, CALIB_WINDOWS, DRIFT_BLOCK, EVENT_NAMES,
+                                     K_N_OR_KEEP, MARGIN_PERMILLE, CalibrationRequest,
+                                     check_request)
 from ..contracts.decision import K_N, THRESHOLD, DecisionError, check_decision
-from ..contracts.ranges import PASSKEY, TCP_PORT, UINT32, FloatRange, IntRange
+from ..contracts.ranges import PASSKEY, TCP_PORT, UINT32, FloatRange, IntRange, RangeError
 from ..errors import ImuadError
 
 # ranges of the options that are not contract fields (those come from imuad.contracts)
@@ -56,6 +59,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help=f"hot windows of the last n that raise an alert ({K_N})")
     cfg.add_argument("-n", type=K_N.argtype("-n"), required=True, help=f"history length ({K_N})")
     cfg.set_defaults(func=_cmd_config)
+
+    # ranges and the k/n rule: contract C5b (imuad.contracts.calibration)
+    cal = sub.add_parser("calibrate", help="queue an on-device recalibration (threshold and "
+                                           "debounce fitted from its next windows) for a device")
+    dflt = CalibrationRequest()
+    cal.add_argument("--db", required=True)
+    cal.add_argument("--device", required=True)
+    cal.add_argument("--windows", type=CALIB_WINDOWS.argtype("--windows"), default=dflt.windows,
+                     help=f"window scores to fit on ({CALIB_WINDOWS}, default {dflt.windows})")
+    cal.add_argument("--allowed", type=ALLOWED_ONSETS.argtype("--allowed"), default=dflt.allowed,
+                     help=f"onsets tolerated over those windows ({ALLOWED_ONSETS}, "
+                          f"default {dflt.allowed})")
+    cal.add_argument("--margin-permille", type=MARGIN_PERMILLE.argtype("--margin-permille"),
+                     default=dflt.margin_permille,
+                     help=f"headroom above the lowest quiet threshold, per mille of its distance "
+                          f"to the median ({MARGIN_PERMILLE}, default {dflt.margin_permille})")
+    cal.add_argument("-k", type=K_N_OR_KEEP.argtype("-k"), default=0,
+                     help="hot windows of the last n that raise an alert (1..32, k <= n; "
+                          "default: keep the device's)")
+    cal.add_argument("-n", type=K_N_OR_KEEP.argtype("-n"), default=0,
+                     help="history length (1..32; give it with -k)")
+    cal.add_argument("--drift-block", type=DRIFT_BLOCK.argtype("--drift-block"),
+                     default=dflt.drift_block,
+                     help=f"then watch for drift over blocks of this many windows ({DRIFT_BLOCK}; "
+                          f"default {dflt.drift_block}: no drift watch)")
+    cal.set_defaults(func=_cmd_calibrate)
 
     vl = sub.add_parser("vlink", help="virtual BLE radio: Bumble controllers as HCI TCP servers")
     vl.add_argument("--port", type=TCP_PORT.argtype("--port"), action="append", required=True)
@@ -142,7 +171,8 @@ def _cmd_events(args: argparse.Namespace) -> int:
         except sqlite3.DatabaseError as exc:
             raise StoreError(args.db, f"unreadable ({exc})") from None
         for e in events:
-            print(f"{_when(e['received_at'])} {e['device_id']} seq={e['seq']} kind={e['kind']} "
+            kind = EVENT_NAMES.get(e["kind"], str(e["kind"])).replace(" ", "_")
+            print(f"{_when(e['received_at'])} {e['device_id']} seq={e['seq']} kind={kind} "
                   f"state={e['state']} score={e['score']} flags={e['flags']}")
     return 0
 
@@ -157,6 +187,24 @@ def _cmd_config(args: argparse.Namespace) -> int:
     with Store(args.db) as s:
         try:
             cid = s.queue_command(args.device, "config", decision.as_dict())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(args.db, f"cannot queue the command ({exc})") from None
+    print(f"queued command {cid}; sent when the gateway is next connected to {args.device}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .store import Store, StoreError
+    try:
+        req = check_request({"windows": args.windows, "allowed": args.allowed,
+                             "margin_permille": args.margin_permille, "k": args.k, "n": args.n,
+                             "drift_block": args.drift_block})
+    except RangeError as exc:
+        option = {"k": "-k", "n": "-n"}.get(exc.field, "--" + exc.field.replace("_", "-"))
+        raise ImuadError(f"{option}: {exc}") from None
+    with Store(args.db) as s:
+        try:
+            cid = s.queue_command(args.device, "calibrate", req.as_dict())
         except sqlite3.DatabaseError as exc:
             raise StoreError(args.db, f"cannot queue the command ({exc})") from None
     print(f"queued command {cid}; sent when the gateway is next connected to {args.device}")

@@ -38,11 +38,17 @@ typedef enum {
     BLE_ALERTS_NOTICE_ACK,          /* value = acked seq */
     BLE_ALERTS_NOTICE_REPLAY,       /* value = requested seq */
     BLE_ALERTS_NOTICE_CONFIG,
+    BLE_ALERTS_NOTICE_CALIBRATE,    /* value = requested windows */
 } ble_alerts_notice_t;
 
 typedef void (*ble_alerts_notice_cb)(ble_alerts_notice_t notice, uint32_t value, void *ctx);
 /* Called from the NimBLE host task after a valid CONFIG write. */
 typedef void (*ble_alerts_config_cb)(const ble_alerts_decision_t *decision, void *ctx);
+/* Called from the NimBLE host task after a valid CALIBRATE write (ranges checked). The
+ * application runs the calibration itself (it owns the scores), then pushes a CALIBRATED
+ * event (kind 6, score = new threshold_on) and calls ble_alerts_set_decision(). Keep it
+ * short: copy the request and return. */
+typedef void (*ble_alerts_calibrate_cb)(const ble_alerts_calibrate_t *req, void *ctx);
 
 typedef struct {
     const char *device_name;       /* advertised complete local name */
@@ -52,6 +58,7 @@ typedef struct {
     ble_alerts_decision_t decision;
     uint32_t first_seq;            /* seq of the first event (0 means 1); persist across boots */
     ble_alerts_config_cb on_config;
+    ble_alerts_calibrate_cb on_calibrate; /* optional; NULL: CALIBRATE is accepted and ignored */
     ble_alerts_notice_cb on_notice;
     void *ctx;
 } ble_alerts_config_t;
@@ -76,6 +83,10 @@ uint32_t ble_alerts_push(uint8_t kind, uint8_t state, int32_t score, uint32_t up
 
 /* Current decision state reported in the status characteristic. */
 void ble_alerts_set_state(uint8_t state);
+
+/* Decision reported in the status characteristic, for changes made on the device (a
+ * completed calibration): the gateway reads it at every connection. Thread-safe. */
+void ble_alerts_set_decision(const ble_alerts_decision_t *decision);
 
 /* Number of events held, not yet acknowledged. Thread-safe. */
 uint16_t ble_alerts_backlog(void);

@@ -26,6 +26,10 @@ extern "C" {
 #define BLE_ALERTS_KIND_ONSET 1u
 #define BLE_ALERTS_KIND_CLEAR 2u
 #define BLE_ALERTS_KIND_HEARTBEAT 3u
+/* Commissioning and drift (C5b), same numbering as the serial EVENT (C7). */
+#define BLE_ALERTS_KIND_DRIFT 4u       /* score = the drifting block's mean score */
+#define BLE_ALERTS_KIND_DRIFT_CLEAR 5u /* score = the block mean back below the clear level */
+#define BLE_ALERTS_KIND_CALIBRATED 6u  /* score = the new threshold_on */
 
 /* Event flags (C8). OVERFLOW marks the oldest event still held after older
  * unacknowledged events were dropped: every missing seq below it is lost. */
@@ -36,9 +40,19 @@ extern "C" {
 #define BLE_ALERTS_CTRL_ACK 0x01u    /* seq:u32  -> drop events with seq <= seq */
 #define BLE_ALERTS_CTRL_REPLAY 0x02u /* seq:u32  -> resend from max(seq, oldest) */
 #define BLE_ALERTS_CTRL_CONFIG 0x03u /* thr_on:i32 thr_off:i32 k:u8 n:u8 */
+/* windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 */
+#define BLE_ALERTS_CTRL_CALIBRATE 0x04u
 #define BLE_ALERTS_CTRL_ACK_LEN 5u
 #define BLE_ALERTS_CTRL_REPLAY_LEN 5u
 #define BLE_ALERTS_CTRL_CONFIG_LEN 11u
+#define BLE_ALERTS_CTRL_CALIBRATE_LEN 11u
+
+/* CALIBRATE ranges (C5b, host/imuad/contracts/calibration.py check_request). */
+#define BLE_ALERTS_CALIB_WINDOWS_MIN 16u
+#define BLE_ALERTS_CALIB_WINDOWS_MAX 4096u /* the device keeps one int32 score per window */
+#define BLE_ALERTS_CALIB_ALLOWED_MAX 1000u
+#define BLE_ALERTS_CALIB_MARGIN_MAX 10000u
+#define BLE_ALERTS_CALIB_KN_MAX 32u
 
 #ifndef BLE_ALERTS_BACKLOG
 #define BLE_ALERTS_BACKLOG 128u /* events kept until acknowledged (bounded ring) */
@@ -61,6 +75,16 @@ typedef struct {
     uint8_t n;
 } ble_alerts_decision_t;
 
+/* A CALIBRATE request: fit the decision from the device's next `windows` window scores. */
+typedef struct {
+    uint16_t windows;         /* 16..4096 */
+    uint16_t allowed;         /* onsets tolerated over those windows, 0..1000 */
+    uint16_t margin_permille; /* headroom above the lowest quiet threshold, 0..10000 */
+    uint8_t k;                /* k = n = 0: keep the current k and n; else 1 <= k <= n <= 32 */
+    uint8_t n;
+    uint16_t drift_block;     /* windows per drift block after calibrating; 0 = no drift watch */
+} ble_alerts_calibrate_t;
+
 typedef struct {
     uint8_t state;
     ble_alerts_decision_t decision;
@@ -75,15 +99,17 @@ typedef struct {
 
 typedef struct {
     uint8_t op;
-    uint32_t seq;
-    ble_alerts_decision_t decision;
+    uint32_t seq;                       /* ACK, REPLAY */
+    ble_alerts_decision_t decision;     /* CONFIG */
+    ble_alerts_calibrate_t calibrate;   /* CALIBRATE */
 } ble_alerts_control_t;
 
 void ble_alerts_pack_event(const ble_alerts_event_t *ev, uint8_t out[BLE_ALERTS_PAYLOAD_LEN]);
 /* Returns 0 on success, -1 if the buffer is short or the version unknown. */
 int ble_alerts_unpack_event(const uint8_t *buf, size_t len, ble_alerts_event_t *ev);
 void ble_alerts_pack_status(const ble_alerts_status_t *st, uint8_t out[BLE_ALERTS_STATUS_LEN]);
-/* Returns 0 on success, -1 for an unknown opcode or a wrong length. */
+/* Returns 0 on success, -1 for an unknown opcode, a wrong length or a CONFIG/CALIBRATE
+ * value outside its range. */
 int ble_alerts_parse_control(const uint8_t *buf, size_t len, ble_alerts_control_t *out);
 
 /* Bounded backlog of events not yet acknowledged. Seqs are contiguous:

@@ -184,6 +184,13 @@ static int on_control(struct os_mbuf *om)
         }
         notice(BLE_ALERTS_NOTICE_CONFIG, 0);
         break;
+    case BLE_ALERTS_CTRL_CALIBRATE:
+        /* the decision changes only when the device finished calibrating (set_decision) */
+        if (s_alerts.cfg.on_calibrate) {
+            s_alerts.cfg.on_calibrate(&c.calibrate, s_alerts.cfg.ctx);
+        }
+        notice(BLE_ALERTS_NOTICE_CALIBRATE, c.calibrate.windows);
+        break;
     default:
         break;
     }
@@ -465,6 +472,13 @@ void ble_alerts_set_state(uint8_t state)
 {
     lock();
     s_alerts.state = state;
+    unlock();
+}
+
+void ble_alerts_set_decision(const ble_alerts_decision_t *decision)
+{
+    lock();
+    s_alerts.decision = *decision;
     unlock();
 }
 

@@ -17,6 +17,11 @@ static void put_u32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
 static uint32_t get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -96,6 +101,25 @@ int ble_alerts_parse_control(const uint8_t *buf, size_t len, ble_alerts_control_
             return -1;
         }
         return 0;
+    case BLE_ALERTS_CTRL_CALIBRATE: {
+        ble_alerts_calibrate_t *r = &out->calibrate;
+        if (len != BLE_ALERTS_CTRL_CALIBRATE_LEN) {
+            return -1;
+        }
+        r->windows = get_u16(buf + 1);
+        r->allowed = get_u16(buf + 3);
+        r->margin_permille = get_u16(buf + 5);
+        r->k = buf[7];
+        r->n = buf[8];
+        r->drift_block = get_u16(buf + 9); /* every u16 is valid (0 = no drift watch) */
+        /* C5b: as check_request; k = n = 0 keeps the current debounce */
+        if (r->windows < BLE_ALERTS_CALIB_WINDOWS_MIN || r->windows > BLE_ALERTS_CALIB_WINDOWS_MAX ||
+            r->allowed > BLE_ALERTS_CALIB_ALLOWED_MAX || r->margin_permille > BLE_ALERTS_CALIB_MARGIN_MAX ||
+            (r->k == 0) != (r->n == 0) || r->k > r->n || r->n > BLE_ALERTS_CALIB_KN_MAX) {
+            return -1;
+        }
+        return 0;
+    }
     default:
         return -1;
     }

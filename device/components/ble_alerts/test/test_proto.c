@@ -101,11 +101,60 @@ static void test_layouts(void)
     CHECK(ble_alerts_parse_control(NULL, 0, &c) != 0);
 }
 
+/* CALIBRATE (op 4): 04 windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 */
+static int calib(uint16_t windows, uint16_t allowed, uint16_t margin, uint8_t k, uint8_t n, uint16_t block,
+                 size_t len, ble_alerts_control_t *c)
+{
+    uint8_t b[16] = {BLE_ALERTS_CTRL_CALIBRATE, (uint8_t)windows, (uint8_t)(windows >> 8), (uint8_t)allowed,
+                     (uint8_t)(allowed >> 8), (uint8_t)margin, (uint8_t)(margin >> 8), k, n,
+                     (uint8_t)block, (uint8_t)(block >> 8)};
+    return ble_alerts_parse_control(b, len, c);
+}
+
+static void test_calibrate(void)
+{
+    ble_alerts_control_t c;
+    CHECK(calib(1024, 3, 150, 2, 4, 500, 11, &c) == 0 && c.op == BLE_ALERTS_CTRL_CALIBRATE &&
+          c.calibrate.windows == 1024 && c.calibrate.allowed == 3 && c.calibrate.margin_permille == 150 &&
+          c.calibrate.k == 2 && c.calibrate.n == 4 && c.calibrate.drift_block == 500);
+    CHECK(calib(16, 0, 0, 0, 0, 0, 11, &c) == 0 && c.calibrate.k == 0 && c.calibrate.n == 0); /* keep k, n */
+    CHECK(calib(4096, 1000, 10000, 32, 32, 65535, 11, &c) == 0 && c.calibrate.drift_block == 65535);
+    CHECK(calib(15, 0, 0, 0, 0, 0, 11, &c) != 0);      /* windows below 16 */
+    CHECK(calib(4097, 0, 0, 0, 0, 0, 11, &c) != 0);    /* windows above 4096 */
+    CHECK(calib(64, 1001, 0, 0, 0, 0, 11, &c) != 0);   /* allowed */
+    CHECK(calib(64, 0, 10001, 0, 0, 0, 11, &c) != 0);  /* margin_permille */
+    CHECK(calib(64, 0, 0, 0, 4, 0, 11, &c) != 0);      /* k without n */
+    CHECK(calib(64, 0, 0, 2, 0, 0, 11, &c) != 0);      /* n without k */
+    CHECK(calib(64, 0, 0, 5, 4, 0, 11, &c) != 0);      /* k > n */
+    CHECK(calib(64, 0, 0, 1, 33, 0, 11, &c) != 0);     /* n > 32 */
+    CHECK(calib(64, 0, 0, 0, 0, 0, 10, &c) != 0);      /* short */
+    CHECK(calib(64, 0, 0, 0, 0, 0, 12, &c) != 0);      /* long */
+}
+
+static void test_drift_kinds_pass_through(void)
+{
+    uint8_t kinds[] = {BLE_ALERTS_KIND_DRIFT, BLE_ALERTS_KIND_DRIFT_CLEAR, BLE_ALERTS_KIND_CALIBRATED};
+    uint8_t b[BLE_ALERTS_PAYLOAD_LEN];
+    ble_alerts_event_t e, d;
+    ble_alerts_ring_init(&ring, 1);
+    for (unsigned i = 0; i < 3; i++) {
+        CHECK(ble_alerts_ring_push(&ring, kinds[i], 0, 900 + (int32_t)i, 0, 7) == i + 1u);
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        CHECK(ble_alerts_ring_peek(&ring, &e) == 1 && e.kind == kinds[i] && e.score == 900 + (int32_t)i);
+        ble_alerts_pack_event(&e, b);
+        CHECK(b[1] == kinds[i] && ble_alerts_unpack_event(b, sizeof b, &d) == 0 && d.kind == kinds[i]);
+        ble_alerts_ring_mark_sent(&ring, e.seq);
+    }
+}
+
 int main(void)
 {
     test_order_ack_rewind();
     test_overflow_and_wrap();
     test_layouts();
+    test_calibrate();
+    test_drift_kinds_pass_through();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -1,7 +1,10 @@
 /* imuad dashboard front end: no framework, no inline script (strict CSP), text only via textContent. */
 (function () {
   "use strict";
-  const KIND = { 1: "onset", 2: "clear", 3: "heartbeat" };
+  const KIND = { 1: "onset", 2: "clear", 3: "heartbeat", 4: "drift", 5: "drift cleared", 6: "calibrated" };
+  const kindClass = (k) => (KIND[k] || "").replace(/ /g, "-");   // one CSS class per kind
+  const DRIFT = 4, DRIFT_CLEAR = 5, CALIBRATED = 6;
+  const isAlert = (k) => k !== 3;   // the timeline shows every kind but heartbeats
   const STALE_S = 120;            // a device silent longer than this is shown as offline
   const MAX_POINTS = 3000;        // live chart keeps this many newest points
   const SPARK_POINTS = 120;
@@ -135,8 +138,8 @@
   }
 
   function alertItem(e) {
-    const li = el("li", { class: `alert ${KIND[e.kind] || ""} fresh`, dataset: { device: e.device_id, seq: e.seq } },
-      el("span", { class: `badge ${KIND[e.kind] || ""}` }, KIND[e.kind] || e.kind),
+    const li = el("li", { class: `alert ${kindClass(e.kind)} fresh`, dataset: { device: e.device_id, seq: e.seq } },
+      el("span", { class: `badge ${kindClass(e.kind)}` }, KIND[e.kind] || e.kind),
       el("span", { class: "when", dataset: { ts: e.received_at } }, fmtTime(e.received_at)),
       el("span", { class: "score" }, `score ${e.score}`));
     const cell = el("span", { class: "ack-cell" });
@@ -193,6 +196,7 @@
       if (d.uptime_ms !== null && d.uptime_ms !== undefined) item("up", fmtUptime(d.uptime_ms));
       if (d.battery !== null && d.battery !== undefined) item("batt", fmtBattery(d.battery));
       if (d.open_alerts) meta.append(el("span", { class: "alerts-pill" }, `${d.open_alerts} open alert${d.open_alerts > 1 ? "s" : ""}`));
+      if (d.drifting) meta.append(el("span", { class: "drift-pill" }, "drift"));
       sparkline($("canvas", c), entry.spark, d.threshold);
     }
     function summary() {
@@ -232,6 +236,8 @@
         entry.spark.push(e.score); if (entry.spark.length > SPARK_POINTS) entry.spark.shift();
         Object.assign(entry.data, { last_score: e.score, state: e.state, last_seen: Math.max(entry.data.last_seen || 0, e.received_at) });
         if (e.kind === 1) entry.data.open_alerts = (entry.data.open_alerts || 0) + 1;
+        if (e.kind === DRIFT) entry.data.drifting = true;
+        else if (e.kind === DRIFT_CLEAR || e.kind === CALIBRATED) entry.data.drifting = false;
         dirty.add(entry);
       },
       devices() { reload(); },
@@ -299,6 +305,8 @@
       const seen = $("#stat-seen");
       if (seen) { seen.dataset.ts = dev.last_seen || ""; seen.textContent = fmtAgo(dev.last_seen); }
       set("#stat-threshold", thr() ?? "–");
+      const drift = $("#device-drift");
+      if (drift) drift.hidden = !dev.drifting;
       set("#stat-uptime", fmtUptime(dev.uptime_ms));
       set("#stat-battery", fmtBattery(dev.battery));
     }
@@ -318,8 +326,11 @@
       schedule();
       live({ device: id, last_id: r.cursor }, {
         event(e) {
+          if (e.kind === DRIFT) dev.drifting = true;
+          else if (e.kind === DRIFT_CLEAR || e.kind === CALIBRATED) dev.drifting = false;
+          if (e.kind === CALIBRATED) dev.threshold = e.score;   // its score is the new threshold_on
           push(e); stats(e); schedule();
-          if ((e.kind === 1 || e.kind === 2) && $("#alert-list")) {
+          if (isAlert(e.kind) && $("#alert-list")) {
             $("#alert-list").prepend(alertItem(e)); if ($("#no-alerts")) $("#no-alerts").hidden = true;
           }
         },
@@ -335,6 +346,14 @@
       const body = { device_id: id, threshold_on: on };
       if (offRaw !== "") body.threshold_off = parseInt(offRaw, 10);
       try { await api("POST", "/api/commands/threshold", body); toast("Threshold change queued for the gateway"); }
+      catch (e) { toast(e.message, true); }
+    });
+    const cal = $("#calibrate-form");
+    if (cal) cal.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { device_id: id };   // empty fields: the server's defaults (k, n: keep)
+      $$("input", cal).forEach((inp) => { if (inp.value !== "") body[inp.name] = parseInt(inp.value, 10); });
+      try { await api("POST", "/api/commands/calibrate", body); toast("Recalibration queued for the gateway"); }
       catch (e) { toast(e.message, true); }
     });
   }
@@ -368,7 +387,7 @@
     let n = 0;
     live(device ? { device } : {}, {
       event(e) {
-        if (e.kind !== 1 && e.kind !== 2) return;
+        if (!isAlert(e.kind)) return;
         n++; $("#new-count").textContent = n; $("#new-banner").hidden = false;
       },
     });

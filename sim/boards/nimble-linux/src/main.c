@@ -9,8 +9,10 @@
  *
  * stdout: one line per notable thing (READY, ADVERTISING, CONNECTED, PASSKEY n,
  * SECURED bonded=b, SEC_FAILED st, SUBSCRIBED, DISCONNECTED reason, ACK seq,
- * REPLAY seq, CONFIG on off k n, SCRIPT_DONE n, STATUS ..., STATS ...).
- * stdin (--events stdin): "push KIND STATE SCORE", "status", "stats".
+ * REPLAY seq, CONFIG on off k n, CALIBRATE windows allowed margin_permille k n drift_block,
+ * SCRIPT_DONE n, STATUS ..., STATS ...).
+ * stdin (--events stdin): "push KIND STATE SCORE", "decision ON OFF K N" (as the app after
+ * a calibration: ble_alerts_set_decision), "status", "stats".
  * Scripted event i (0-based): kind = 1 + i % 2, state = kind == 1,
  * score = (i * 37) % 1000, uptime_ms = 10 * i. With backpressure (default)
  * the script waits while the backlog is full, so nothing is dropped.
@@ -75,7 +77,8 @@ static void on_notice(ble_alerts_notice_t n, uint32_t v, void *ctx)
     case BLE_ALERTS_NOTICE_DISCONNECTED: say("DISCONNECTED 0x%" PRIx32, v); break;
     case BLE_ALERTS_NOTICE_ACK: say("ACK %" PRIu32, v); break;
     case BLE_ALERTS_NOTICE_REPLAY: say("REPLAY %" PRIu32, v); break;
-    case BLE_ALERTS_NOTICE_CONFIG: break; /* printed by on_config */
+    case BLE_ALERTS_NOTICE_CONFIG: break;    /* printed by on_config */
+    case BLE_ALERTS_NOTICE_CALIBRATE: break; /* printed by on_calibrate */
     }
 }
 
@@ -85,12 +88,21 @@ static void on_config(const ble_alerts_decision_t *d, void *ctx)
     say("CONFIG %" PRId32 " %" PRId32 " %u %u", d->threshold_on, d->threshold_off, d->k, d->n);
 }
 
+static void on_calibrate(const ble_alerts_calibrate_t *r, void *ctx)
+{
+    (void)ctx;
+    say("CALIBRATE %u %u %u %u %u %u", r->windows, r->allowed, r->margin_permille, r->k, r->n,
+        r->drift_block);
+}
+
 static void print_status(void)
 {
     ble_alerts_status_t st;
     ble_alerts_get_status(&st);
-    say("STATUS last_seq=%" PRIu32 " acked_seq=%" PRIu32 " backlog=%u capacity=%u overflows=%" PRIu32,
-        st.last_seq, st.acked_seq, st.backlog, st.capacity, st.overflows);
+    say("STATUS last_seq=%" PRIu32 " acked_seq=%" PRIu32 " backlog=%u capacity=%u overflows=%" PRIu32
+        " on=%" PRId32 " off=%" PRId32 " k=%u n=%u",
+        st.last_seq, st.acked_seq, st.backlog, st.capacity, st.overflows, st.decision.threshold_on,
+        st.decision.threshold_off, st.decision.k, st.decision.n);
 }
 
 static void print_stats(void)
@@ -221,6 +233,7 @@ int main(int argc, char **argv)
     parse(argc, argv, &opts);
     opts.cfg.on_notice = on_notice;
     opts.cfg.on_config = on_config;
+    opts.cfg.on_calibrate = on_calibrate;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -251,7 +264,15 @@ int main(int argc, char **argv)
     while (fgets(line, sizeof(line), stdin) != NULL) {
         int kind, state;
         long score;
-        if (sscanf(line, "push %d %d %ld", &kind, &state, &score) == 3) {
+        ble_alerts_decision_t d;
+        unsigned k, n;
+        if (sscanf(line, "decision %" SCNd32 " %" SCNd32 " %u %u", &d.threshold_on, &d.threshold_off, &k,
+                   &n) == 4) {
+            d.k = (uint8_t)k;
+            d.n = (uint8_t)n;
+            ble_alerts_set_decision(&d);
+            say("DECISION %" PRId32 " %" PRId32 " %u %u", d.threshold_on, d.threshold_off, d.k, d.n);
+        } else if (sscanf(line, "push %d %d %ld", &kind, &state, &score) == 3) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             uint32_t seq = ble_alerts_push((uint8_t)kind, (uint8_t)state, (int32_t)score,
