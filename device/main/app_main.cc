@@ -20,6 +20,7 @@
 #include "idf_board.h"
 #include "imu/mpu6050.h"
 #include "imuad/boot.h"
+#include "imuad/calibration.h"
 #include "imuad/compiled_models.h"
 #include "imuad/pipeline.h"
 #include "imuad/replay_app.h"
@@ -59,6 +60,11 @@ IdfBoard g_board;
 imuad_app::ConsoleMode g_mode;
 imuad::ReplayApp* g_app = nullptr;
 imuad::Pipeline g_live;
+// Commissioning on the device (C5b): a CALIBRATE from the gateway is handed to the infer task,
+// which owns the live pipeline and these scores.
+int32_t g_calib_scores[imuad::kCalibMaxWindows];
+imuad::CalibrationRequest g_calib_req{};
+std::atomic<bool> g_calib_pending{false};
 imuad_app::SampleRing g_ring;
 std::atomic<bool> g_live_restart{false};
 mpu6050_t g_imu;
@@ -139,6 +145,12 @@ void ble_config(const ble_alerts_decision_t* d, void*) {
            static_cast<long>(d->threshold_off), d->k, d->n);
 }
 
+void ble_calibrate(const ble_alerts_calibrate_t* r, void*) {
+  g_calib_req = imuad::CalibrationRequest{r->windows, r->allowed, r->margin_permille, r->k, r->n, r->drift_block};
+  g_calib_pending.store(true, std::memory_order_release);
+  ESP_LOGI(TAG, "calibration from gateway: %u windows", static_cast<unsigned>(r->windows));
+}
+
 void start_ble(const imuad::ModelSpec& spec, const imuad::DecisionSpec& d) {
   if (nimble_port_init() != ESP_OK) {
     ESP_LOGE(TAG, "NimBLE init failed: BLE alerts off");
@@ -155,6 +167,7 @@ void start_ble(const imuad::ModelSpec& spec, const imuad::DecisionSpec& d) {
   cfg.decision = {d.threshold_on, d.threshold_off, d.k, d.n};
   cfg.first_seq = (g_boots << 16) | 1;  // monotonic across reboots without a write per event
   cfg.on_config = ble_config;
+  cfg.on_calibrate = ble_calibrate;
   cfg.on_notice = ble_notice;
   if (ble_alerts_init(&cfg) != 0) {
     ESP_LOGE(TAG, "ble_alerts_init failed: BLE alerts off");
@@ -207,6 +220,13 @@ void infer_task(void*) {
         ESP_LOGW(TAG, "live: samples lost (%u dropped so far), windows restarted", static_cast<unsigned>(last_drop_log));
       }
     }
+    if (g_calib_pending.exchange(false, std::memory_order_acquire)) {
+      if (const char* why = imuad::calibration_request_invalid(g_calib_req)) {
+        ESP_LOGE(TAG, "%s", why);
+      } else {
+        g_live.start_calibration(g_calib_req, g_calib_scores);
+      }
+    }
     if (!g_ring.pop(sample)) {
       vTaskDelay(pdMS_TO_TICKS(5));
       continue;
@@ -222,6 +242,27 @@ void infer_task(void*) {
                static_cast<unsigned>(r.infer_us));
 #if IMUAD_HAVE_BLE_ALERTS
       ble_alerts_push(static_cast<uint8_t>(r.event), static_cast<uint8_t>(r.state), r.score, g_board.millis());
+#endif
+    }
+    if (r.calibration != nullptr) {
+      uint8_t blob[imuad::kCalibrationLen];
+      imuad::encode_calibration(*r.calibration, blob);
+      if (!g_board.save_calibration(g_live.spec()->sha256, blob, sizeof blob)) ESP_LOGW(TAG, "calibration not saved to NVS");
+      const imuad::DecisionSpec& d = r.calibration->decision;
+      ESP_LOGW(TAG, "calibrated on %u windows: on=%ld off=%ld k=%u n=%u (median score %ld)",
+               static_cast<unsigned>(r.calibration->windows), static_cast<long>(d.threshold_on),
+               static_cast<long>(d.threshold_off), d.k, d.n, static_cast<long>(r.calibration->median));
+#if IMUAD_HAVE_BLE_ALERTS
+      const ble_alerts_decision_t bd = {d.threshold_on, d.threshold_off, d.k, d.n};
+      ble_alerts_set_decision(&bd);
+#endif
+    }
+    if (r.aux != imuad::kNoAux) {
+      ESP_LOGW(TAG, "window %u: %s (score %ld)", static_cast<unsigned>(r.window),
+               r.aux == imuad::kDrift ? "DRIFT" : (r.aux == imuad::kDriftClear ? "drift cleared" : "calibrated"),
+               static_cast<long>(r.aux_score));
+#if IMUAD_HAVE_BLE_ALERTS
+      ble_alerts_push(static_cast<uint8_t>(r.aux), static_cast<uint8_t>(r.state), r.aux_score, g_board.millis());
 #endif
     }
 #if IMUAD_HAVE_BLE_ALERTS
@@ -262,6 +303,14 @@ bool start_live(const imuad::ModelSpec& spec, uint8_t* arena, size_t arena_size,
                           CONFIG_IMUAD_DEBOUNCE_N};
   g_live.configure(d);
 #endif
+  // A calibration this device made earlier for this model (NVS) replaces the card's decision.
+  uint8_t blob[imuad::kCalibrationLen];
+  imuad::CalibrationResult stored;
+  if (g_board.load_calibration(spec.sha256, blob, sizeof blob) && imuad::decode_calibration(blob, &stored)) {
+    g_live.apply_calibration(stored);
+    d = stored.decision;
+    ESP_LOGI(TAG, "live: decision from this device's calibration (%u windows)", static_cast<unsigned>(stored.windows));
+  }
   static int16_t live_ring[kLiveRingSamples * imuad::kMaxChannels];
   g_ring.init(live_ring, kLiveRingSamples, spec.channels);
 #if IMUAD_HAVE_BLE_ALERTS

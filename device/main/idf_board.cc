@@ -3,10 +3,13 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "esp_log.h"
 #include "esp_timer.h"
+#include "nvs.h"
 #include "freertos/task.h"
 #include "imuad/codec.h"
 #include "imuad/protocol.h"
@@ -67,14 +70,25 @@ int log_to_frames(const char* fmt, va_list args) {
 bool IdfBoard::begin(uint32_t stack_bytes) {
   stack_bytes_ = stack_bytes;
   tx_lock_ = xSemaphoreCreateMutex();
+#if CONFIG_IDF_TARGET_LINUX
+  // IMUAD_FLASH_FILE=PATH keeps the emulated flash (NVS: calibrations, boot count; the models
+  // partition) across runs, as a chip keeps its flash: an existing file is used as the flash.
+  const char* keep = getenv("IMUAD_FLASH_FILE");
+  const bool reuse = keep != nullptr && keep[0] != 0 && access(keep, R_OK | W_OK) == 0;
+  if (reuse) snprintf(esp_partition_get_file_mmap_ctrl_input()->flash_file_name, PATH_MAX, "%s", keep);
+#endif
   models_ = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, "models");
   if (models_ == nullptr) ESP_LOGW(TAG, "no `models` partition: models cannot be loaded at run time");
 #if CONFIG_IDF_TARGET_LINUX
-  // ESP-IDF emulates the flash in a temporary file (the whole 3 MiB table, 0xFF-filled) and never
-  // deletes it: unlinked now, the mapping stays valid for this process and nothing is left in /tmp.
-  if (esp_partition_get_file_mmap_ctrl_input()->flash_file_name[0] == 0) {
+  // Otherwise ESP-IDF emulates the flash in a temporary file (the whole 3 MiB table, 0xFF-filled)
+  // and never deletes it: renamed to IMUAD_FLASH_FILE for the next run, or unlinked now (the
+  // mapping stays valid for this process and nothing is left in /tmp).
+  if (!reuse) {
     const char* flash_file = esp_partition_get_file_mmap_ctrl_act()->flash_file_name;
-    if (flash_file[0] != 0) unlink(flash_file);
+    if (flash_file[0] != 0 && (keep == nullptr || keep[0] == 0 || rename(flash_file, keep) != 0)) {
+      if (keep != nullptr && keep[0] != 0) ESP_LOGW(TAG, "IMUAD_FLASH_FILE %s: cannot keep the flash there", keep);
+      unlink(flash_file);
+    }
   }
 #endif
 #if CONFIG_IDF_TARGET_LINUX
@@ -232,6 +246,41 @@ void IdfBoard::set_frame_logs(bool on) {
   esp_log_set_vprintf(on ? log_to_frames : vprintf);
   ESP_LOGI(TAG, "console: %s", on ? "replay mode (logs as LOG frames)" : "live mode (text logs)");
 #endif
+}
+
+namespace {
+
+void calibration_key(const uint8_t* sha, char key[14]) {
+  static const char kHex[] = "0123456789abcdef";
+  key[0] = 'c';
+  for (int i = 0; i < 6; ++i) {
+    key[1 + 2 * i] = kHex[sha[i] >> 4];
+    key[2 + 2 * i] = kHex[sha[i] & 15];
+  }
+  key[13] = 0;
+}
+
+}  // namespace
+
+bool IdfBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t len) {
+  nvs_handle_t h;
+  if (nvs_open("imuad_cal", NVS_READWRITE, &h) != ESP_OK) return false;
+  char key[14];
+  calibration_key(sha, key);
+  const bool ok = nvs_set_blob(h, key, blob, len) == ESP_OK && nvs_commit(h) == ESP_OK;
+  nvs_close(h);
+  return ok;
+}
+
+bool IdfBoard::load_calibration(const uint8_t* sha, uint8_t* blob, size_t len) {
+  nvs_handle_t h;
+  if (nvs_open("imuad_cal", NVS_READONLY, &h) != ESP_OK) return false;
+  char key[14];
+  calibration_key(sha, key);
+  size_t got = len;
+  const bool ok = nvs_get_blob(h, key, blob, &got) == ESP_OK && got == len;
+  nvs_close(h);
+  return ok;
 }
 
 }  // namespace imuad_app

@@ -40,6 +40,11 @@ class IdfBoard : public imuad::Board {
   size_t runtime_arena_bytes() const override;
   size_t runtime_ring_values() const override;
 
+  // Calibration store: NVS namespace "imuad_cal", one blob per model (key "c" + the first 12 hex
+  // digits of its SHA-256), so a device keeps its commissioning across reboots and model updates.
+  bool save_calibration(const uint8_t* model_sha256, const uint8_t* blob, size_t len) override;
+  bool load_calibration(const uint8_t* model_sha256, uint8_t* blob, size_t len) override;
+
  private:
   void raw_write(const uint8_t* data, size_t len);
   void unmap_slot();

@@ -214,6 +214,84 @@ def test_config_changes_the_decision_and_hello_restores_it(fw: Fw):
     np.testing.assert_array_equal(again.states, np.array(ref.states))
 
 
+CALIBRATION_MODELS = ("fixture_cnn", "fixture_ae", "fixture_wn")  # class_prob, recon_error, window_int
+
+
+def drifting_counts(card: dict, n_windows: int) -> np.ndarray:
+    """synthetic_counts, then a tone growing over the second half (slow wear: drift, then alarms)."""
+    x = synthetic_counts(n_windows, card["window"], card["hop"], len(card["channels"]), seed=5).astype(float)
+    h = len(x) // 2
+    t = np.arange(len(x) - h)
+    x[h:] += (np.linspace(0, 6000, len(t)) * np.sin(2 * np.pi * t / 7.3))[:, None]
+    return np.clip(x, -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.parametrize("name", CALIBRATION_MODELS)
+def test_device_calibration_bit_exact(fw: Fw, name: str):
+    from imuad.contracts.calibration import CALIBRATED, DRIFT, CalibrationRequest, simulate
+    from imuad.contracts.decision import decision_from_mapping
+    from imuad.deploy.commission import fit_decision
+    if not fw.carries_fixtures:
+        pytest.skip(f"{fw.name} firmware carries no fixture model")
+    model_dir = FIXTURES / name
+    card = card_of(model_dir)
+    n_total = min(fw.windows, 300)
+    req = CalibrationRequest(windows=n_total // 2, allowed=0, margin_permille=100, k=3, n=5, drift_block=16)
+    counts = drifting_counts(card, n_total)
+    ref = stream_reference(load_model_dir(model_dir), counts)
+    old = decision_from_mapping(card["decision"])
+    want_events, want = simulate(ref.scores.tolist(), old, req)
+    with ReplaySession.open(fw.target) as session:
+        res = session.replay(counts, model=card["name"], calibrate=P.Calibrate(**req.as_dict()), bye=False)
+        np.testing.assert_array_equal(res.scores, ref.scores)
+        assert [c.as_dict() for c in res.calibrations] == [want.as_dict()]
+        assert res.event_tuples() == want_events
+        assert (req.windows - 1, CALIBRATED) in [(w, k) for w, k, _ in want_events]
+        assert any(k == DRIFT for _, k, _ in want_events), "no drift to compare"
+        # the host's `imuad calibrate` rule on the same windows: the same decision
+        assert fit_decision(ref.scores[:req.windows], card["decision"], 0, 0.1, 3, 5) == want.decision.as_dict()
+        session.send(P.Calibrate(0))  # the stored calibration of this model
+        assert session._await(P.Calibration, session.idle_timeout, "CALIBRATION").as_dict() == want.as_dict()
+        session.write(P.encode_frame(P.Calibrate(windows=8)))
+        with pytest.raises(ImuadError, match=r"firmware error MODEL: CALIBRATE: windows must be in 16..4096"):
+            session._await(P.DeviceInfo, session.idle_timeout, "an answer to CALIBRATE(8)")
+
+
+def test_device_calibration_survives_a_restart(fw: Fw, tmp_path):
+    """The device keeps its calibration per model where the board has storage: ESP-IDF in NVS
+    (linux: the emulated flash kept in IMUAD_FLASH_FILE), the POSIX build in --state-dir. After a
+    restart CALIBRATE(0) reports it; before any calibration it says there is none."""
+    import os
+    from imuad.contracts.calibration import CalibrationRequest
+    from imuad.targets.host import PipeTransport
+    if fw.name == "host":
+        def start():
+            return PipeTransport([str(fw.target.executable()), "--state-dir", str(tmp_path)])
+    elif fw.name == "idflinux":
+        def start():
+            return PipeTransport([str(fw.target.executable())], env={**os.environ, "IMUAD_FLASH_FILE": str(tmp_path / "flash.bin")})
+    else:
+        pytest.skip(f"{fw.name} keeps calibrations in memory only (no storage on this board)")
+    card = card_of(FIXTURES / "fixture_cnn")
+    req = CalibrationRequest(windows=40, margin_permille=50, drift_block=8)
+    counts = drifting_counts(card, 60)
+    with ReplaySession(start(), fw.name) as session:
+        session.hello(card["name"])
+        session.send(P.Calibrate(0))
+        with pytest.raises(ImuadError, match="no calibration stored for this model"):
+            session._await(P.Calibration, session.idle_timeout, "CALIBRATION")
+        res = session.replay(counts, model=card["name"], calibrate=P.Calibrate(**req.as_dict()), bye=False)
+        assert len(res.calibrations) == 1
+    with ReplaySession(start(), fw.name) as session:
+        session.hello(card["name"])
+        session.send(P.Calibrate(0))
+        assert session._await(P.Calibration, session.idle_timeout, "CALIBRATION") == res.calibrations[0]
+        session.hello("fixture_ae")  # another model: its own (none)
+        session.send(P.Calibrate(0))
+        with pytest.raises(ImuadError, match="no calibration stored for this model"):
+            session._await(P.Calibration, session.idle_timeout, "CALIBRATION")
+
+
 # ---------------------------------------------------------------- models loaded at run time
 RUNTIME_SOURCE = FIXTURES / "fixture_cnn"  # 3 KB flatbuffer; its ops are in every test image
 

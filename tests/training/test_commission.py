@@ -116,3 +116,26 @@ def test_cli(exported, recordings, tmp_path, capsys):
     card = json.loads((out / "model_card.json").read_text())
     assert card["commissioning"][-1]["windows"] == int((300.0 * FS - W) // H + 1)
     assert np.isfinite(card["commissioning"][-1]["hours"])
+
+
+def test_device_calibrates_itself_like_imuad_calibrate(exported, recordings, capsys):
+    """C5b on a firmware (the host build): machine 1's model on machine 2's device, which fits its
+    decision on its own first windows; `imuad calibrate --on-target` checks it against the host's
+    fit of the same windows (bit-exact), and the result quiets machine 2 and still finds its fault."""
+    from imuad.cli import main
+    from imuad.contracts.decision import Decider
+    from imuad.deploy.commission import calibrate_on_target
+    from imuad.evaluation.reference import stream_reference
+    from imuad.targets import get_target
+    normal, _, faulty = recordings
+    model = load_model_dir(exported)
+    r = calibrate_on_target(model, normal, get_target("host"))
+    assert r.exact, (r.device, r.host)
+    assert r.request.windows == 4096 and r.request.drift_block == int(60 * FS / H)
+    assert r.device["onsets_before"] > 0  # machine 1's decision raises false alarms on machine 2
+    d = {k: r.device[k] for k in ("threshold_on", "threshold_off", "k", "n")}
+    events = Decider(**d).run(stream_reference(model, faulty.counts(model.card.counts_per_unit)).scores)[2]
+    onsets = [(e.window * H + W) / FS for e in events if e.kind == 1]
+    assert onsets and all(20 <= t <= 37 for t in onsets), onsets
+    assert main(["calibrate", "--model", str(exported), "--recording", str(normal), "--on-target", "host"]) == 0
+    assert "bit-exact" in capsys.readouterr().out

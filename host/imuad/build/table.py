@@ -38,7 +38,8 @@ class BuildTarget:
 
 _POSIX = {"firmware": "sim/boards/posix/imuad-fw-host", "test-firmware": "sim/boards/posix/imuad-fw-host-test",
           "tflm": "sim/boards/posix/libimuad_tflm.a", "fuzz": "imuad_core/test/imuad-fuzz-frames",
-          "codec-echo": "imuad_core/test/imuad-codec-echo", "make-fragment": "imuad_build.mk"}
+          "codec-echo": "imuad_core/test/imuad-codec-echo",
+          "calibration-echo": "imuad_core/test/imuad-calibration-echo", "make-fragment": "imuad_build.mk"}
 _MPS2 = {role: f"sim/boards/mps2-an386/{elf}.elf" for role, elf in (
     ("firmware", "imuad-fw-qemu"), ("test-firmware", "imuad-fw-qemu-test"),
     ("tinystack", "imuad-fw-qemu-tinystack"), ("hang", "imuad-fw-qemu-hang"),

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import ImuadError
+from ..targets import target_names
 from .options import float_range, int_range
 
 
@@ -73,6 +75,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..contracts.card import load_model_dir
     from ..deploy.commission import commission, plot_scores, write_commissioned
     model = load_model_dir(args.model)
+    if args.on_target:
+        return _calibrate_on_target(args, model)
     model, new_card, info, scores, refitted = commission(model, args.recording, args.false_alarms_per_hour,
                                                          args.margin, args.counts_per_unit, args.latency or None,
                                                          refit_statistics=not args.threshold_only)
@@ -97,6 +101,26 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_on_target(args: argparse.Namespace, model) -> int:
+    from .. import targets
+    from ..deploy.commission import calibrate_on_target
+    target = targets.get_target(args.on_target, **({"port": args.port} if args.port else {}))
+    r = calibrate_on_target(model, args.recording, target, args.false_alarms_per_hour, args.margin,
+                            args.counts_per_unit, args.latency or None)
+    q = r.request
+    print(f"CALIBRATE on '{r.target}': {q.windows} windows, <= {q.allowed} onset(s), margin {q.margin_permille} "
+          f"permille, k {q.k} of n {q.n}, drift block {q.drift_block} windows")
+    for who, d in (("device", r.device), ("imuad calibrate", r.host)):
+        print(f"  {who:15s} threshold_on {d['threshold_on']} threshold_off {d['threshold_off']} k {d['k']} n {d['n']} "
+              f"(median score {d['median']}, lowest quiet {d['lowest_on']}, onsets before {d['onsets_before']})")
+    if not r.exact:
+        print("MISMATCH: the device's calibration differs from the host's on the same windows", file=sys.stderr)
+        return 1
+    print(f"bit-exact: the device keeps this decision for model '{model.card.name}' (NVS on ESP-IDF) and now "
+          "raises drift events (kind 4/5) against its median")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     c = subparsers.add_parser("calibrate", help="commission a model on a new machine from its normal operation: "
                               "a new decision (C5) without retraining")
@@ -106,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--in-place", action="store_true", help="rewrite the model folder itself")
     c.add_argument("--false-alarms-per-hour", type=float_range(0), default=1.0,
                    help="onsets allowed per hour of the recording (default 1; 0 if its sample rate is unknown)")
-    c.add_argument("--margin", type=float_range(0), default=0.1,
+    c.add_argument("--margin", type=float_range(0, 10), default=0.1,
                    help="headroom above the fitted threshold, x (threshold - median score) (default 0.1)")
     c.add_argument("--threshold-only", action="store_true",
                    help="keep the flatbuffer; fit only the decision (normal-only models refit their statistics)")
@@ -114,6 +138,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="detection latency budget in s: sets the k-of-n debounce (default 2; 0 keeps the card's)")
     c.add_argument("--counts-per-unit", type=float_range(0, lo_open=True), default=None,
                    help="scale to int16 counts (default: the card's)")
+    c.add_argument("--on-target", metavar="TARGET", choices=target_names(), default=None,
+                   help="let a firmware target calibrate itself (C5b) on the recording's first windows (<= 4096) "
+                        "and check it against the host's fit; writes no model folder")
+    c.add_argument("--port", help="--on-target esp32: the board's serial port")
     c.set_defaults(func=cmd_calibrate)
 
     q = subparsers.add_parser("quantize", help="full-int8 TFLite from a run folder, op check, integer constants, "

@@ -22,6 +22,7 @@ MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 1
 
 HELLO, DEVICE_INFO, SAMPLES, WINDOW_RESULT, EVENT, LOG, ERROR, STATS_REQ, STATS, BYE, CONFIG = range(1, 12)
 MODEL_BEGIN, MODEL_CHUNK, MODEL_ACK, MODEL_END = range(12, 16)
+CALIBRATE, CALIBRATION = 0x10, 0x11
 MAX_CHANNELS = 8                               # imuad::kMaxChannels (C3 arrays in MODEL_BEGIN)
 MAX_CHUNK_DATA = MAX_PAYLOAD - 4               # MODEL_CHUNK bytes after its offset
 ERR_GAP, ERR_BAD_LENGTH, ERR_UNKNOWN_TYPE, ERR_MODEL, ERR_ARENA, ERR_NOT_READY = range(1, 7)
@@ -426,11 +427,62 @@ class ModelEnd(_Empty):
     TYPE: ClassVar[int] = MODEL_END
 
 
+@dataclass
+class Calibrate:
+    """Host->device (C5b): calibrate the decision on the next `windows` windows (0: report the
+    stored calibration of the selected model). Answered, once those windows are done, with
+    CALIBRATION (and an EVENT of kind 6); an invalid request with ERROR(MODEL)."""
+    TYPE: ClassVar[int] = CALIBRATE
+    windows: int = 0
+    allowed: int = 0
+    margin_permille: int = 0
+    k: int = 0
+    n: int = 0
+    drift_block: int = 0
+
+    def encode(self) -> bytes:
+        return struct.pack("<HHHBBH", self.windows, self.allowed, self.margin_permille, self.k, self.n,
+                           self.drift_block)
+
+    @classmethod
+    def decode(cls, p: bytes) -> "Calibrate":
+        _check_len("CALIBRATE", p, 10)
+        return cls(*struct.unpack("<HHHBBH", p))
+
+
+@dataclass
+class Calibration:
+    """Device->host (C5b): the decision the device fitted on its own windows, and why."""
+    TYPE: ClassVar[int] = CALIBRATION
+    threshold_on: int = 0
+    threshold_off: int = 0
+    k: int = 1
+    n: int = 1
+    windows: int = 0
+    median: int = 0
+    lowest_on: int = 0
+    onsets_before: int = 0
+    drift_block: int = 0
+
+    def encode(self) -> bytes:
+        return struct.pack("<iiBBHiiHH", self.threshold_on, self.threshold_off, self.k, self.n, self.windows,
+                           self.median, self.lowest_on, self.onsets_before, self.drift_block)
+
+    @classmethod
+    def decode(cls, p: bytes) -> "Calibration":
+        _check_len("CALIBRATION", p, 24)
+        return cls(*struct.unpack("<iiBBHiiHH", p))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f: getattr(self, f) for f in ("threshold_on", "threshold_off", "k", "n", "windows", "median",
+                                              "lowest_on", "onsets_before", "drift_block")}
+
+
 MESSAGES: dict[int, type] = {m.TYPE: m for m in (Hello, DeviceInfo, Samples, WindowResult, Event, Log, Error,
                                                   StatsReq, Stats, Bye, Config, ModelBegin, ModelChunk, ModelAck,
-                                                  ModelEnd)}
+                                                  ModelEnd, Calibrate, Calibration)}
 Message = (Hello | DeviceInfo | Samples | WindowResult | Event | Log | Error | StatsReq | Stats | Bye | Config
-           | ModelBegin | ModelChunk | ModelAck | ModelEnd)
+           | ModelBegin | ModelChunk | ModelAck | ModelEnd | Calibrate | Calibration)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..contracts.card import CARD_NAME, ModelDir
-from ..contracts.decision import ONSET, Decider, check_decision
+from ..contracts.calibration import CalibrationRequest, fit
+from ..contracts.decision import ONSET, Decider, decision_from_mapping
 from ..errors import ImuadError
 
 
@@ -60,32 +61,12 @@ def debounce_for(latency_s: float | None, fs: float | None, window: int, hop: in
 
 def fit_decision(scores: np.ndarray, old: dict[str, int], allowed: int, margin: float,
                  k: int | None = None, n: int | None = None) -> dict[str, int]:
-    """Lowest threshold_on (k of n, the relative on/off gap of `old` kept) with at most `allowed`
-    onsets on `scores`, then raised by `margin` x (threshold_on - median score)."""
-    s = np.asarray(scores, np.int64)
-    k, n = int(k or old["k"]), int(n or old["n"])
-    gap = max(0.0, (old["threshold_on"] - old["threshold_off"]) / max(1, abs(old["threshold_on"])))
-
-    def decision(on: int) -> dict[str, int]:
-        on = int(np.clip(on, -(2**31) + 1, 2**31 - 1))
-        off = on - max(1, math.ceil(abs(on) * gap)) if gap > 0 else on
-        return {"threshold_on": on, "threshold_off": int(max(off, -(2**31))), "k": k, "n": n}
-
-    candidates = np.unique(np.concatenate([s, s + 1]))
-    lo, hi = 0, len(candidates) - 1           # onsets are non-increasing in threshold_on
-    if onsets(decision(int(candidates[hi])), s) > allowed:
-        hi = len(candidates)                   # not even above every score: above the maximum
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if onsets(decision(int(candidates[mid])), s) <= allowed:
-            hi = mid
-        else:
-            lo = mid + 1
-    on = int(candidates[lo]) if lo < len(candidates) else int(s.max()) + 1
-    on += math.ceil(max(0.0, margin) * max(0, on - int(np.median(s))))
-    d = decision(on)
-    check_decision(**d)
-    return d
+    """The C5b rule (imuad.contracts.calibration.fit, what a device computes when it calibrates
+    itself on the same windows): the lowest threshold_on above the median with at most `allowed`
+    onsets, plus `margin` x (it - median), with the old relative on/off gap."""
+    req = CalibrationRequest(windows=len(scores), allowed=int(allowed), margin_permille=int(round(margin * 1000)),
+                             k=int(k or old["k"]), n=int(n or old["n"]))
+    return fit(scores, decision_from_mapping(old), req).decision.as_dict()
 
 
 def refit(model: ModelDir, counts: np.ndarray, counts_per_unit: float, seed: int = 0) -> tuple[ModelDir, Any]:
@@ -130,13 +111,10 @@ def refit(model: ModelDir, counts: np.ndarray, counts_per_unit: float, seed: int
     return ModelDir(model.path, ModelCard.from_json(raw, model.path / CARD_NAME), tfl), float_model
 
 
-def commission(model: ModelDir, recording: str | Path, rate_per_hour: float = 1.0, margin: float = 0.1,
-               counts_per_unit: float | None = None, latency_s: float | None = 2.0,
-               refit_statistics: bool = True) -> tuple[ModelDir, dict[str, Any], Commissioning, np.ndarray, Any]:
-    """(model as it will be written, its new card, what was done, the normal scores, the refitted
-    float model or None) for `model` on a normal `recording`."""
+def normal_counts(model: ModelDir, recording: str | Path, counts_per_unit: float | None = None) -> tuple[Any, np.ndarray]:
+    """(recording, int16 counts) of a normal-operation recording checked against the model:
+    channels, no anomalous labels, at least 16 windows."""
     from ..data.recording import load_recording
-    from ..evaluation.reference import stream_reference
     card = model.card
     rec = load_recording(recording)
     if rec.n_channels != card.n_channels:
@@ -148,8 +126,64 @@ def commission(model: ModelDir, recording: str | Path, rate_per_hour: float = 1.
     if rec.n_samples < card.window + card.hop * 15:
         raise ImuadError(f"{recording}: {rec.n_samples} samples give fewer than 16 windows of {card.window} "
                          f"(hop {card.hop}); record longer normal operation")
+    return rec, rec.counts(float(counts_per_unit or card.counts_per_unit))
+
+
+@dataclass
+class DeviceCalibration:
+    target: str
+    request: CalibrationRequest
+    device: dict[str, int]      # the device's CALIBRATION
+    host: dict[str, int]        # imuad.contracts.calibration.fit on the reference scores
+    events: list[tuple[int, int, int]]
+
+    @property
+    def exact(self) -> bool:
+        return self.device == self.host
+
+
+def calibrate_on_target(model: ModelDir, recording: str | Path, target: Any, rate_per_hour: float = 1.0,
+                        margin: float = 0.1, counts_per_unit: float | None = None, latency_s: float | None = 2.0,
+                        drift_s: float | None = 60.0) -> DeviceCalibration:
+    """The device's own calibration (C5b) on the first windows (at most 4096) of a normal
+    recording, streamed to a firmware target after CALIBRATE, next to the host's fit on the
+    reference scores of the same windows: they must be equal."""
+    from ..contracts.calibration import CALIB_WINDOWS
+    from ..contracts.frames import Calibrate
+    from ..contracts.windows import n_windows
+    from ..evaluation.reference import stream_reference
+    from ..targets import ReplaySession
+    card = model.card
+    rec, counts = normal_counts(model, recording, counts_per_unit)
+    windows = min(CALIB_WINDOWS.hi, n_windows(len(counts), card.window, card.hop))
+    counts = counts[:card.window + card.hop * (windows - 1)]
+    fs = rec.fs or card.sample_rate_hz
+    hours = len(counts) / fs / 3600.0 if fs else None
+    old = {k: int(card.raw["decision"][k]) for k in ("threshold_on", "threshold_off", "k", "n")}
+    k, n = debounce_for(latency_s, fs, card.window, card.hop, old)
+    block = min(65_535, int(drift_s * fs / card.hop)) if drift_s and fs else 0
+    req = CalibrationRequest(windows=windows, allowed=int(math.floor(rate_per_hour * hours)) if hours else 0,
+                             margin_permille=int(round(margin * 1000)), k=k, n=n, drift_block=block)
+    host = fit(stream_reference(model, counts).scores, decision_from_mapping(old), req)
+    with ReplaySession.open(target) as session:
+        name = session.provide_model(model)
+        res = session.replay(counts, model=name, calibrate=Calibrate(**req.as_dict()), bye=False)
+    if len(res.calibrations) != 1:
+        errors = "; ".join(str(e) for e in res.errors[:3])
+        raise ImuadError(f"target '{target.name}' sent {len(res.calibrations)} CALIBRATION answers to CALIBRATE "
+                         f"({windows} windows){': ' + errors if errors else ''}")
+    return DeviceCalibration(target.name, req, res.calibrations[0].as_dict(), host.as_dict(), res.event_tuples())
+
+
+def commission(model: ModelDir, recording: str | Path, rate_per_hour: float = 1.0, margin: float = 0.1,
+               counts_per_unit: float | None = None, latency_s: float | None = 2.0,
+               refit_statistics: bool = True) -> tuple[ModelDir, dict[str, Any], Commissioning, np.ndarray, Any]:
+    """(model as it will be written, its new card, what was done, the normal scores, the refitted
+    float model or None) for `model` on a normal `recording`."""
+    from ..evaluation.reference import stream_reference
+    card = model.card
+    rec, counts = normal_counts(model, recording, counts_per_unit)
     cpu = float(counts_per_unit or card.counts_per_unit)
-    counts = rec.counts(cpu)
     refitted = None
     from .export import FLOAT_MODEL, REFITTABLE
     scores_before = stream_reference(model, counts).scores

@@ -17,8 +17,9 @@ from .base import Target, TargetError, Transport
 class PipeTransport(Transport):
     """stdin/stdout of a child process; its stderr is kept (tail) for error messages."""
 
-    def __init__(self, argv: list[str]) -> None:
-        self.proc = procs.spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.proc = procs.spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                                env=env)
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
         self._err_thread = threading.Thread(target=self._pump_stderr, daemon=True)
         self._err_thread.start()

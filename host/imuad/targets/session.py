@@ -62,6 +62,7 @@ class ReplayResult:
     events: list[P.Event] = field(default_factory=list)
     errors: list[P.Error] = field(default_factory=list)
     logs: list[P.Log] = field(default_factory=list)
+    calibrations: list[P.Calibration] = field(default_factory=list)
     stats: P.Stats | None = None
     host_counters: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -203,11 +204,15 @@ class ReplaySession:
             result.errors.append(msg)
         elif isinstance(msg, P.Log):
             result.logs.append(msg)
+        elif isinstance(msg, P.Calibration):
+            result.calibrations.append(msg)
 
     def replay(self, counts: np.ndarray, model: str = "", config: P.Config | None = None,
                chunk: int | None = None, on_event: Callable[[P.Event], None] | None = None,
-               on_progress: Callable[[int], None] | None = None, bye: bool = True) -> ReplayResult:
-        """Streams int16 counts [T, C] from sample 0 (after HELLO) and collects every window."""
+               on_progress: Callable[[int], None] | None = None, bye: bool = True,
+               calibrate: P.Calibrate | None = None) -> ReplayResult:
+        """Streams int16 counts [T, C] from sample 0 (after HELLO) and collects every window.
+        `calibrate`: sent after HELLO, so the device calibrates on the first windows (C5b)."""
         counts = np.ascontiguousarray(counts, dtype=np.int16)
         if counts.ndim != 2:
             raise ImuadError(f"replay needs counts [samples, channels], got shape {counts.shape}")
@@ -217,6 +222,8 @@ class ReplaySession:
             raise self._fail(f"recording has {counts.shape[1]} channels, model '{info.model_name}' expects "
                              f"{info.channels}")
         result = ReplayResult(info)
+        if calibrate is not None:
+            self.send(calibrate)
         max_chunk = (P.MAX_PAYLOAD - 6) // (2 * info.channels)
         chunk = min(chunk or 256, max_chunk)
         total = len(counts)

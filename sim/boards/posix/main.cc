@@ -20,8 +20,9 @@ namespace {
 
 void usage() {
   fprintf(stderr,
-          "usage: imuad-fw-host [--pty] [--exit-on-bye] [--list-models] [--arena BYTES]\n"
-          "  frames on stdin/stdout (default) or on a new pseudo-terminal (--pty prints its path)\n");
+          "usage: imuad-fw-host [--pty] [--exit-on-bye] [--list-models] [--arena BYTES] [--state-dir DIR]\n"
+          "  frames on stdin/stdout (default) or on a new pseudo-terminal (--pty prints its path)\n"
+          "  --state-dir: keep the device's own calibrations there across restarts (as NVS does)\n");
 }
 
 int open_pty() {
@@ -44,11 +45,13 @@ int open_pty() {
 int main(int argc, char** argv) {
   bool use_pty = false, exit_on_bye = false, list = false;
   size_t arena_override = 0;
+  const char* state_dir = nullptr;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--pty")) use_pty = true;
     else if (!strcmp(argv[i], "--exit-on-bye")) exit_on_bye = true;
     else if (!strcmp(argv[i], "--list-models")) list = true;
     else if (!strcmp(argv[i], "--arena") && i + 1 < argc) arena_override = strtoul(argv[++i], nullptr, 10);
+    else if (!strcmp(argv[i], "--state-dir") && i + 1 < argc) state_dir = argv[++i];
     else { usage(); return 2; }
   }
   signal(SIGPIPE, SIG_IGN);
@@ -69,7 +72,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  imuad_host::PosixBoard board(in_fd, out_fd, exit_on_bye);
+  imuad_host::PosixBoard board(in_fd, out_fd, exit_on_bye, state_dir);
   static imuad::ReplayApp* app;  // static: reachable until exit (no leak report under ASan)
   app = imuad::boot(board, models, std::malloc, arena_override);
   if (app == nullptr) return 1;

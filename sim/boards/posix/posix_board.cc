@@ -49,10 +49,43 @@ void PosixBoard::log(int level, const char* message) {
   fprintf(stderr, "imuad-fw-host %s: %s\n", kLevels[(level < 0 || level > 3) ? 3 : level], message);
 }
 
-PosixBoard::PosixBoard(int in_fd, int out_fd, bool exit_on_bye)
-    : in_(in_fd), out_(out_fd), exit_on_bye_(exit_on_bye),
+PosixBoard::PosixBoard(int in_fd, int out_fd, bool exit_on_bye, const char* state_dir)
+    : in_(in_fd), out_(out_fd), exit_on_bye_(exit_on_bye), state_dir_(state_dir),
       slot_(static_cast<uint8_t*>(aligned_alloc(16, kSlotBytes)), kSlotBytes) {}
 
 PosixBoard::~PosixBoard() { free(const_cast<uint8_t*>(slot_.map())); }
+
+namespace {
+
+bool calibration_path(const char* dir, const uint8_t* sha, char* out, size_t cap) {
+  if (dir == nullptr) return false;
+  int o = snprintf(out, cap, "%s/calibration-", dir);
+  for (int i = 0; i < 32 && o > 0 && static_cast<size_t>(o) < cap; ++i) o += snprintf(out + o, cap - static_cast<size_t>(o), "%02x", sha[i]);
+  return o > 0 && static_cast<size_t>(o) + 5 < cap && snprintf(out + o, cap - static_cast<size_t>(o), ".bin") == 4;
+}
+
+}  // namespace
+
+bool PosixBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t len) {
+  char path[512], tmp[520];
+  if (!calibration_path(state_dir_, sha, path, sizeof(path))) return false;
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE* f = fopen(tmp, "wb");
+  if (f == nullptr) return false;
+  const bool ok = fwrite(blob, 1, len, f) == len;
+  if (fclose(f) != 0 || !ok) return false;
+  return rename(tmp, path) == 0;  // a crash mid-write never leaves half a calibration
+}
+
+bool PosixBoard::load_calibration(const uint8_t* sha, uint8_t* blob, size_t len) {
+  char path[512];
+  if (!calibration_path(state_dir_, sha, path, sizeof(path))) return false;
+  FILE* f = fopen(path, "rb");
+  if (f == nullptr) return false;
+  uint8_t extra;
+  const bool ok = fread(blob, 1, len, f) == len && fread(&extra, 1, 1, f) == 0;  // exactly len bytes
+  fclose(f);
+  return ok;
+}
 
 }  // namespace imuad_host

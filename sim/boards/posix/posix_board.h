@@ -10,7 +10,8 @@ namespace imuad_host {
 
 class PosixBoard : public imuad::Board {
  public:
-  PosixBoard(int in_fd, int out_fd, bool exit_on_bye);
+  // state_dir: where calibrations are kept across restarts (nullptr: memory only).
+  PosixBoard(int in_fd, int out_fd, bool exit_on_bye, const char* state_dir = nullptr);
   uint32_t micros() override;
   uint32_t millis() override;
   int read(uint8_t* buf, size_t cap) override;
@@ -29,6 +30,10 @@ class PosixBoard : public imuad::Board {
   size_t runtime_arena_bytes() const override { return 1u << 20; }
   size_t runtime_ring_values() const override { return 1u << 16; }
 
+  // Calibration store: <state_dir>/calibration-<model sha256 hex>.bin, written atomically.
+  bool save_calibration(const uint8_t* model_sha256, const uint8_t* blob, size_t len) override;
+  bool load_calibration(const uint8_t* model_sha256, uint8_t* blob, size_t len) override;
+
   ~PosixBoard() override;
   PosixBoard(const PosixBoard&) = delete;
   PosixBoard& operator=(const PosixBoard&) = delete;
@@ -37,6 +42,7 @@ class PosixBoard : public imuad::Board {
   int in_, out_;
   bool exit_on_bye_;
   bool closed_ = false;
+  const char* state_dir_;
   imuad_sim::RamModelSlot slot_;
 };
 

@@ -31,7 +31,15 @@ Status Pipeline::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, 
 void Pipeline::reset() {
   windower_.reset();
   decider_.reset();
+  calibrator_.cancel();
+  drift_.disable();
   invoke_ok_ = true;
+}
+
+void Pipeline::apply_calibration(const CalibrationResult& c) {
+  calibrator_.cancel();
+  decider_.configure(c.decision);
+  drift_.configure(c.median, c.decision.threshold_on, c.drift_block);
 }
 
 bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
@@ -52,6 +60,9 @@ bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
   const uint32_t t1 = clock ? clock->micros() : 0;
   out->window = windower_.window_index();
   out->infer_us = t1 - t0;
+  out->aux = kNoAux;
+  out->aux_score = 0;
+  out->calibration = nullptr;
   if (!invoke_ok_) {
     out->score = 0;
     out->state = decider_.state();
@@ -79,6 +90,14 @@ bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
   out->state = decider_.state();
   out->hot = s.hot;
   out->event = s.event;
+  // After the decision: the window that completes a calibration was still judged by the old one.
+  out->aux = drift_.step(out->score, &out->aux_score);
+  if (calibrator_.add(out->score, decider_.spec(), &calibration_)) {
+    apply_calibration(calibration_);
+    out->aux = kCalibrated;
+    out->aux_score = calibration_.decision.threshold_on;
+    out->calibration = &calibration_;
+  }
   out->out = runner_.output();
   out->n_out = static_cast<uint16_t>(runner_.output_len());
   return true;

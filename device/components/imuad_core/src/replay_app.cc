@@ -91,6 +91,9 @@ void ReplayApp::handle_frame(uint8_t type, const uint8_t* p, size_t len) {
     case kModelEnd:
       if (len != 0) return bad_length(0);
       return on_model_end();
+    case kCalibrate:
+      if (len != kCalibrateLen) return bad_length(kCalibrateLen);
+      return on_calibrate(p, len);
     default: {
       ++counters_.unknown_type;
       char text[48];
@@ -300,16 +303,48 @@ void ReplayApp::on_samples(const uint8_t* p, size_t len) {
       send_error(kErrModel, text);
     }
     send_window(r);
-    if (r.event != kNoEvent) {
-      ++counters_.events;
-      uint8_t ev[kEventLen];
-      put_u32(ev, r.window);
-      ev[4] = r.event;
-      put_i32(ev + 5, r.score);
-      put_u32(ev + 9, board_.millis());
-      send(kEvent, ev, sizeof(ev));
+    if (r.event != kNoEvent) send_event(r.window, r.event, r.score);
+    if (r.calibration != nullptr) {
+      const CalibrationResult& c = *r.calibration;
+      uint8_t blob[kCalibrationLen];
+      encode_calibration(c, blob);
+      std::memcpy(calib_sha_, pipeline_.spec()->sha256, sizeof(calib_sha_));
+      std::memcpy(calib_blob_, blob, sizeof(blob));
+      calib_ok_ = true;
+      if (!board_.save_calibration(calib_sha_, blob, sizeof(blob))) board_.log(3, "calibration kept in memory only");
+      send(kCalibration, blob, sizeof(blob));
     }
+    if (r.aux != kNoAux) send_event(r.window, r.aux, r.aux_score);
   }
+}
+
+void ReplayApp::send_event(uint32_t window, uint8_t kind, int32_t score) {
+  ++counters_.events;
+  uint8_t ev[kEventLen];
+  put_u32(ev, window);
+  ev[4] = kind;
+  put_i32(ev + 5, score);
+  put_u32(ev + 9, board_.millis());
+  send(kEvent, ev, sizeof(ev));
+}
+
+void ReplayApp::on_calibrate(const uint8_t* p, size_t) {
+  if (!loaded_ || !replay_) return send_error(kErrNotReady, "CALIBRATE before HELLO (or no model loaded)");
+  const CalibrationRequest r{get_u16(p), get_u16(p + 2), get_u16(p + 4), p[6], p[7], get_u16(p + 8)};
+  const uint8_t* sha = pipeline_.spec()->sha256;
+  if (r.windows == 0) {  // report the stored calibration of this model
+    if (calib_ok_ && std::memcmp(calib_sha_, sha, sizeof(calib_sha_)) == 0) {
+      return send(kCalibration, calib_blob_, sizeof(calib_blob_));
+    }
+    uint8_t blob[kCalibrationLen];
+    CalibrationResult stored;
+    if (board_.load_calibration(sha, blob, sizeof(blob)) && decode_calibration(blob, &stored)) {
+      return send(kCalibration, blob, sizeof(blob));
+    }
+    return send_error(kErrNotReady, "CALIBRATE: no calibration stored for this model");
+  }
+  if (const char* why = calibration_request_invalid(r)) return send_error(kErrModel, why);
+  pipeline_.start_calibration(r, calib_scores_);
 }
 
 void ReplayApp::send(uint8_t type, const uint8_t* payload, size_t len) {

@@ -49,6 +49,13 @@ class Board {
   // tensor arena bytes and sample-ring values (window x channels). Used when the slot exists.
   virtual size_t runtime_arena_bytes() const { return 0; }
   virtual size_t runtime_ring_values() const { return 0; }
+
+  // ---- Calibration store (C5b): the device's own commissioning per model, kept across reboots
+  // where the board can (ESP-IDF: NVS; POSIX: a file). `blob` is the CALIBRATION frame payload.
+  // Boards without storage keep the defaults (the app still remembers it until it restarts).
+  virtual bool save_calibration(const uint8_t* /*model_sha256*/, const uint8_t* /*blob*/, size_t /*len*/) { return false; }
+  // Fills blob (len bytes) with the calibration stored for this model; false if there is none.
+  virtual bool load_calibration(const uint8_t* /*model_sha256*/, uint8_t* /*blob*/, size_t /*len*/) { return false; }
 };
 
 }  // namespace imuad

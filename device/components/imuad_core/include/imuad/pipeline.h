@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "imuad/board.h"
+#include "imuad/calibration.h"
 #include "imuad/decision.h"
 #include "imuad/model_spec.h"
 #include "imuad/runner.h"
@@ -23,6 +24,9 @@ struct WindowResult {
   uint32_t infer_us;
   const int8_t* out;  // raw output tensor, valid until the next window
   uint16_t n_out;
+  AuxEventKind aux;   // drift / drift cleared / calibrated on this window (kNoAux if none)
+  int32_t aux_score;  // block mean (drift) or the new threshold_on (calibrated)
+  const CalibrationResult* calibration;  // set on the window that completed a calibration
 };
 
 class Pipeline {
@@ -35,7 +39,22 @@ class Pipeline {
     runner_.release();
     spec_ = nullptr;
   }
-  void configure(const DecisionSpec& d) { decider_.configure(d); }
+  // A new decision (CONFIG, HELLO): state NORMAL, calibration in progress and drift watch stop.
+  void configure(const DecisionSpec& d) {
+    decider_.configure(d);
+    calibrator_.cancel();
+    drift_.disable();
+  }
+  // Scores the next r.windows windows into `buffer` (r.windows int32, the caller's until done),
+  // detecting with the current decision meanwhile; the window that completes it switches to the
+  // fitted decision (state NORMAL) and starts the drift watch (C5b). r must be valid.
+  void start_calibration(const CalibrationRequest& r, int32_t* buffer) {
+    drift_.disable();
+    calibrator_.begin(r, buffer);
+  }
+  // A calibration stored earlier for this model, applied as if it had just completed.
+  void apply_calibration(const CalibrationResult& c);
+  bool calibrating() const { return calibrator_.active(); }
   // Feeds one sample (channels int16). Returns true when a window completed; *out filled.
   // On a kernel error returns true with out->n_out = 0 and ok() false.
   bool push(const int16_t* sample, Board* clock, WindowResult* out);
@@ -50,6 +69,9 @@ class Pipeline {
   Runner runner_;
   Windower windower_;
   Decider decider_;
+  Calibrator calibrator_;
+  DriftMonitor drift_;
+  CalibrationResult calibration_{};
   bool invoke_ok_ = true;
 };
 

@@ -63,6 +63,8 @@ class ReplayApp {
   void send_ack(uint32_t next_offset);
   void on_samples(const uint8_t* p, size_t len);
   void on_config(const uint8_t* p, size_t len);
+  void on_calibrate(const uint8_t* p, size_t len);
+  void send_event(uint32_t window, uint8_t kind, int32_t score);
   void send(uint8_t type, const uint8_t* payload, size_t len);
   void send_error(uint8_t code, const char* text);
   void send_device_info();
@@ -89,6 +91,12 @@ class ReplayApp {
   ModelSpec runtime_spec_{};    // valid while runtime_ok_ (flatbuffer in the board's slot)
   char runtime_name_[kModelNameMax + 1] = {};
   bool runtime_ok_ = false;
+  // the device's own calibration (C5b): scores of the windows being collected, and the last
+  // result per model as stored (memory copy for boards without storage)
+  int32_t calib_scores_[kCalibMaxWindows];
+  uint8_t calib_sha_[32] = {};
+  uint8_t calib_blob_[kCalibrationLen] = {};
+  bool calib_ok_ = false;
   uint8_t rx_[256];
   uint8_t tx_[kMaxEncoded + 1];
 };

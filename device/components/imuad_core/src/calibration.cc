@@ -1,0 +1,157 @@
+#include "imuad/calibration.h"
+
+#include <algorithm>
+
+#include "imuad/codec.h"
+
+namespace imuad {
+
+namespace {
+
+constexpr int64_t kI32Min = -2147483648LL;
+constexpr int64_t kI32Max = 2147483647LL;
+
+int32_t clamp32(int64_t v) { return static_cast<int32_t>(v < kI32Min ? kI32Min : (v > kI32Max ? kI32Max : v)); }
+
+// floor(a / b) and ceil(a / b) for b > 0, as Python's // (C++ division truncates toward zero).
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+
+// threshold_off for `on`, keeping old's relative on/off gap.
+int32_t off_for(int64_t on, const DecisionSpec& old) {
+  const int64_t g = static_cast<int64_t>(old.threshold_on) - old.threshold_off;
+  if (g <= 0) return clamp32(on);
+  const int64_t den = std::max<int64_t>(1, abs64(old.threshold_on));
+  // |on| * g fits int64: both factors < 2^32.
+  return clamp32(on - std::max<int64_t>(1, ceil_div(abs64(on) * g, den)));
+}
+
+DecisionSpec decision_for(int64_t on, const DecisionSpec& old, uint8_t k, uint8_t n) {
+  const int32_t on32 = clamp32(on);
+  return DecisionSpec{on32, off_for(on32, old), k, n};
+}
+
+uint32_t count_onsets(const DecisionSpec& d, const int32_t* s, size_t count) {
+  Decider dec;
+  dec.configure(d);
+  uint32_t onsets = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (dec.step(s[i]).event == kOnset) ++onsets;
+  }
+  return onsets;
+}
+
+}  // namespace
+
+void encode_calibration(const CalibrationResult& c, uint8_t* b) {
+  put_i32(b, c.decision.threshold_on);
+  put_i32(b + 4, c.decision.threshold_off);
+  b[8] = c.decision.k;
+  b[9] = c.decision.n;
+  put_u16(b + 10, c.windows);
+  put_i32(b + 12, c.median);
+  put_i32(b + 16, c.lowest_on);
+  put_u16(b + 20, c.onsets_before);
+  put_u16(b + 22, c.drift_block);
+}
+
+bool decode_calibration(const uint8_t* b, CalibrationResult* c) {
+  c->decision = DecisionSpec{get_i32(b), get_i32(b + 4), b[8], b[9]};
+  c->windows = get_u16(b + 10);
+  c->median = get_i32(b + 12);
+  c->lowest_on = get_i32(b + 16);
+  c->onsets_before = get_u16(b + 20);
+  c->drift_block = get_u16(b + 22);
+  return Decider::valid(c->decision) && c->windows >= kCalibMinWindows && c->windows <= kCalibMaxWindows;
+}
+
+const char* calibration_request_invalid(const CalibrationRequest& r) {
+  if (r.windows < kCalibMinWindows || r.windows > kCalibMaxWindows) return "CALIBRATE: windows must be in 16..4096";
+  if (r.allowed > kCalibMaxAllowed) return "CALIBRATE: allowed must be in 0..1000";
+  if (r.margin_permille > kCalibMaxMargin) return "CALIBRATE: margin_permille must be in 0..10000";
+  if ((r.k == 0) != (r.n == 0)) return "CALIBRATE: give both k and n, or both 0 to keep the model's";
+  if (r.k > r.n || r.n > 32) return "CALIBRATE: needs 1 <= k <= n <= 32 (or k = n = 0)";
+  return nullptr;
+}
+
+CalibrationResult fit_calibration(const int32_t* s, size_t count, const DecisionSpec& old, const CalibrationRequest& r) {
+  const uint8_t k = r.k ? r.k : old.k;
+  const uint8_t n = r.k ? r.n : old.n;
+  CalibrationResult out{};
+  out.windows = static_cast<uint16_t>(count);
+  out.drift_block = r.drift_block;
+  const uint32_t before = count_onsets(old, s, count);
+  out.onsets_before = static_cast<uint16_t>(before > 0xFFFF ? 0xFFFF : before);
+  // The lower median, sorted(s)[(count - 1) / 2], by bisection on values: s keeps its order.
+  int64_t lo = *std::min_element(s, s + count);
+  int64_t hi = *std::max_element(s, s + count);
+  const int32_t max_score = static_cast<int32_t>(hi);
+  const size_t rank = (count - 1) / 2 + 1;
+  while (lo < hi) {
+    const int64_t mid = floor_div(lo + hi, 2);
+    size_t at_most = 0;
+    for (size_t i = 0; i < count; ++i) at_most += s[i] <= mid ? 1 : 0;
+    if (at_most >= rank) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  const int64_t median = lo;
+  lo = median + 1;
+  hi = static_cast<int64_t>(max_score) + 1;
+  while (lo < hi) {  // the lowest threshold_on above the median with at most `allowed` onsets
+    const int64_t mid = floor_div(lo + hi, 2);
+    if (count_onsets(decision_for(mid, old, k, n), s, count) <= r.allowed) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  const int64_t rise = lo > median ? lo - median : 0;
+  out.median = static_cast<int32_t>(median);
+  out.lowest_on = clamp32(lo);
+  out.decision = decision_for(lo + ceil_div(static_cast<int64_t>(r.margin_permille) * rise, 1000), old, k, n);
+  return out;
+}
+
+void DriftMonitor::configure(int32_t median, int32_t threshold_on, uint16_t block) {
+  block_ = block;
+  const int64_t d = std::max<int64_t>(1, static_cast<int64_t>(threshold_on) - median);
+  raise_at_ = median + ceil_div(d, 2);
+  clear_below_ = median + ceil_div(d, 4);
+  sum_ = 0;
+  count_ = 0;
+  drifting_ = false;
+}
+
+AuxEventKind DriftMonitor::step(int32_t score, int32_t* mean) {
+  if (block_ == 0) return kNoAux;
+  sum_ += score;
+  if (++count_ < block_) return kNoAux;
+  const int64_t m = floor_div(sum_, block_);
+  sum_ = 0;
+  count_ = 0;
+  *mean = static_cast<int32_t>(m);  // a mean of int32 values is an int32
+  if (!drifting_ && m >= raise_at_) {
+    drifting_ = true;
+    return kDrift;
+  }
+  if (drifting_ && m < clear_below_) {
+    drifting_ = false;
+    return kDriftClear;
+  }
+  return kNoAux;
+}
+
+bool Calibrator::add(int32_t score, const DecisionSpec& old, CalibrationResult* out) {
+  if (!active_) return false;
+  buf_[count_++] = score;
+  if (count_ < req_.windows) return false;
+  active_ = false;
+  *out = fit_calibration(buf_, count_, old, req_);
+  return true;
+}
+
+}  // namespace imuad
