@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "imuad/calibration.h"
 #include "imuad/model_spec.h"
 #include "imuad/ops.h"
 #include "imuad/pipeline.h"
@@ -28,6 +29,8 @@ struct Impl {
   imuad::ModelSpec spec;
   imuad::Pipeline pipeline;
   imuad::WindowResult last;
+  imuad::CalibrationResult calibration;
+  bool calibrated = false;
 };
 
 size_t element_count(const tflite::Tensor* t) {
@@ -168,9 +171,32 @@ int imuad_mp_impl_push(void* impl_mem, const int16_t* sample, imuad_mp_result_t*
   r->state = static_cast<uint8_t>(w.state);
   r->hot = w.hot ? 1 : 0;
   r->event = static_cast<uint8_t>(w.event);
+  r->aux = static_cast<uint8_t>(w.aux);
+  r->aux_score = w.aux_score;
+  if (w.calibration != nullptr) {
+    impl->calibration = *w.calibration;
+    impl->calibrated = true;
+    impl->spec.decision = w.calibration->decision;
+  }
   r->out = w.out;
   r->n_out = w.n_out;
   return impl->pipeline.ok() ? 1 : -1;
+}
+
+const char* imuad_mp_impl_calibrate(void* impl, const imuad_mp_calib_request_t* q, int32_t* scores) {
+  const imuad::CalibrationRequest r{q->windows, q->allowed, q->margin_permille, q->k, q->n, q->drift_block};
+  if (const char* why = imuad::calibration_request_invalid(r)) return why;
+  static_cast<Impl*>(impl)->pipeline.start_calibration(r, scores);
+  return nullptr;
+}
+
+int imuad_mp_impl_calibration(const void* impl_mem, imuad_mp_calib_result_t* out) {
+  const Impl* impl = static_cast<const Impl*>(impl_mem);
+  if (!impl->calibrated) return 0;
+  const imuad::CalibrationResult& c = impl->calibration;
+  *out = imuad_mp_calib_result_t{c.decision.threshold_on, c.decision.threshold_off, c.decision.k, c.decision.n,
+                                 c.windows, c.median, c.lowest_on, c.onsets_before, c.drift_block};
+  return 1;
 }
 
 size_t imuad_mp_impl_arena_used(const void* impl) {

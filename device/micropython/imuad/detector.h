@@ -49,9 +49,25 @@ typedef struct {
     uint8_t state;  // 0 NORMAL, 1 ANOMALY
     uint8_t hot;
     uint8_t event;  // 0 none, 1 onset, 2 clear
+    uint8_t aux;    // 0 none, 4 drift, 5 drift cleared, 6 calibrated (C5b)
+    int32_t aux_score;
     const int8_t *out;
     uint16_t n_out;
 } imuad_mp_result_t;
+
+// C5b calibration request and result (docs/contracts.md; imuad/calibration.h).
+typedef struct {
+    uint16_t windows, allowed, margin_permille;
+    uint8_t k, n;
+    uint16_t drift_block;
+} imuad_mp_calib_request_t;
+typedef struct {
+    int32_t threshold_on, threshold_off;
+    int k, n;
+    uint16_t windows;
+    int32_t median, lowest_on;
+    uint16_t onsets_before, drift_block;
+} imuad_mp_calib_result_t;
 
 // Verifies the flatbuffer and that every op it uses is compiled into this build.
 int imuad_mp_probe(const uint8_t *model, size_t len, imuad_mp_probe_t *probe, char *msg, size_t msg_len);
@@ -68,6 +84,11 @@ void imuad_mp_impl_deinit(void *impl);  // idempotent
 void imuad_mp_impl_reset(void *impl);
 // New decision constants (C5; already validated); restarts the decision state like CONFIG (C7).
 void imuad_mp_impl_configure(void *impl, int32_t threshold_on, int32_t threshold_off, int k, int n);
+// Starts a calibration on the next req->windows windows; scores: req->windows int32 that outlive
+// it. Returns NULL, or why the request is invalid (contract ranges).
+const char *imuad_mp_impl_calibrate(void *impl, const imuad_mp_calib_request_t *req, int32_t *scores);
+// The last completed calibration: 1 and *out, or 0 if none since init.
+int imuad_mp_impl_calibration(const void *impl, imuad_mp_calib_result_t *out);
 // One sample (channels int16): 0 no window completed, 1 window result in *r, -1 kernel error.
 int imuad_mp_impl_push(void *impl, const int16_t *sample, imuad_mp_result_t *r);
 size_t imuad_mp_impl_arena_used(const void *impl);

@@ -46,6 +46,7 @@ typedef struct _imuad_detector_obj_t {
     size_t n_outputs;
     mp_obj_t sha256;        // bytes(32) or None
     mp_obj_t ops;           // tuple of op names
+    mp_obj_t calib_scores;  // bytearray of a calibration in progress (kept alive for the core)
     imuad_mp_params_t params;
     uint8_t live;           // impl constructed
     uint8_t carry_len;      // bytes of an incomplete sample kept from the previous feed()
@@ -106,6 +107,7 @@ static imuad_detector_obj_t *alloc_detector(const mp_buffer_info_t *model, size_
     self->live = 0;
     self->carry_len = 0;
     self->sha256 = mp_const_none;
+    self->calib_scores = mp_const_none;
     self->ops = mp_const_none;
     uintptr_t p = ALIGN_UP((uintptr_t)self->storage);
     self->impl = (void *)p;
@@ -457,6 +459,20 @@ static mp_obj_t detector_feed(mp_obj_t self_in, mp_obj_t samples) {
             mp_obj_t e[3] = {t[0], MP_OBJ_NEW_SMALL_INT(r.event), t[1]};
             mp_obj_list_append(events, mp_obj_new_tuple(3, e));
         }
+        if (r.aux != 0) {  // C5b: drift (4), drift cleared (5), calibrated (6)
+            mp_obj_t e[3] = {t[0], MP_OBJ_NEW_SMALL_INT(r.aux), mp_obj_new_int(r.aux_score)};
+            mp_obj_list_append(events, mp_obj_new_tuple(3, e));
+            if (r.aux == 6) {
+                imuad_mp_calib_result_t c;
+                if (imuad_mp_impl_calibration(self->impl, &c)) {  // the decision now in force
+                    self->params.threshold_on = c.threshold_on;
+                    self->params.threshold_off = c.threshold_off;
+                    self->params.k = c.k;
+                    self->params.n = c.n;
+                }
+                self->calib_scores = mp_const_none;
+            }
+        }
     }
     mp_obj_t ret[2] = {results, events};
     return mp_obj_new_tuple(2, ret);
@@ -482,6 +498,55 @@ static mp_obj_t detector_configure(size_t n_args, const mp_obj_t *args) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(detector_configure_obj, 5, 5, detector_configure);
+
+// calibrate(windows, allowed=0, margin_permille=100, k=0, n=0, drift_block=0): the decision is
+// fitted on the next `windows` windows fed (C5b, the rule `imuad calibrate` uses), then drift is
+// watched; feed() reports event kinds 6 (calibrated), 4 and 5 (drift, cleared).
+static mp_obj_t detector_calibrate(size_t n_args, const mp_obj_t *args) {
+    imuad_detector_obj_t *self = live_self(args[0]);
+    static const int32_t defaults[6] = {0, 0, 100, 0, 0, 0};
+    static const int32_t highs[6] = {65535, 65535, 65535, 255, 255, 65535};  // the core checks the contract
+    static const char *const names[6] = {"windows", "allowed", "margin_permille", "k", "n", "drift_block"};
+    int32_t v[6];
+    for (size_t i = 0; i < 6; ++i) {
+        v[i] = i + 1 < n_args ? get_i32(args[i + 1], names[i], 0, highs[i]) : defaults[i];
+    }
+    const imuad_mp_calib_request_t req = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint8_t)v[3], (uint8_t)v[4],
+                                          (uint16_t)v[5]};
+    // the core keeps one int32 score per window here until the calibration completes
+    int32_t *buf = m_new(int32_t, req.windows > 0 ? req.windows : 1);
+    mp_obj_t scores = mp_obj_new_bytearray_by_ref(sizeof(int32_t) * (req.windows > 0 ? req.windows : 1), buf);
+    const char *why = imuad_mp_impl_calibrate(self->impl, &req, buf);
+    if (why != NULL) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%s"), why);
+    }
+    self->calib_scores = scores;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(detector_calibrate_obj, 2, 7, detector_calibrate);
+
+// calibration() -> dict of the last completed calibration (C7 CALIBRATION fields), or None.
+static mp_obj_t detector_calibration(mp_obj_t self_in) {
+    imuad_detector_obj_t *self = live_self(self_in);
+    imuad_mp_calib_result_t c;
+    if (!imuad_mp_impl_calibration(self->impl, &c)) {
+        return mp_const_none;
+    }
+    mp_obj_t d = mp_obj_new_dict(9);
+    #define PUT(k, v) mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_##k), (v))
+    PUT(threshold_on, mp_obj_new_int(c.threshold_on));
+    PUT(threshold_off, mp_obj_new_int(c.threshold_off));
+    PUT(k, MP_OBJ_NEW_SMALL_INT(c.k));
+    PUT(n, MP_OBJ_NEW_SMALL_INT(c.n));
+    PUT(windows, MP_OBJ_NEW_SMALL_INT(c.windows));
+    PUT(median, mp_obj_new_int(c.median));
+    PUT(lowest_on, mp_obj_new_int(c.lowest_on));
+    PUT(onsets_before, MP_OBJ_NEW_SMALL_INT(c.onsets_before));
+    PUT(drift_block, MP_OBJ_NEW_SMALL_INT(c.drift_block));
+    #undef PUT
+    return d;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(detector_calibration_obj, detector_calibration);
 
 static mp_obj_t detector_info(mp_obj_t self_in) {
     imuad_detector_obj_t *self = live_self(self_in);
@@ -521,6 +586,8 @@ static const mp_rom_map_elem_t detector_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&detector_reset_obj) },
     { MP_ROM_QSTR(MP_QSTR_info), MP_ROM_PTR(&detector_info_obj) },
     { MP_ROM_QSTR(MP_QSTR_configure), MP_ROM_PTR(&detector_configure_obj) },
+    { MP_ROM_QSTR(MP_QSTR_calibrate), MP_ROM_PTR(&detector_calibrate_obj) },
+    { MP_ROM_QSTR(MP_QSTR_calibration), MP_ROM_PTR(&detector_calibration_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&detector_close_obj) },
     { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&detector_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_from_card), MP_ROM_PTR(&detector_from_card_obj) },

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import targets
+from ..contracts.calibration import EVENT_NAMES
 from ..contracts import frames as P
 from ..contracts.decision import THRESHOLD, check_decision
 from ..evaluation.recordings import SPLIT_CHOICES
@@ -33,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         name = session.provide_model(model)
         for first, counts in segs:
             def show(ev: P.Event, first: int = first) -> None:
-                kind = {1: "ONSET", 2: "CLEAR"}.get(ev.kind, str(ev.kind))
+                kind = EVENT_NAMES.get(ev.kind, str(ev.kind)).upper()
                 print(f"  {kind:5s} window {ev.window:6d} (sample {first + ev.window * card.hop}) score {ev.score}",
                       flush=True)
             res = session.replay(counts, model=name, config=config, chunk=args.chunk, on_event=show, bye=False)

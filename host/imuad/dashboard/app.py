@@ -375,23 +375,22 @@ def create_app(settings: Settings) -> FastAPI:
     async def api_threshold(
             _: WriteApi,
             req: Annotated[ThresholdRequest, Depends(body(ThresholdRequest))]) -> dict[str, Any]:
-        if reader.device(req.device_id) is None:
-            raise HTTPException(404, f"unknown device {req.device_id!r}")
         # kind/payload as the gateway forwards them: a C7/C8 CONFIG of the decision (C5)
-        cid = await asyncio.to_thread(writer.queue_command, req.device_id, "config",
-                                      req.payload())
-        return {"ok": True, "id": cid, "pending": reader.pending_commands(req.device_id)}
+        return await queue_command(req.device_id, "config", req.payload())
 
     @app.post("/api/commands/calibrate")
     async def api_calibrate(
             _: WriteApi,
             req: Annotated[CalibrateRequest, Depends(body(CalibrateRequest))]) -> dict[str, Any]:
-        if reader.device(req.device_id) is None:
-            raise HTTPException(404, f"unknown device {req.device_id!r}")
         # the full C5b request (defaults filled in), sent as BLE control op 0x04 / C7 0x10
-        cid = await asyncio.to_thread(writer.queue_command, req.device_id, "calibrate",
-                                      req.payload())
-        return {"ok": True, "id": cid, "pending": reader.pending_commands(req.device_id)}
+        return await queue_command(req.device_id, "calibrate", req.payload())
+
+    async def queue_command(device_id: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A C9 command row for a known device; the gateway sends it at its next connection."""
+        if reader.device(device_id) is None:
+            raise HTTPException(404, f"unknown device {device_id!r}")
+        cid = await asyncio.to_thread(writer.queue_command, device_id, kind, payload)
+        return {"ok": True, "id": cid, "pending": reader.pending_commands(device_id)}
 
     @app.get("/api/runs")
     def api_runs(_: ReadApi) -> dict[str, Any]:

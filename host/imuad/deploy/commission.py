@@ -81,11 +81,11 @@ def refit(model: ModelDir, counts: np.ndarray, counts_per_unit: float, seed: int
     from ..contracts.tflite import read_model
     from ..contracts.windows import stream_windows
     from ..data.splits import Normalizer
-    from ..training.zoo import CUSTOM_OBJECTS, adapt_model, range_probes
+    from ..training.zoo import CUSTOM_OBJECTS, adapt_model
     from .deployable import check_deployable
     from .export import FLOAT_MODEL
     from .interpreters import arena_with_margin, measure_arena
-    from .quantize import convert_int8, representative
+    from .quantize import quantize_on
     card = model.card
     arch = card.raw.get("architecture")
     float_model = keras.saving.load_model(model.path / FLOAT_MODEL, custom_objects=CUSTOM_OBJECTS, compile=False)
@@ -93,9 +93,7 @@ def refit(model: ModelDir, counts: np.ndarray, counts_per_unit: float, seed: int
     norm = Normalizer.fit(windows, mode="window")
     x = norm.apply(windows)
     adapt_model(arch, float_model, x)
-    rep = representative(x, seed=seed)
-    probes = range_probes(arch, card.window, card.n_channels, len(rep) // 4, seed=seed)
-    tfl = convert_int8(float_model, np.concatenate([rep, probes.astype(rep.dtype)]))
+    tfl, _ = quantize_on(arch, float_model, x, seed=seed)
     info = read_model(tfl, f"{model.path}/{arch} refitted")
     check_deployable(info)
     inp, out = info.inputs[0], info.outputs[0]

@@ -99,6 +99,18 @@ def int8_scores(tflite: bytes, pre: Preprocess, score: Score, X: np.ndarray) -> 
     return out, calibrate.int_scores(score, out, xq)
 
 
+def quantize_on(arch: str, model: Any, x: np.ndarray, seed: int = 0,
+                per_tensor_dense: bool = True) -> tuple[bytes, np.ndarray]:
+    """Full-int8 flatbuffer of a float model calibrated on these normalised windows (a
+    representative subset, plus the architecture's range probes): (flatbuffer, the windows used).
+    One path for `imuad quantize` and commissioning's refit."""
+    from ..training.zoo import range_probes
+    x_rep = representative(x, seed=seed)
+    probes = range_probes(arch, x_rep.shape[1], x_rep.shape[2], len(x_rep) // 4, seed=seed)
+    x_rep = np.concatenate([x_rep, probes.astype(x_rep.dtype)]) if len(probes) else x_rep
+    return convert_int8(model, x_rep, per_tensor_dense), x_rep
+
+
 def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense: bool = True) -> dict[str, Any]:
     """Quantize a run (imuad.training.run.Run or anything with .config/.model/.normalizer/.splits())."""
     from ..training import evaluate as ev
@@ -114,12 +126,7 @@ def quantize_run(run, write: bool = True, verbose: bool = True, per_tensor_dense
     train_x = splits["train"].X
     if arch in NORMAL_ONLY and (splits["train"].y == 0).any():
         train_x = train_x[splits["train"].y == 0]  # normal-only models saw normal windows only
-    x_rep = representative(norm.apply(train_x), seed=int(cfg.get("seed", 0)))
-    from ..training.zoo import range_probes
-    probes = range_probes(arch, x_rep.shape[1], x_rep.shape[2], len(x_rep) // 4, seed=int(cfg.get("seed", 0)))
-    x_rep = np.concatenate([x_rep, probes.astype(x_rep.dtype)]) if len(probes) else x_rep
-
-    tfl = convert_int8(model, x_rep, per_tensor_dense)
+    tfl, x_rep = quantize_on(arch, model, norm.apply(train_x), int(cfg.get("seed", 0)), per_tensor_dense)
     label = f"{run.dir}/{TFLITE_NAME}"
     layers = keras_layers(model)
     info = read_model(tfl, label, layers)

@@ -178,15 +178,20 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .store import Store, StoreError
     try:
         decision = check_decision(args.threshold_on, args.threshold_off, args.k, args.n)
     except DecisionError as exc:
         option = {"k": "-k", "n": "-n"}.get(exc.field, "--" + exc.field.replace("_", "-"))
         raise ImuadError(f"{option}: {exc}") from None
+    return _queue(args, "config", decision.as_dict())
+
+
+def _queue(args: argparse.Namespace, kind: str, payload: dict) -> int:
+    """A C9 command row for the gateway to send at its next connection to the device."""
+    from .store import Store, StoreError
     with Store(args.db) as s:
         try:
-            cid = s.queue_command(args.device, "config", decision.as_dict())
+            cid = s.queue_command(args.device, kind, payload)
         except sqlite3.DatabaseError as exc:
             raise StoreError(args.db, f"cannot queue the command ({exc})") from None
     print(f"queued command {cid}; sent when the gateway is next connected to {args.device}")
@@ -194,7 +199,6 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .store import Store, StoreError
     try:
         req = check_request({"windows": args.windows, "allowed": args.allowed,
                              "margin_permille": args.margin_permille, "k": args.k, "n": args.n,
@@ -202,13 +206,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     except RangeError as exc:
         option = {"k": "-k", "n": "-n"}.get(exc.field, "--" + exc.field.replace("_", "-"))
         raise ImuadError(f"{option}: {exc}") from None
-    with Store(args.db) as s:
-        try:
-            cid = s.queue_command(args.device, "calibrate", req.as_dict())
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(args.db, f"cannot queue the command ({exc})") from None
-    print(f"queued command {cid}; sent when the gateway is next connected to {args.device}")
-    return 0
+    return _queue(args, "calibrate", req.as_dict())
 
 
 def _cmd_vlink(args: argparse.Namespace) -> int:

@@ -9,3 +9,5 @@ NORMAL_ONLY = ("autoencoder", "spectral_gauss")
 DEEP = SUPERVISED + NORMAL_ONLY
 #: each window scaled by its own mean and RMS (C3 window_int) instead of the train statistics
 WINDOW_NORMALISED = ("spectral_gauss",)
+#: normal-only distances whose int8 calibration adds label-free probe windows (zoo.range_probes)
+RANGE_PROBED = ("spectral_gauss",)

@@ -19,7 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from ..errors import ImuadError
-from .names import ARCHITECTURES, DEEP, SUPERVISED  # noqa: F401  (re-exported)
+from .names import ARCHITECTURES, DEEP, RANGE_PROBED, SUPERVISED  # noqa: F401  (re-exported)
 
 # what the score means, per architecture (goes to run.json and the model card)
 OUTPUT_MEANING = {a: "anomaly probability (sigmoid)" for a in SUPERVISED}
@@ -438,7 +438,7 @@ def range_probes(arch: str, window: int, channels: int, n: int, seed: int = 0) -
     at random frequencies, white noise, impulse trains), added to the normal windows when a
     normal-only model is quantized: the int8 ranges of its distance then reach the capped
     maximum, so anomalies are not clipped to the largest normal score. Empty for other archs."""
-    if arch != "spectral_gauss" or n <= 0:
+    if arch not in RANGE_PROBED or n <= 0:
         return np.zeros((0, window, channels), np.float32)
     rng = np.random.default_rng(seed)
     t = np.arange(window)

@@ -148,3 +148,52 @@ def test_every_small_arena_is_refused_or_works(mpy, models_cfg, tmp_path):
     proc = run_mpy(mpy, script)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.stdout.split() == ["True", "True"] * len(models_cfg)
+
+
+def test_calibrate_matches_the_contract(mpy, tmp_path):
+    """Detector.calibrate() (C5b) on MicroPython: the decision fitted on the next windows, the
+    events (old decision, calibrated, new decision, drift) and calibration() equal the Python
+    contract's simulation on the reference scores; bad requests raise ValueError naming why."""
+    import numpy as np
+    from imuad.contracts.calibration import CalibrationRequest, simulate
+    from imuad.contracts.card import load_model_dir
+    from imuad.contracts.decision import decision_from_mapping
+    from imuad.evaluation.reference import stream_reference
+    from imuad.paths import REPO_ROOT
+    d = REPO_ROOT / "tests/firmware/fixtures/models/fixture_cnn"
+    card = json.loads((d / "model_card.json").read_text())
+    n_win = 200
+    n = card["window"] + card["hop"] * (n_win - 1)
+    rng = np.random.default_rng(4)
+    t = np.arange(n)
+    x = rng.normal(0, 700, (n, len(card["channels"]))) + 300 * np.sin(2 * np.pi * t / 50)[:, None]
+    x[n // 2:] += (np.linspace(0, 6000, n - n // 2) * np.sin(2 * np.pi * t[n // 2:] / 7.3))[:, None]
+    counts = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    (tmp_path / "counts.bin").write_bytes(counts.tobytes())
+    req = CalibrationRequest(windows=100, allowed=0, margin_permille=100, k=3, n=5, drift_block=16)
+    script = _script(tmp_path, f"""
+        import json, imuad
+        m = open({str(d / "model.tflite")!r}, "rb").read()
+        c = json.load(open({str(d / "model_card.json")!r}))
+        det = imuad.Detector.from_card(m, c)
+        for bad in ((8,), (100, 0, 100, 2, 0), (100, 0, 20000)):
+            try:
+                det.calibrate(*bad)
+                print("NO ERROR", bad)
+            except ValueError as e:
+                print("ValueError", e)
+        det.calibrate({req.windows}, {req.allowed}, {req.margin_permille}, {req.k}, {req.n}, {req.drift_block})
+        res, ev = det.feed(open({str(tmp_path / "counts.bin")!r}, "rb").read())
+        print("RESULT " + json.dumps({{"scores": [r[1] for r in res], "events": ev, "cal": det.calibration()}}))
+    """)
+    proc = run_mpy(mpy, script)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "NO ERROR" not in proc.stdout
+    assert proc.stdout.count("ValueError CALIBRATE:") == 3, proc.stdout
+    got = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][0][7:])
+    ref = stream_reference(load_model_dir(d), counts)
+    want_events, want = simulate(ref.scores.tolist(), decision_from_mapping(card["decision"]), req)
+    assert got["scores"] == ref.scores.tolist()
+    assert [tuple(e) for e in got["events"]] == want_events
+    assert got["cal"] == want.as_dict()
+    assert any(k == 4 for _, k, _ in want_events), "no drift to compare"

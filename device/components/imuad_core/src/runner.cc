@@ -372,10 +372,11 @@ Status Runner::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size) {
   // TFLM puts its own allocator in the arena and dereferences it unchecked; later it placement-news
   // each op's parameters into the arena's tail without checking the allocation either (a crash
   // when the tail runs out exactly there). Below this floor, both can happen: refuse it.
-  if (arena == nullptr || arena_size < spec.arena_bytes || arena_size < arena_floor(graph)) {
+  const size_t min_arena = arena_floor(graph);
+  const size_t needed = spec.arena_bytes > min_arena ? spec.arena_bytes : min_arena;
+  if (arena == nullptr || arena_size < needed) {
     return fail(kErrArena, "model '%s': arena %u bytes, the model needs at least %u", spec.name,
-                static_cast<unsigned>(arena_size),
-                static_cast<unsigned>(spec.arena_bytes > arena_floor(graph) ? spec.arena_bytes : arena_floor(graph)));
+                static_cast<unsigned>(arena_size), static_cast<unsigned>(needed));
   }
   resolver_ = new (resolver_storage_) OpResolver();
   if (spec.register_ops == nullptr || spec.register_ops(*resolver_, spec) != 0) {
