@@ -252,11 +252,10 @@ class Store:
         if not rows:
             return 0
         with self._tx():
-            before = self.db.total_changes
-            self.db.executemany(
+            # rowcount sums sqlite3_changes(), which leaves out the outbox trigger's inserts
+            return self.db.executemany(
                 "INSERT OR IGNORE INTO events (device_id, seq, kind, state, score, uptime_ms, "
-                "model_id, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            return self.db.total_changes - before
+                "model_id, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
 
     def events(self, device_id: str | None = None, since: float | None = None,
                kinds: Sequence[int] | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
