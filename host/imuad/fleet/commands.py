@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="events/s per gateway (0: as fast as possible)")
     sim.add_argument("--wait", type=SECONDS.argtype("--wait"), default=60.0,
                      help="seconds to wait for the ingest to confirm everything")
+    sim.add_argument("--confirm-timeout", type=SECONDS.argtype("--confirm-timeout"), default=30.0,
+                     help="seconds an acknowledged event waits for the ingest's confirmation "
+                          "before it is sent again (default 30)")
     sim.set_defaults(func=_cmd_simgw)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -83,10 +86,12 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_simgw(args: argparse.Namespace) -> int:
+    import faulthandler
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks on demand (fault tests)
     from ..contracts.mqtt import check_gateway_id
     from .simgw import run
     gws = [check_gateway_id(g.strip(), "--gateways") for g in args.gateways.split(",") if g.strip()]
     totals = run(args.broker, args.dir, gws, args.devices, args.events, args.rate,
-                 wait_confirmed=args.wait, report=lambda s: print(s, flush=True))
+                 wait_confirmed=args.wait, confirm_timeout=args.confirm_timeout, report=lambda s: print(s, flush=True))
     print(json.dumps(totals), flush=True)
     return 0 if totals["unpublished"] + totals["unconfirmed"] == 0 else 1

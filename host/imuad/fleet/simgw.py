@@ -23,7 +23,7 @@ def device_ids(devices: int) -> list[str]:
 
 def run(broker: str, folder: Path, gateways: list[str], devices: int, events: int,
         rate: float, chunk: int = 10, wait_confirmed: float | None = 60.0,
-        report: Any = print) -> dict[str, int]:
+        confirm_timeout: float = 30.0, report: Any = print) -> dict[str, int]:
     """Produce `events` per device at `rate` events/s per gateway; then wait until every
     outbox is confirmed by the ingest (at most `wait_confirmed` s). Returns outbox counts."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -32,7 +32,7 @@ def run(broker: str, folder: Path, gateways: list[str], devices: int, events: in
     for gw in gateways:
         db = folder / f"{gw}.db"
         stores[gw] = Store(db)
-        outboxes[gw] = MqttOutbox(broker, db, gw)
+        outboxes[gw] = MqttOutbox(broker, db, gw, confirm_timeout=confirm_timeout)
     report(f"SIMGW READY {len(gateways)} gateways x {devices} devices")
     failed: list[BaseException] = []
 

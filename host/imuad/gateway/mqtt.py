@@ -7,8 +7,9 @@ on the broker's PUBACK. A row leaves the outbox when `imuad fleet ingest` confir
 (`imuad/<gw>/ingested`, sent after the PostgreSQL commit). What the broker acknowledged but may
 have lost (a broker killed before it saved its queue) is sent again:
   - on every (re)connect: rows acknowledged in the last `republish_window` seconds;
-  - while confirmations flow: rows acknowledged `confirm_timeout` s before the newest confirmed
-    one and still unconfirmed (the ingest has moved past them, so they went missing).
+  - rows still unconfirmed `confirm_timeout` s after their PUBACK while the ingest has confirmed
+    rows acknowledged after them (it moved past them: they went missing);
+  - rows unconfirmed 10 x confirm_timeout after their PUBACK, in any case.
 A gateway restart sends again everything not yet acknowledged. Duplicates are expected: the
 ingest is idempotent on (gateway, device, seq). The store stays the source of truth: a broker
 outage never blocks acknowledgements to the device.
@@ -152,6 +153,9 @@ class MqttOutbox:
                     confs, self._confirmations = self._confirmations, []
                     reconnected, self._reconnected = self._reconnected, False
                 ids = [self._inflight.pop(m) for m in mids if m in self._inflight]
+                if mids:
+                    log.debug("%s: %d PUBACKs, %d known, %d in flight, cursor %d", self.gateway_id,
+                              len(mids), len(ids), len(self._inflight), cursor)
                 if ids:
                     store.outbox_mark_published(ids)
                     self.published += len(ids)
@@ -167,17 +171,26 @@ class MqttOutbox:
                         self._horizon = max(self._horizon, newest)
                 now = time.time()
                 if reconnected:
+                    log.debug("%s: (re)connected, cursor %s -> 0", self.gateway_id, cursor)
                     store.outbox_requeue(published_after=now - self.republish_window)
                     self._inflight.clear()  # paho resends its own; the rest go again from SQLite
                     cursor = 0
-                elif now >= next_sweep and self._horizon:
-                    if store.outbox_requeue(published_before=self._horizon - self.confirm_timeout):
+                elif now >= next_sweep:
+                    # Lost on the way (a killed ingest whose session the broker did not resend,
+                    # a killed broker): unconfirmed after confirm_timeout while the ingest has
+                    # confirmed later ones, or after 10 x confirm_timeout in any case.
+                    before = max(min(self._horizon, now - self.confirm_timeout),
+                                 now - 10 * self.confirm_timeout)
+                    if store.outbox_requeue(published_before=before):
                         cursor = 0
-                    next_sweep = now + min(5.0, self.confirm_timeout)
+                    next_sweep = now + min(5.0, self.confirm_timeout / 2)
                 if stopping:
                     return
                 if self._connected.is_set() and len(self._inflight) < self.max_inflight:
                     rows = store.outbox_pending(cursor, self.max_inflight - len(self._inflight))
+                    if rows:
+                        log.debug("%s: publishing %d from id %d", self.gateway_id, len(rows),
+                                  rows[0]["outbox_id"])
                     for r in rows:
                         info = self.client.publish(topic_for(self.gateway_id, r["device_id"]),
                                                    c9.encode_event(self.gateway_id, r), qos=1)

@@ -52,7 +52,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # v2, the MQTT outbox (C9 MQTT): every event stored from now on waits here until the fleet
     # ingest confirms it; published_at is the broker's PUBACK time (NULL: still to publish).
     # The trigger fires only for rows really inserted (INSERT OR IGNORE skips duplicates).
-    2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, "
+    # AUTOINCREMENT: ids never come back once confirmed rows are deleted (the publisher's
+    # cursor relies on new rows having higher ids).
+    2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "device_id TEXT NOT NULL, "
         "seq INTEGER NOT NULL, published_at REAL, UNIQUE (device_id, seq))",
         "CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at)",
         "CREATE TRIGGER IF NOT EXISTS events_outbox AFTER INSERT ON events BEGIN "

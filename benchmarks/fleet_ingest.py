@@ -1,0 +1,109 @@
+"""Sustained ingest rate into PostgreSQL (`imuad fleet ingest`), one and two ingest processes.
+
+Throw-away Mosquitto and PostgreSQL (tests/fleet/services.py). Publisher processes send C9 MQTT
+event messages (QoS 1, 50 gateways x 20 devices, round robin) as fast as the broker takes them
+while the ingest runs; the rate is the rows committed to PostgreSQL divided by the span of their
+`ingested_at` (first to last commit). Everything shares this machine's cores (publishers,
+broker, ingest, PostgreSQL), as a gateway host and the central server would not.
+
+    .venv/bin/python benchmarks/fleet_ingest.py [--events 200000] [--publishers 2]
+Bar (issue 19): >= 5,000 events/s with one ingest process.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "host"))
+sys.path.insert(0, str(REPO / "tests" / "fleet"))
+from services import Broker, Postgres  # noqa: E402
+
+from imuad.contracts import mqtt as c9  # noqa: E402
+
+GATEWAYS, DEVICES = 50, 20
+
+
+def publish(port: int, part: int, parts: int, events: int) -> None:
+    import paho.mqtt.client as mqtt
+    cl = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{part}",
+                     protocol=mqtt.MQTTv5)
+    cl.max_inflight_messages_set(1000)
+    cl.max_queued_messages_set(0)
+    cl.connect("127.0.0.1", port)
+    cl.loop_start()
+    last = None
+    for i in range(part, events, parts):
+        gw, dev, seq = i % GATEWAYS, (i // GATEWAYS) % DEVICES, i // (GATEWAYS * DEVICES) + 1
+        g, d = f"g{gw:02d}", f"F0:00:00:00:00:{dev:02X}"
+        row = dict(device_id=d, seq=seq, kind=1, state=1, score=i % 1000, uptime_ms=seq * 100,
+                   model_id="00c0ffee", flags=0, received_at=time.time())
+        last = cl.publish(c9.events_topic(g, d), c9.encode_event(g, row), qos=1)
+        while len(cl._out_messages) > 5000:  # keep memory bounded: the broker sets the pace
+            time.sleep(0.001)
+    if last is not None:
+        last.wait_for_publish(120)
+    cl.loop_stop()
+    cl.disconnect()
+
+
+def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path) -> dict:
+    broker = Broker(folder / f"mq{ingests}")
+    url = pg.new_database()
+    procs = []
+    try:
+        for n in range(ingests):
+            p = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest",
+                                  "--broker", broker.url, "--db", url, "--name", f"bench{n}",
+                                  "--batch", "5000", "--exit-idle", "5"],
+                                 stdout=subprocess.PIPE, text=True)
+            assert "INGEST READY" in p.stdout.readline()
+            procs.append(p)
+        t0 = time.monotonic()
+        pubs = [mp.Process(target=publish, args=(broker.port, i, publishers, events))
+                for i in range(publishers)]
+        for p in pubs:
+            p.start()
+        for p in pubs:
+            p.join()
+        t_pub = time.monotonic() - t0
+        for p in procs:
+            p.wait(600)
+        import psycopg
+        with psycopg.connect(url) as c:
+            n, first, last = c.execute(
+                "SELECT COUNT(*), MIN(ingested_at), MAX(ingested_at) FROM events").fetchone()
+        return {"ingests": ingests, "events": n, "span_s": last - first,
+                "rate": n / (last - first), "publish_rate": events / t_pub}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        broker.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--publishers", type=int, default=2)
+    args = ap.parse_args()
+    import tempfile
+    folder = Path(tempfile.mkdtemp(prefix="imuad-bench-fleet-"))
+    pg = Postgres()
+    try:
+        for ingests in (1, 2):
+            r = run(args.events, ingests, args.publishers, pg, folder)
+            assert r["events"] == args.events, r
+            print(f"fleet ingest, {ingests} process(es): {r['events']} events in "
+                  f"{r['span_s']:.1f} s = {r['rate']:,.0f} events/s into PostgreSQL "
+                  f"(publishers offered {r['publish_rate']:,.0f} events/s)", flush=True)
+    finally:
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
