@@ -2,7 +2,8 @@
 
 Throw-away Mosquitto and PostgreSQL (tests/fleet/services.py). Publisher processes send C9 MQTT
 event messages (QoS 1, 50 gateways x 20 devices, round robin) as fast as the broker takes them
-while the ingest runs; the rate is the rows committed to PostgreSQL divided by the span of their
+into the broker (by default a backlog queued for the ingests' sessions, then drained; --live:
+while the ingest runs); the rate is the rows committed to PostgreSQL divided by the span of their
 `ingested_at` (first to last commit). Everything shares this machine's cores (publishers,
 broker, ingest, PostgreSQL), as a gateway host and the central server would not.
 
@@ -51,18 +52,29 @@ def publish(port: int, part: int, parts: int, events: int) -> None:
     cl.disconnect()
 
 
-def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path) -> dict:
+def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path,
+        preload: bool) -> dict:
     broker = Broker(folder / f"mq{ingests}")
     url = pg.new_database()
     procs = []
     try:
-        for n in range(ingests):
-            p = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest",
-                                  "--broker", broker.url, "--db", url, "--name", f"bench{n}",
-                                  "--batch", "5000", "--exit-idle", "5"],
-                                 stdout=subprocess.PIPE, text=True)
-            assert "INGEST READY" in p.stdout.readline()
-            procs.append(p)
+        def start_ingests() -> None:
+            for n in range(ingests):
+                p = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest",
+                                      "--broker", broker.url, "--db", url, "--name", f"bench{n}",
+                                      "--batch", "5000", "--exit-idle", "5"],
+                                     stdout=subprocess.PIPE, text=True)
+                assert "INGEST READY" in p.stdout.readline()
+                procs.append(p)
+
+        if preload:  # sessions first, then a backlog waiting in the broker for the ingests
+            start_ingests()
+            for p in procs:
+                p.terminate()
+                p.wait(30)
+            procs.clear()
+        else:
+            start_ingests()
         t0 = time.monotonic()
         pubs = [mp.Process(target=publish, args=(broker.port, i, publishers, events))
                 for i in range(publishers)]
@@ -71,6 +83,8 @@ def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path) 
         for p in pubs:
             p.join()
         t_pub = time.monotonic() - t0
+        if preload:
+            start_ingests()
         for p in procs:
             p.wait(600)
         import psycopg
@@ -90,17 +104,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--live", action="store_true",
+                    help="publish while the ingest runs (the publishers then share the cores "
+                         "and set the pace); default: drain a backlog queued in the broker")
     args = ap.parse_args()
     import tempfile
     folder = Path(tempfile.mkdtemp(prefix="imuad-bench-fleet-"))
     pg = Postgres()
     try:
         for ingests in (1, 2):
-            r = run(args.events, ingests, args.publishers, pg, folder)
+            r = run(args.events, ingests, args.publishers, pg, folder, not args.live)
             assert r["events"] == args.events, r
             print(f"fleet ingest, {ingests} process(es): {r['events']} events in "
                   f"{r['span_s']:.1f} s = {r['rate']:,.0f} events/s into PostgreSQL "
-                  f"(publishers offered {r['publish_rate']:,.0f} events/s)", flush=True)
+                  f"({'live, publishers offered' if args.live else 'backlog queued at'} "
+                  f"{r['publish_rate']:,.0f} events/s)", flush=True)
     finally:
         pg.stop()
 
