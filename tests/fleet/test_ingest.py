@@ -148,3 +148,48 @@ def test_unreachable_services_are_one_line_errors(broker, pg_url, pg_cluster):
     assert r.returncode == 0 and "schema version 1 (applied 1)" in r.stdout
     r = _cli("fleet", "migrate", "--db", fresh)
     assert r.returncode == 0 and "schema version 1 (up to date)" in r.stdout
+
+
+def test_commands_reach_the_right_gateway_and_are_acked(broker, pg_url, procs, tmp_path):
+    """dashboard/CLI -> PostgreSQL -> ingest -> broker -> the right gateway's store queue; once
+    the gateway core has written it to the device (mark_sent), the ack goes back to PostgreSQL.
+    Any kind passes through with its JSON payload."""
+    import psycopg
+
+    from imuad.gateway.mqtt import MqttOutbox
+    from imuad.gateway.store import Store
+    ing = procs.start(*ingest_argv(broker.url, pg_url, "one"))
+    wait_line(ing, "INGEST READY", 30)
+    stores = {gw: Store(tmp_path / f"{gw}.db") for gw in ("hall-1", "hall-2")}
+    outboxes = {gw: MqttOutbox(broker.url, tmp_path / f"{gw}.db", gw) for gw in stores}
+    try:
+        r = _cli("fleet", "command", "--db", pg_url, "--gateway", "hall-2", "--device", "dev9",
+                 "--kind", "calibrate", "--payload", '{"windows": 300}')
+        assert r.returncode == 0, r.stderr
+        r = _cli("fleet", "command", "--db", pg_url, "--gateway", "hall-2", "--device", "dev9",
+                 "--kind", "config", "--payload",
+                 '{"threshold_on": 900, "threshold_off": 700}')
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: len(stores["hall-2"].pending_commands()) == 2, 30, "2 commands", [ing])
+        got = stores["hall-2"].pending_commands()
+        assert [(c["device_id"], c["kind"], c["payload"]) for c in got] == [
+            ("dev9", "calibrate", {"windows": 300}),
+            ("dev9", "config", {"threshold_on": 900, "threshold_off": 700})]
+        assert stores["hall-1"].pending_commands() == []  # only the addressed gateway
+        with psycopg.connect(pg_url) as c:
+            assert c.execute("SELECT COUNT(*) FROM commands WHERE sent_at IS NOT NULL "
+                             "AND acked_at IS NULL").fetchone()[0] == 2
+        for cmd in got:  # what Gateway._send_commands does after the BLE write
+            stores["hall-2"].mark_sent(cmd["id"])
+
+        def acked() -> int:
+            with psycopg.connect(pg_url) as c:
+                return c.execute("SELECT COUNT(*) FROM commands WHERE acked_at IS NOT NULL "
+                                 "AND status = 'sent'").fetchone()[0]
+        wait_for(lambda: acked() == 2, 30, "2 acks in PostgreSQL", [ing])
+        assert outboxes["hall-2"].commands_received == 2
+    finally:
+        for ob in outboxes.values():
+            ob.close(1)
+        for s in stores.values():
+            s.close()

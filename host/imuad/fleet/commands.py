@@ -41,6 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mig.add_argument("--db", required=True, metavar="postgresql://...")
     mig.set_defaults(func=_cmd_migrate)
 
+    cmd = sub.add_parser("command", help="queue a command for a device of a gateway (relayed by "
+                                         "the ingest; any kind, JSON payload)")
+    cmd.add_argument("--db", required=True, metavar="postgresql://...")
+    cmd.add_argument("--gateway", required=True)
+    cmd.add_argument("--device", required=True)
+    cmd.add_argument("--kind", required=True, help="e.g. config (C9 payload) or calibrate")
+    cmd.add_argument("--payload", default="{}", help="JSON (default {})")
+    cmd.set_defaults(func=_cmd_command)
+
     sim = sub.add_parser("simgw", help="simulated gateways (real store and outbox, fake devices)")
     sim.add_argument("--broker", required=True, metavar="mqtt://HOST[:PORT]")
     sim.add_argument("--dir", required=True, type=Path, help="folder of the gateways' stores")
@@ -82,6 +91,25 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
               + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"))
     finally:
         conn.close()
+    return 0
+
+
+def _cmd_command(args: argparse.Namespace) -> int:
+    from ..contracts.mqtt import check_gateway_id
+    from ..errors import ImuadError
+    from . import queue_command, schema
+    check_gateway_id(args.gateway, "--gateway")
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as exc:
+        raise ImuadError(f"--payload: not JSON ({exc})") from None
+    conn = schema.connect(args.db)
+    try:
+        schema.migrate(conn)
+        cid = queue_command(conn, args.gateway, args.device, args.kind, payload)
+    finally:
+        conn.close()
+    print(f"queued command {cid}; the ingest relays it to gateway {args.gateway}")
     return 0
 
 

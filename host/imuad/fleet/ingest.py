@@ -54,6 +54,8 @@ class Ingest:
         self.conn.commit()
         self._lock = threading.Lock()
         self._buf: list[Any] = []
+        self._acks: list[Any] = []  # command acks from gateways (C9 MQTT commands/ack)
+        self._next_relay = 0.0
         self._full = threading.Event()
         self._stop = threading.Event()
         self._subscribed = threading.Event()
@@ -61,6 +63,7 @@ class Ingest:
         from ..gateway.mqtt import make_client
         host, port = c9.parse_broker_url(broker)
         self.subscription = c9.events_subscription(prefix, share)
+        self.ack_subscription = f"$share/{share}/{prefix}/+/commands/ack"
         self.client = make_client(f"imuad-ingest-{c9.check_gateway_id(name, '--name')}",
                                   host, port, broker, manual_ack=True,
                                   receive_maximum=min(65535, max(1000, 2 * batch)))
@@ -71,9 +74,13 @@ class Ingest:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
         if not rc.is_failure:
-            client.subscribe(self.subscription, qos=1)
+            client.subscribe([(self.subscription, 1), (self.ack_subscription, 1)])
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if msg.topic.endswith("/commands/ack"):
+            with self._lock:
+                self._acks.append(msg)
+            return
         with self._lock:
             self._buf.append(msg)
             if len(self._buf) >= self.batch:
@@ -96,6 +103,13 @@ class Ingest:
                 msgs, self._buf = self._buf[:self.batch], self._buf[self.batch:]
                 if len(self._buf) >= self.batch:
                     self._full.set()
+            with self._lock:
+                acks, self._acks = self._acks, []
+            if acks:
+                self._record_acks(acks)
+            if time.monotonic() >= self._next_relay:
+                self._relay_commands()
+                self._next_relay = time.monotonic() + 0.5
             if msgs:
                 self._process(msgs)
             elif self._stop.is_set():
@@ -140,6 +154,62 @@ class Ingest:
             by_gateway.setdefault(gw, {}).setdefault(dev, []).append(seq)
         for gw, by_device in by_gateway.items():
             self.client.publish(c9.ingested_topic(gw), c9.encode_ingested(by_device), qos=1)
+
+    # -- commands: PostgreSQL -> broker -> gateway, and their acks back ------------------------
+    def _relay_commands(self) -> None:
+        """Send queued commands to their gateways; sent_at is set only after the broker's PUBACK
+        (a redelivered command is queued once by the gateway: its fleet id is unique there).
+        SKIP LOCKED: several ingest processes never send the same row at the same time."""
+        import psycopg
+        if not self.client.is_connected():
+            return
+        try:
+            with self.conn.transaction():
+                rows = self.conn.execute(
+                    "SELECT id, gateway_id, device_id, kind, payload_json FROM commands "
+                    "WHERE sent_at IS NULL ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED").fetchall()
+                infos = []
+                for cid, gw, dev, kind, payload_json in rows:
+                    cmd = {"id": cid, "device_id": dev, "kind": kind,
+                           "payload": json.loads(payload_json or "null")}
+                    infos.append((cid, self.client.publish(c9.commands_topic(gw),
+                                                           c9.encode_command(cmd), qos=1)))
+                sent, deadline = [], time.monotonic() + 5
+                for cid, info in infos:
+                    try:
+                        info.wait_for_publish(max(0.01, deadline - time.monotonic()))
+                    except (RuntimeError, ValueError):
+                        continue
+                    if info.is_published():
+                        sent.append(cid)
+                if sent:
+                    self.conn.execute("UPDATE commands SET sent_at = %s, status = 'relayed' "
+                                      "WHERE id = ANY(%s)", (time.time(), sent))
+        except psycopg.Error as exc:
+            log.warning("command relay failed (%s); retrying", exc)
+            self._reconnect()
+
+    def _record_acks(self, msgs: list[Any]) -> None:
+        import psycopg
+        rows = []
+        for m in msgs:
+            try:
+                body = json.loads(m.payload)
+                rows.append((time.time(), str(body.get("status", "sent")),
+                             json.dumps(body), int(body["id"])))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("dropped command ack on %s: %s", m.topic, exc)
+        try:
+            with self.conn.transaction():
+                with self.conn.cursor() as cur:
+                    cur.executemany("UPDATE commands SET acked_at = %s, status = %s, detail = %s "
+                                    "WHERE id = %s AND acked_at IS NULL", rows)
+        except psycopg.Error as exc:  # not acked: the broker sends them again
+            log.warning("command acks not recorded (%s)", exc)
+            self._reconnect()
+            return
+        for m in msgs:
+            self.client.ack(m.mid, m.qos)
 
     def _commit(self, rows: list[tuple]) -> int:
         import psycopg

@@ -16,10 +16,10 @@ outage never blocks acknowledgements to the device.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +67,13 @@ class MqttOutbox:
 
     def __init__(self, url: str, db: str | Path, gateway_id: str, *,
                  republish_window: float = 300.0, confirm_timeout: float = 30.0,
-                 max_inflight: int = 2000,
-                 on_command: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 max_inflight: int = 2000) -> None:
         self.url = url
         self.db_path = db
         self.gateway_id = c9.check_gateway_id(gateway_id)
         self.republish_window = republish_window
         self.confirm_timeout = confirm_timeout
         self.max_inflight = max_inflight
-        self.on_command = on_command
         host, port = c9.parse_broker_url(url, "--mqtt")
         self.client = make_client(c9.gateway_client_id(gateway_id), host, port, url)
         self.client.on_connect = self._on_connect
@@ -91,6 +89,9 @@ class MqttOutbox:
         self._reconnected = False
         self._acked_mids: list[int] = []
         self._confirmations: list[bytes] = []
+        self._commands: list[bytes] = []
+        self._ack_inflight: dict[int, int] = {}  # mid -> local command id (its ack)
+        self.commands_received = 0
         self._inflight: dict[int, int] = {}  # mid -> outbox id
         self._horizon = 0.0  # newest PUBACK time among confirmed rows
         self._error: BaseException | None = None
@@ -124,11 +125,10 @@ class MqttOutbox:
             with self._lock:
                 self._confirmations.append(msg.payload)
             self._wake.set()
-        elif self.on_command is not None:
-            try:
-                self.on_command(c9.decode_command(msg.payload))
-            except ImuadError as exc:
-                log.warning("bad command message on %s: %s", msg.topic, exc)
+        elif msg.topic == c9.commands_topic(self.gateway_id):
+            with self._lock:
+                self._commands.append(msg.payload)
+            self._wake.set()
 
     # -- the outbox thread ---------------------------------------------------------------------
     def notify(self, device_id: str | None = None, row: dict[str, Any] | None = None) -> None:
@@ -151,8 +151,12 @@ class MqttOutbox:
                 with self._lock:
                     mids, self._acked_mids = self._acked_mids, []
                     confs, self._confirmations = self._confirmations, []
+                    cmds, self._commands = self._commands, []
                     reconnected, self._reconnected = self._reconnected, False
                 ids = [self._inflight.pop(m) for m in mids if m in self._inflight]
+                acks = [self._ack_inflight.pop(m) for m in mids if m in self._ack_inflight]
+                if acks:
+                    store.mark_fleet_acks_published(acks)
                 if mids:
                     log.debug("%s: %d PUBACKs, %d known, %d in flight, cursor %d", self.gateway_id,
                               len(mids), len(ids), len(self._inflight), cursor)
@@ -169,11 +173,13 @@ class MqttOutbox:
                     self.confirmed += len(keys)
                     if newest is not None:
                         self._horizon = max(self._horizon, newest)
+                self._take_commands(store, cmds)
                 now = time.time()
                 if reconnected:
                     log.debug("%s: (re)connected, cursor %s -> 0", self.gateway_id, cursor)
                     store.outbox_requeue(published_after=now - self.republish_window)
                     self._inflight.clear()  # paho resends its own; the rest go again from SQLite
+                    self._ack_inflight.clear()
                     cursor = 0
                 elif now >= next_sweep:
                     # Lost on the way (a killed ingest whose session the broker did not resend,
@@ -186,6 +192,8 @@ class MqttOutbox:
                     next_sweep = now + min(5.0, self.confirm_timeout / 2)
                 if stopping:
                     return
+                if self._connected.is_set():
+                    self._publish_command_acks(store)
                 if self._connected.is_set() and len(self._inflight) < self.max_inflight:
                     rows = store.outbox_pending(cursor, self.max_inflight - len(self._inflight))
                     if rows:
@@ -202,6 +210,33 @@ class MqttOutbox:
                         self._wake.set()  # more may be waiting
         finally:
             store.close()
+
+    def _take_commands(self, store: Any, payloads: list[bytes]) -> None:
+        """Fleet commands into the store's queue: the gateway core sends them to the device
+        like the dashboard's (any kind passes through; the core judges it)."""
+        for payload in payloads:
+            try:
+                cmd = c9.decode_command(payload)
+            except ImuadError as exc:
+                log.warning("bad command message: %s", exc)
+                continue
+            if store.queue_fleet_command(cmd["id"], cmd["device_id"], cmd["kind"],
+                                         cmd.get("payload")):
+                self.commands_received += 1
+
+    def _publish_command_acks(self, store: Any) -> None:
+        """Commands the gateway core handed to their device: ack them to the fleet."""
+        waiting = set(self._ack_inflight.values())
+        for c in store.fleet_commands_to_ack():
+            if c["id"] in waiting:
+                continue
+            info = self.client.publish(
+                c9.command_ack_topic(self.gateway_id),
+                json.dumps({"id": c["fleet_id"], "status": "sent", "sent_at": c["sent_at"],
+                            "gateway_id": self.gateway_id}), qos=1)
+            if info.rc != 0:
+                break
+            self._ack_inflight[info.mid] = c["id"]
 
     def pending(self) -> dict[str, int]:
         from .store import Store

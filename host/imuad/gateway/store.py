@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from ..errors import ImuadError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, name TEXT, model_id TEXT,
@@ -60,6 +60,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at)",
         "CREATE TRIGGER IF NOT EXISTS events_outbox AFTER INSERT ON events BEGIN "
         "INSERT OR IGNORE INTO outbox (device_id, seq) VALUES (new.device_id, new.seq); END"),
+    # v3, fleet commands (C9 MQTT imuad/<gw>/commands): the fleet's command id (a redelivered
+    # command is queued once) and when its ack went back to the broker.
+    3: ("ALTER TABLE commands ADD COLUMN fleet_id INTEGER",
+        "ALTER TABLE commands ADD COLUMN ack_published_at REAL",
+        "CREATE UNIQUE INDEX IF NOT EXISTS commands_fleet_id ON commands (fleet_id)"),
 }
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -432,6 +437,29 @@ class Store:
         row = self.db.execute("SELECT COUNT(*) - COUNT(published_at), COUNT(published_at) "
                               "FROM outbox").fetchone()
         return {"unpublished": row[0], "unconfirmed": row[1]}
+
+
+    # -- fleet commands (C9 MQTT; used by imuad.gateway.mqtt) ---------------------------------
+    def queue_fleet_command(self, fleet_id: int, device_id: str, kind: str,
+                            payload: Any) -> bool:
+        """Queue a command that came from the fleet; False if it was queued before."""
+        with self._tx():
+            return self.db.execute(
+                "INSERT OR IGNORE INTO commands (device_id, kind, payload_json, created_at, "
+                "sent_at, fleet_id) VALUES (?, ?, ?, ?, NULL, ?)",
+                (device_id, kind, json.dumps(payload if payload is not None else {}),
+                 time.time(), int(fleet_id))).rowcount == 1
+
+    def fleet_commands_to_ack(self) -> list[dict[str, Any]]:
+        """Fleet commands handed to their device whose ack has not reached the broker."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT id, fleet_id, device_id, kind, sent_at FROM commands WHERE fleet_id IS NOT "
+            "NULL AND sent_at IS NOT NULL AND ack_published_at IS NULL ORDER BY id")]
+
+    def mark_fleet_acks_published(self, ids: Iterable[int]) -> None:
+        with self._tx():
+            self.db.executemany("UPDATE commands SET ack_published_at = ? WHERE id = ?",
+                                [(time.time(), int(i)) for i in ids])
 
 
 class _Transaction:
