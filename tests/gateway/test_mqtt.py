@@ -79,3 +79,13 @@ def test_broker_url_is_validated():
     for bad in ("http://h", "mqtt://", "mqtt://h:x"):
         with pytest.raises(ImuadError, match="--broker"):
             c9.parse_broker_url(bad)
+
+
+def test_gateway_run_refuses_a_bad_gateway_id_before_any_work(tmp_path, capsys):
+    from imuad.cli import main
+    db = tmp_path / "g.db"
+    rc = main(["gateway", "run", "--db", str(db), "--mqtt", "mqtt://127.0.0.1:1",
+               "--gateway-id", "hall/1"])
+    assert rc != 0
+    assert "--gateway-id 'hall/1'" in capsys.readouterr().err
+    assert not db.exists()
