@@ -102,7 +102,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.mqtt:
         from .mqtt import MqttOutbox
         try:
-            forwarder = MqttOutbox(args.mqtt, args.db, gateway_id)
+            # the BLE side runs whether or not the broker is up: events wait in the outbox
+            forwarder = MqttOutbox(args.mqtt, args.db, gateway_id, require_broker=False)
         except BaseException:
             store.close()
             raise

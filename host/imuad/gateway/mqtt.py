@@ -37,8 +37,10 @@ def topic_for(gateway_id: str, device_id: str) -> str:
 
 def make_client(client_id: str, host: str, port: int, url: str, *, keepalive: int = 30,
                 connect_timeout: float = 10.0, session_expiry: int = SESSION_EXPIRY_S,
-                receive_maximum: int | None = None, manual_ack: bool = False) -> Any:
-    """A connected MQTT 5 client with a persistent session (loop not started)."""
+                receive_maximum: int | None = None, manual_ack: bool = False,
+                required: bool = True) -> Any:
+    """A connected MQTT 5 client with a persistent session (loop not started). required=False:
+    an unreachable broker is only a warning; the client's loop keeps trying to connect."""
     try:
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
@@ -58,7 +60,11 @@ def make_client(client_id: str, host: str, port: int, url: str, *, keepalive: in
     try:
         client.connect(host, port, keepalive=keepalive, clean_start=False, properties=props)
     except (OSError, ValueError) as exc:
-        raise ImuadError(f"cannot reach MQTT broker {url}: {exc}") from None
+        if required:
+            raise ImuadError(f"cannot reach MQTT broker {url}: {exc}") from None
+        log.warning("MQTT broker %s unreachable (%s); events wait in the outbox", url, exc)
+        client.connect_async(host, port, keepalive=keepalive, clean_start=False,
+                             properties=props)
     return client
 
 
@@ -67,7 +73,9 @@ class MqttOutbox:
 
     def __init__(self, url: str, db: str | Path, gateway_id: str, *,
                  republish_window: float = 300.0, confirm_timeout: float = 30.0,
-                 max_inflight: int = 2000) -> None:
+                 max_inflight: int = 2000, require_broker: bool = True) -> None:
+        """require_broker=False (a gateway): start even when the broker is unreachable now;
+        events wait in the outbox until it is back."""
         self.url = url
         self.db_path = db
         self.gateway_id = c9.check_gateway_id(gateway_id)
@@ -75,7 +83,8 @@ class MqttOutbox:
         self.confirm_timeout = confirm_timeout
         self.max_inflight = max_inflight
         host, port = c9.parse_broker_url(url, "--mqtt")
-        self.client = make_client(c9.gateway_client_id(gateway_id), host, port, url)
+        self.client = make_client(c9.gateway_client_id(gateway_id), host, port, url,
+                                  required=require_broker)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
