@@ -112,9 +112,10 @@ class Ingest:
                 self._next_relay = time.monotonic() + 0.5
             if msgs:
                 self._process(msgs)
-            elif self._stop.is_set():
+            if self._stop.is_set():  # what is still buffered is not acked: the broker resends it
                 break
-            elif exit_idle is not None and time.monotonic() - self.last_message > exit_idle:
+            if not msgs and exit_idle is not None and \
+                    time.monotonic() - self.last_message > exit_idle:
                 break
             if report is not None and time.monotonic() >= next_report:
                 report(self.stats)

@@ -9,7 +9,8 @@ have lost (a broker killed before it saved its queue) is sent again:
   - on every (re)connect: rows acknowledged in the last `republish_window` seconds;
   - rows still unconfirmed `confirm_timeout` s after their PUBACK while the ingest has confirmed
     rows acknowledged after them (it moved past them: they went missing);
-  - rows unconfirmed 10 x confirm_timeout after their PUBACK, in any case.
+  - when no confirmation came for confirm_timeout s (then 2x, 4x, ... up to an hour): every
+    row unconfirmed confirm_timeout after its PUBACK.
 A gateway restart sends again everything not yet acknowledged. Duplicates are expected: the
 ingest is idempotent on (gateway, device, seq). The store stays the source of truth: a broker
 outage never blocks acknowledgements to the device.
@@ -151,7 +152,8 @@ class MqttOutbox:
             self._error = exc
             return
         cursor = 0  # outbox ids up to here were handed to paho on this connection
-        next_sweep = 0.0
+        next_sweep = next_acks = 0.0
+        last_conf, idle = time.monotonic(), self.confirm_timeout
         try:
             while True:
                 stopping = self._stop.is_set()
@@ -182,6 +184,8 @@ class MqttOutbox:
                     self.confirmed += len(keys)
                     if newest is not None:
                         self._horizon = max(self._horizon, newest)
+                if confs:
+                    last_conf, idle = time.monotonic(), self.confirm_timeout
                 self._take_commands(store, cmds)
                 now = time.time()
                 if reconnected:
@@ -192,17 +196,24 @@ class MqttOutbox:
                     cursor = 0
                 elif now >= next_sweep:
                     # Lost on the way (a killed ingest whose session the broker did not resend,
-                    # a killed broker): unconfirmed after confirm_timeout while the ingest has
-                    # confirmed later ones, or after 10 x confirm_timeout in any case.
-                    before = max(min(self._horizon, now - self.confirm_timeout),
-                                 now - 10 * self.confirm_timeout)
+                    # a killed broker): unconfirmed confirm_timeout after the PUBACK while the
+                    # ingest confirmed later ones (a backlog in the broker does not trigger it:
+                    # the ingest has not moved past those rows). When no confirmation came for
+                    # `idle` s: everything unconfirmed, with `idle` doubling up to an hour (an
+                    # ingest that is down is not flooded with copies).
+                    before = min(self._horizon, now - self.confirm_timeout)
+                    mono = time.monotonic()
+                    if mono - last_conf > idle:
+                        before = now - self.confirm_timeout
+                        last_conf, idle = mono, min(2 * idle, 3600.0)
                     if store.outbox_requeue(published_before=before):
                         cursor = 0
                     next_sweep = now + min(5.0, self.confirm_timeout / 2)
                 if stopping:
                     return
-                if self._connected.is_set():
+                if self._connected.is_set() and now >= next_acks:
                     self._publish_command_acks(store)
+                    next_acks = now + 0.5
                 if self._connected.is_set() and len(self._inflight) < self.max_inflight:
                     rows = store.outbox_pending(cursor, self.max_inflight - len(self._inflight))
                     if rows:
