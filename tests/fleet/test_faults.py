@@ -20,7 +20,7 @@ from fleetkit import ingest_argv, pg_rows, simgw_argv, stored_keys, wait_line  #
 
 FULL = os.environ.get("IMUAD_FLEET_FULL") == "1"
 GATEWAYS, DEVICES, EVENTS, PROCS = (50, 20, 100, 5) if FULL else (6, 5, 200, 2)
-RATE = 400.0 if FULL else 200.0  # events/s per gateway: production lasts DEVICES*EVENTS/RATE s
+RATE = 100.0 if FULL else 200.0  # events/s per gateway: production lasts DEVICES*EVENTS/RATE s
 
 
 def _log(p) -> str:
@@ -45,7 +45,7 @@ class Fleet:
     def _gateway(self, group: list[str]):
         p = self.procs.start(*simgw_argv(self.broker.url, self.folder, group, DEVICES, EVENTS,
                                          "--rate", str(RATE), "--wait", "240",
-                                         "--confirm-timeout", "2"))
+                                         "--confirm-timeout", "20" if FULL else "2"))
         p.group = group  # type: ignore[attr-defined]
         return p
 

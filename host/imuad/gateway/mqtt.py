@@ -7,8 +7,9 @@ on the broker's PUBACK. A row leaves the outbox when `imuad fleet ingest` confir
 (`imuad/<gw>/ingested`, sent after the PostgreSQL commit). What the broker acknowledged but may
 have lost (a broker killed before it saved its queue) is sent again:
   - on every (re)connect: rows acknowledged in the last `republish_window` seconds;
-  - rows still unconfirmed `confirm_timeout` s after their PUBACK while the ingest has confirmed
-    rows acknowledged after them (it moved past them: they went missing);
+  - rows still unconfirmed while the ingest has confirmed rows acknowledged `confirm_timeout` s
+    after them (it moved past them: they went missing; confirm_timeout must exceed the lag
+    between the ingest processes' queues, shared subscriptions keep no order across them);
   - when no confirmation came for confirm_timeout s (then 2x, 4x, ... up to an hour): every
     row unconfirmed confirm_timeout after its PUBACK.
 A gateway restart sends again everything not yet acknowledged. Duplicates are expected: the
@@ -50,7 +51,9 @@ def make_client(client_id: str, host: str, port: int, url: str, *, keepalive: in
         raise ImuadError("MQTT needs paho-mqtt: pip install 'imuad[gateway]'") from exc
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=mqtt.MQTTv5, manual_ack=manual_ack)
-    client.max_inflight_messages_set(1000)
+    # 0 = no client-side in-flight limit: callers bound what they have in flight themselves,
+    # and paho's queued -> in-flight hand-over could stall after reconnects under load
+    client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(0.2, 5)
     props = Properties(PacketTypes.CONNECT)
@@ -201,7 +204,7 @@ class MqttOutbox:
                     # the ingest has not moved past those rows). When no confirmation came for
                     # `idle` s: everything unconfirmed, with `idle` doubling up to an hour (an
                     # ingest that is down is not flooded with copies).
-                    before = min(self._horizon, now - self.confirm_timeout)
+                    before = min(self._horizon, now) - self.confirm_timeout
                     mono = time.monotonic()
                     if mono - last_conf > idle:
                         before = now - self.confirm_timeout
