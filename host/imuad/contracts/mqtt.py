@@ -1,12 +1,14 @@
 """Contract C9 (MQTT part): topics, payloads and ids between gateways and the fleet ingest.
 
-imuad/<gateway>/<device>/events   gateway -> ingest, QoS 1: one JSON event (EVENT_FIELDS + gateway_id)
+imuad/<gateway>/<device>/events   gateway -> ingest, QoS 1: one JSON event (EVENT_FIELDS +
+                                  gateway_id)
 imuad/<gateway>/ingested          ingest -> gateway, QoS 1: {"events": {device: [[lo, hi], ...]}}
                                   (seq ranges committed to PostgreSQL; the gateway drops them from
                                   its outbox)
-imuad/<gateway>/commands          dashboard/ingest -> gateway, QoS 1: {"id", "device_id", "kind",
+imuad/<gateway>/commands          ingest (from PostgreSQL) -> gateway, QoS 1: {"id", "device_id", "kind",
                                   "payload"}
-imuad/<gateway>/commands/ack      gateway -> ingest, QoS 1: {"id", "status", "detail"}
+imuad/<gateway>/commands/ack      gateway -> ingest, QoS 1: {"id", "status": "sent", "sent_at",
+                                  "gateway_id"} once the gateway core handed it to the device
 Imports nothing from the rest of imuad except errors (a Raspberry Pi gateway uses it).
 """
 from __future__ import annotations

@@ -120,6 +120,7 @@ def _cmd_simgw(args: argparse.Namespace) -> int:
     from .simgw import run
     gws = [check_gateway_id(g.strip(), "--gateways") for g in args.gateways.split(",") if g.strip()]
     totals = run(args.broker, args.dir, gws, args.devices, args.events, args.rate,
-                 wait_confirmed=args.wait, confirm_timeout=args.confirm_timeout, report=lambda s: print(s, flush=True))
+                 wait_confirmed=args.wait, confirm_timeout=args.confirm_timeout,
+                 report=lambda s: print(s, flush=True))
     print(json.dumps(totals), flush=True)
     return 0 if totals["unpublished"] + totals["unconfirmed"] == 0 else 1

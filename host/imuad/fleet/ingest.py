@@ -72,7 +72,8 @@ class Ingest:
         self.client.on_message = self._on_message
         self.client.loop_start()
 
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any,
+                    props: Any = None) -> None:
         if not rc.is_failure:
             client.subscribe([(self.subscription, 1), (self.ack_subscription, 1)])
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -113,7 +114,8 @@ class MqttOutbox:
         self._thread.start()
 
     # -- paho callbacks (network thread): only hand over, the outbox thread owns SQLite --------
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any,
+                    props: Any = None) -> None:
         if rc.is_failure:
             log.warning("MQTT connect refused: %s", rc)
             return
@@ -124,7 +126,8 @@ class MqttOutbox:
         self._connected.set()
         self._wake.set()
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any = None) -> None:
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any,
+                       props: Any = None) -> None:
         self._connected.clear()
         log.info("MQTT disconnected (%s); reconnecting", rc)
 
@@ -158,79 +161,83 @@ class MqttOutbox:
         next_sweep = next_acks = 0.0
         last_conf, idle = time.monotonic(), self.confirm_timeout
         try:
-            while True:
-                stopping = self._stop.is_set()
-                self._wake.wait(0.2)
-                self._wake.clear()
-                with self._lock:
-                    mids, self._acked_mids = self._acked_mids, []
-                    confs, self._confirmations = self._confirmations, []
-                    cmds, self._commands = self._commands, []
-                    reconnected, self._reconnected = self._reconnected, False
-                ids = [self._inflight.pop(m) for m in mids if m in self._inflight]
-                acks = [self._ack_inflight.pop(m) for m in mids if m in self._ack_inflight]
-                if acks:
-                    store.mark_fleet_acks_published(acks)
-                if mids:
-                    log.debug("%s: %d PUBACKs, %d known, %d in flight, cursor %d", self.gateway_id,
-                              len(mids), len(ids), len(self._inflight), cursor)
-                if ids:
-                    store.outbox_mark_published(ids)
-                    self.published += len(ids)
-                for payload in confs:
-                    try:
-                        keys = c9.decode_ingested(payload)
-                    except (ValueError, KeyError, TypeError) as exc:
-                        log.warning("bad confirmation %r: %s", payload[:80], exc)
-                        continue
-                    newest = store.outbox_confirm(keys)
-                    self.confirmed += len(keys)
-                    if newest is not None:
-                        self._horizon = max(self._horizon, newest)
-                if confs:
-                    last_conf, idle = time.monotonic(), self.confirm_timeout
-                self._take_commands(store, cmds)
-                now = time.time()
-                if reconnected:
-                    log.debug("%s: (re)connected, cursor %s -> 0", self.gateway_id, cursor)
-                    store.outbox_requeue(published_after=now - self.republish_window)
-                    self._inflight.clear()  # paho resends its own; the rest go again from SQLite
-                    self._ack_inflight.clear()
+            while True:  # survives SQLite errors (a store locked past its busy timeout)
+                try:
+                    while True:
+                        stopping = self._stop.is_set()
+                        self._wake.wait(0.2)
+                        self._wake.clear()
+                        with self._lock:
+                            mids, self._acked_mids = self._acked_mids, []
+                            confs, self._confirmations = self._confirmations, []
+                            cmds, self._commands = self._commands, []
+                            reconnected, self._reconnected = self._reconnected, False
+                        ids = [self._inflight.pop(m) for m in mids if m in self._inflight]
+                        acks = [self._ack_inflight.pop(m) for m in mids if m in self._ack_inflight]
+                        if acks:
+                            store.mark_fleet_acks_published(acks)
+                        if ids:
+                            store.outbox_mark_published(ids)
+                            self.published += len(ids)
+                        for payload in confs:
+                            try:
+                                keys = c9.decode_ingested(payload)
+                            except (ValueError, KeyError, TypeError) as exc:
+                                log.warning("bad confirmation %r: %s", payload[:80], exc)
+                                continue
+                            newest = store.outbox_confirm(keys)
+                            self.confirmed += len(keys)
+                            if newest is not None:
+                                self._horizon = max(self._horizon, newest)
+                        if confs:
+                            last_conf, idle = time.monotonic(), self.confirm_timeout
+                        self._take_commands(store, cmds)
+                        now = time.time()
+                        if reconnected:
+                            log.debug("%s: (re)connected, cursor %s -> 0", self.gateway_id,
+                                      cursor)
+                            store.outbox_requeue(published_after=now - self.republish_window)
+                            # paho resends its own; the rest go again from SQLite
+                            self._inflight.clear()
+                            self._ack_inflight.clear()
+                            cursor = 0
+                        elif now >= next_sweep:
+                            # Lost on the way (a killed ingest whose session the broker
+                            # did not resend, a killed broker): rows PUBACKed
+                            # confirm_timeout before the newest confirmed one (a backlog in
+                            # the broker does not trigger it). When no confirmation came for
+                            # `idle` s: everything unconfirmed, `idle` doubling up to an hour
+                            # (an ingest that is down is not flooded with copies).
+                            before = min(self._horizon, now) - self.confirm_timeout
+                            mono = time.monotonic()
+                            if mono - last_conf > idle:
+                                before = now - self.confirm_timeout
+                                last_conf, idle = mono, min(2 * idle, 3600.0)
+                            if store.outbox_requeue(published_before=before):
+                                cursor = 0
+                            next_sweep = now + min(5.0, self.confirm_timeout / 2)
+                        if stopping:
+                            return
+                        if self._connected.is_set() and now >= next_acks:
+                            self._publish_command_acks(store)
+                            next_acks = now + 0.5
+                        if self._connected.is_set() and len(self._inflight) < self.max_inflight:
+                            room = self.max_inflight - len(self._inflight)
+                            rows = store.outbox_pending(cursor, room)
+                            for r in rows:
+                                info = self.client.publish(
+                                    topic_for(self.gateway_id, r["device_id"]),
+                                    c9.encode_event(self.gateway_id, r), qos=1)
+                                if info.rc != 0:  # disconnected: from SQLite after reconnect
+                                    break
+                                self._inflight[info.mid] = r["outbox_id"]
+                                cursor = r["outbox_id"]
+                            if len(rows) and len(self._inflight) < self.max_inflight:
+                                self._wake.set()  # more may be waiting
+                except sqlite3.Error as exc:
+                    log.warning("%s outbox: %s; retrying", self.gateway_id, exc)
+                    time.sleep(1.0)
                     cursor = 0
-                elif now >= next_sweep:
-                    # Lost on the way (a killed ingest whose session the broker did not resend,
-                    # a killed broker): unconfirmed confirm_timeout after the PUBACK while the
-                    # ingest confirmed later ones (a backlog in the broker does not trigger it:
-                    # the ingest has not moved past those rows). When no confirmation came for
-                    # `idle` s: everything unconfirmed, with `idle` doubling up to an hour (an
-                    # ingest that is down is not flooded with copies).
-                    before = min(self._horizon, now) - self.confirm_timeout
-                    mono = time.monotonic()
-                    if mono - last_conf > idle:
-                        before = now - self.confirm_timeout
-                        last_conf, idle = mono, min(2 * idle, 3600.0)
-                    if store.outbox_requeue(published_before=before):
-                        cursor = 0
-                    next_sweep = now + min(5.0, self.confirm_timeout / 2)
-                if stopping:
-                    return
-                if self._connected.is_set() and now >= next_acks:
-                    self._publish_command_acks(store)
-                    next_acks = now + 0.5
-                if self._connected.is_set() and len(self._inflight) < self.max_inflight:
-                    rows = store.outbox_pending(cursor, self.max_inflight - len(self._inflight))
-                    if rows:
-                        log.debug("%s: publishing %d from id %d", self.gateway_id, len(rows),
-                                  rows[0]["outbox_id"])
-                    for r in rows:
-                        info = self.client.publish(topic_for(self.gateway_id, r["device_id"]),
-                                                   c9.encode_event(self.gateway_id, r), qos=1)
-                        if info.rc != 0:  # not connected any more: from SQLite after reconnect
-                            break
-                        self._inflight[info.mid] = r["outbox_id"]
-                        cursor = r["outbox_id"]
-                    if len(rows) and len(self._inflight) < self.max_inflight:
-                        self._wake.set()  # more may be waiting
         finally:
             store.close()
 
