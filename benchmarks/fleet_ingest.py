@@ -8,7 +8,9 @@ while the ingest runs); the rate is the rows committed to PostgreSQL divided by 
 broker, ingest, PostgreSQL), as a gateway host and the central server would not.
 
     .venv/bin/python benchmarks/fleet_ingest.py [--events 200000] [--publishers 2]
-Bar (issue 19): >= 5,000 events/s with one ingest process.
+Bar (issue 19): >= 5,000 events/s with one ingest process. Also printed: the latency from a
+gateway's SQLite commit to the PostgreSQL commit (the dashboard's SSE leg is not measured: the
+dashboard does not read PostgreSQL yet).
 """
 from __future__ import annotations
 
@@ -100,6 +102,35 @@ def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path,
         broker.stop()
 
 
+def latency(pg: Postgres, folder: Path, gateways: int = 10, rate: float = 50.0) -> dict:
+    """Gateway store commit -> PostgreSQL commit, live: simulated gateways (the real SQLite outbox)
+    at `rate` events/s each, one ingest with its default 0.2 s flush."""
+    broker = Broker(folder / "mq-latency")
+    url = pg.new_database()
+    ing = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest", "--broker",
+                            broker.url, "--db", url, "--name", "lat", "--exit-idle", "3"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert "INGEST READY" in ing.stdout.readline()
+        gws = ",".join(f"g{i:02d}" for i in range(gateways))
+        subprocess.run([sys.executable, "-m", "imuad.cli", "fleet", "simgw", "--broker",
+                        broker.url, "--dir", str(folder / "lat-gw"), "--gateways", gws,
+                        "--devices", "5", "--events", "100", "--rate", str(rate)],
+                       check=True, stdout=subprocess.DEVNULL)
+        ing.wait(120)
+        import psycopg
+        with psycopg.connect(url) as c:
+            n, p50, p95 = c.execute(
+                "SELECT COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ingested_at - "
+                "received_at), percentile_cont(0.95) WITHIN GROUP (ORDER BY ingested_at - "
+                "received_at) FROM events").fetchone()
+        return {"events": n, "rate": gateways * rate, "p50_ms": p50 * 1000, "p95_ms": p95 * 1000}
+    finally:
+        if ing.poll() is None:
+            ing.kill()
+        broker.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
@@ -119,6 +150,10 @@ def main() -> None:
                   f"{r['span_s']:.1f} s = {r['rate']:,.0f} events/s into PostgreSQL "
                   f"({'live, publishers offered' if args.live else 'backlog queued at'} "
                   f"{r['publish_rate']:,.0f} events/s)", flush=True)
+        r = latency(pg, folder)
+        print(f"latency gateway store -> PostgreSQL (live, {r['rate']:,.0f} events/s from 10 "
+              f"gateways, {r['events']} events): p50 {r['p50_ms']:.0f} ms, "
+              f"p95 {r['p95_ms']:.0f} ms", flush=True)
     finally:
         pg.stop()
 
