@@ -16,9 +16,13 @@ from imuad.gateway.store import Store  # noqa: E402
 
 
 def reference_schema() -> dict[str, list[tuple]]:
-    """Tables, columns and indexes of `store.SCHEMA`, the one C9 DDL, on a blank database."""
+    """Tables, columns and indexes of `store.SCHEMA`, the one C9 DDL, plus its versioned
+    migrations (v2: the MQTT outbox), on a blank database."""
     db = sqlite3.connect(":memory:")
     db.executescript(store_module.SCHEMA)
+    for v in sorted(store_module.MIGRATIONS):
+        for stmt in store_module.MIGRATIONS[v]:
+            db.execute(stmt)
     return _schema(db)
 
 
@@ -34,8 +38,8 @@ def _schema(db) -> dict[str, list[tuple]]:
 
 
 def test_schema_is_exactly_c9(tmp_path):
-    """The live schema a Store creates (and keeps on reopening) is SCHEMA, nothing more, and
-    holds every column the dashboard reads."""
+    """The live schema a Store creates (and keeps on reopening) is SCHEMA and its migrations,
+    nothing more, and holds every column the dashboard reads."""
     s = Store(tmp_path / "g.db")
     live = _schema(s.db)
     assert live == reference_schema()

@@ -36,6 +36,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "imuad.build.command": ("build",),
     "imuad.gateway.commands": ("gateway",),
     "imuad.dashboard.commands": ("dashboard",),
+    "imuad.fleet.commands": ("fleet",),
     "imuad.cli.bench": ("bench",),
     "imuad.cli.demo": ("demo",),
 }

@@ -31,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="collect events from a device until interrupted")
     _add_link_args(run)
     run.add_argument("--db", required=True, help="SQLite store (created if missing)")
-    run.add_argument("--mqtt", metavar="HOST[:PORT]", help="also publish to imuad/<device>/events")
+    run.add_argument("--mqtt", metavar="mqtt://HOST[:PORT]",
+                     help="also publish every stored event, at least once, to "
+                          "imuad/<gateway>/<device>/events (contract C9 MQTT)")
+    run.add_argument("--gateway-id", help="this gateway's id in the fleet (topic level and MQTT "
+                                          "client id imuad-gw-<id>; default: the hostname)")
     run.add_argument("--sessions", type=COUNT.argtype("--sessions"),
                      help="stop after this many connections")
     run.add_argument("--until-acked", type=UINT32.argtype("--until-acked"), metavar="SEQ",
@@ -119,11 +123,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    store = Store(args.db)
     forwarder = None
     if args.mqtt:
-        from .mqtt import MqttForwarder
-        forwarder = MqttForwarder(args.mqtt)
+        from ..contracts.mqtt import check_gateway_id, default_gateway_id
+        gateway_id = check_gateway_id(args.gateway_id) if args.gateway_id else default_gateway_id()
+    store = Store(args.db)  # migrates the store (the outbox) before the publisher opens it
+    if args.mqtt:
+        from .mqtt import MqttOutbox
+        try:
+            # the BLE side runs whether or not the broker is up: events wait in the outbox
+            forwarder = MqttOutbox(args.mqtt, args.db, gateway_id, require_broker=False)
+        except BaseException:
+            store.close()
+            raise
     backend = make_backend(args.backend, transport=args.transport, keystore=args.keystore,
                            own_address=args.own_address)
 
@@ -137,7 +149,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     gw = Gateway(backend, store, GatewayOptions(
         passkey=args.passkey, address=args.address, scan_timeout=args.scan_timeout,
         max_sessions=args.sessions, stop_after_events=args.until_acked),
-        report=report, forward=forwarder.forward if forwarder else None)
+        report=report, forward=forwarder.notify if forwarder else None)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

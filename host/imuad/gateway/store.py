@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from ..errors import ImuadError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, name TEXT, model_id TEXT,
@@ -45,6 +45,27 @@ CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, kind TEXT, target TEXT
 CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT,
   kind TEXT, payload_json TEXT, created_at REAL, sent_at REAL);
 """
+
+# Versioned migrations: MIGRATIONS[v] takes a store from version v-1 to v (SCHEMA is v1 and
+# stays the C9 table set every reader verifies; later versions only add gateway-private state).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # v2, the MQTT outbox (C9 MQTT): every event stored from now on waits here until the fleet
+    # ingest confirms it; published_at is the broker's PUBACK time (NULL: still to publish).
+    # The trigger fires only for rows really inserted (INSERT OR IGNORE skips duplicates).
+    # AUTOINCREMENT: ids never come back once confirmed rows are deleted (the publisher's
+    # cursor relies on new rows having higher ids).
+    2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "device_id TEXT NOT NULL, "
+        "seq INTEGER NOT NULL, published_at REAL, UNIQUE (device_id, seq))",
+        "CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at)",
+        "CREATE TRIGGER IF NOT EXISTS events_outbox AFTER INSERT ON events BEGIN "
+        "INSERT OR IGNORE INTO outbox (device_id, seq) VALUES (new.device_id, new.seq); END"),
+    # v3, fleet commands (C9 MQTT imuad/<gw>/commands): the fleet's command id (a redelivered
+    # command is queued once) and when its ack went back to the broker.
+    3: ("ALTER TABLE commands ADD COLUMN fleet_id INTEGER",
+        "ALTER TABLE commands ADD COLUMN ack_published_at REAL",
+        "CREATE UNIQUE INDEX IF NOT EXISTS commands_fleet_id ON commands (fleet_id)"),
+}
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -203,6 +224,9 @@ class Store:
             for stmt in SCHEMA.strip().split(";"):
                 if stmt.strip():
                     self.db.execute(stmt)
+            for v in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[v]:
+                    self.db.execute(stmt)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _tx(self):
@@ -236,11 +260,10 @@ class Store:
         if not rows:
             return 0
         with self._tx():
-            before = self.db.total_changes
-            self.db.executemany(
+            # rowcount sums sqlite3_changes(), which leaves out the outbox trigger's inserts
+            return self.db.executemany(
                 "INSERT OR IGNORE INTO events (device_id, seq, kind, state, score, uptime_ms, "
-                "model_id, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            return self.db.total_changes - before
+                "model_id, flags, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows).rowcount
 
     def events(self, device_id: str | None = None, since: float | None = None,
                kinds: Sequence[int] | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
@@ -363,6 +386,80 @@ class Store:
         with self._tx():
             self.db.execute("UPDATE commands SET sent_at = ? WHERE id = ?",
                             (sent_at or time.time(), int(command_id)))
+
+
+    # -- MQTT outbox (C9 MQTT; used by imuad.gateway.mqtt) ------------------------------------
+    def outbox_pending(self, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+        """Events still to publish (outbox id > after_id), oldest first, with `outbox_id`."""
+        cur = self.db.execute(
+            "SELECT o.id AS outbox_id, e.* FROM outbox o JOIN events e "
+            "ON e.device_id = o.device_id AND e.seq = o.seq "
+            "WHERE o.published_at IS NULL AND o.id > ? ORDER BY o.id LIMIT ?",
+            (int(after_id), int(limit)))
+        return [dict(r) for r in cur]
+
+    def outbox_mark_published(self, ids: Iterable[int], at: float | None = None) -> None:
+        """The broker acknowledged (PUBACK) these outbox rows."""
+        at = at or time.time()
+        with self._tx():
+            self.db.executemany("UPDATE outbox SET published_at = ? WHERE id = ?",
+                                [(at, int(i)) for i in ids])
+
+    def outbox_confirm(self, keys: Iterable[tuple[str, int]]) -> float | None:
+        """The fleet ingest committed these (device_id, seq): drop them from the outbox.
+        Returns the newest PUBACK time among them (None if none was waiting)."""
+        keys = [(d, int(s)) for d, s in keys]
+        with self._tx():
+            newest = None
+            for d, s in keys:
+                row = self.db.execute("DELETE FROM outbox WHERE device_id = ? AND seq = ? "
+                                      "RETURNING published_at", (d, s)).fetchone()
+                if row is not None and row[0] is not None:
+                    newest = row[0] if newest is None else max(newest, row[0])
+            return newest
+
+    def outbox_requeue(self, *, published_after: float | None = None,
+                       published_before: float | None = None) -> int:
+        """Publish again rows acknowledged by the broker after/before a time; returns how many."""
+        where, args = ["published_at IS NOT NULL"], []
+        if published_after is not None:
+            where.append("published_at > ?")
+            args.append(published_after)
+        if published_before is not None:
+            where.append("published_at < ?")
+            args.append(published_before)
+        with self._tx():
+            return self.db.execute("UPDATE outbox SET published_at = NULL WHERE " +
+                                   " AND ".join(where), args).rowcount
+
+    def outbox_counts(self) -> dict[str, int]:
+        """{'unpublished': n, 'unconfirmed': n} (unconfirmed: published, not yet ingested)."""
+        row = self.db.execute("SELECT COUNT(*) - COUNT(published_at), COUNT(published_at) "
+                              "FROM outbox").fetchone()
+        return {"unpublished": row[0], "unconfirmed": row[1]}
+
+
+    # -- fleet commands (C9 MQTT; used by imuad.gateway.mqtt) ---------------------------------
+    def queue_fleet_command(self, fleet_id: int, device_id: str, kind: str,
+                            payload: Any) -> bool:
+        """Queue a command that came from the fleet; False if it was queued before."""
+        with self._tx():
+            return self.db.execute(
+                "INSERT OR IGNORE INTO commands (device_id, kind, payload_json, created_at, "
+                "sent_at, fleet_id) VALUES (?, ?, ?, ?, NULL, ?)",
+                (device_id, kind, json.dumps(payload if payload is not None else {}),
+                 time.time(), int(fleet_id))).rowcount == 1
+
+    def fleet_commands_to_ack(self) -> list[dict[str, Any]]:
+        """Fleet commands handed to their device whose ack has not reached the broker."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT id, fleet_id, device_id, kind, sent_at FROM commands WHERE fleet_id IS NOT "
+            "NULL AND sent_at IS NOT NULL AND ack_published_at IS NULL ORDER BY id")]
+
+    def mark_fleet_acks_published(self, ids: Iterable[int]) -> None:
+        with self._tx():
+            self.db.executemany("UPDATE commands SET ack_published_at = ? WHERE id = ?",
+                                [(time.time(), int(i)) for i in ids])
 
 
 class _Transaction:
