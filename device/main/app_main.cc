@@ -146,7 +146,8 @@ void ble_config(const ble_alerts_decision_t* d, void*) {
 }
 
 void ble_calibrate(const ble_alerts_calibrate_t* r, void*) {
-  g_calib_req = imuad::CalibrationRequest{r->windows, r->allowed, r->margin_permille, r->k, r->n, r->drift_block};
+  g_calib_req = imuad::CalibrationRequest{r->windows, r->allowed, r->margin_permille, r->k, r->n, r->drift_block,
+                                          r->refit};
   g_calib_pending.store(true, std::memory_order_release);
   ESP_LOGI(TAG, "calibration from gateway: %u windows", static_cast<unsigned>(r->windows));
 }
@@ -223,8 +224,8 @@ void infer_task(void*) {
     if (g_calib_pending.exchange(false, std::memory_order_acquire)) {
       if (const char* why = imuad::calibration_request_invalid(g_calib_req)) {
         ESP_LOGE(TAG, "%s", why);
-      } else {
-        g_live.start_calibration(g_calib_req, g_calib_scores);
+      } else if (const char* refused = g_live.start_calibration(g_calib_req, g_calib_scores)) {
+        ESP_LOGE(TAG, "%s", refused);
       }
     }
     if (!g_ring.pop(sample)) {
@@ -245,8 +246,8 @@ void infer_task(void*) {
 #endif
     }
     if (r.calibration != nullptr) {
-      uint8_t blob[imuad::kCalibrationLen];
-      imuad::encode_calibration(*r.calibration, blob);
+      uint8_t blob[imuad::kCalibrationStoreLen];
+      imuad::encode_calibration_store(*r.calibration, g_live.shape_stats(), blob);
       if (!g_board.save_calibration(g_live.spec()->sha256, blob, sizeof blob)) ESP_LOGW(TAG, "calibration not saved to NVS");
       const imuad::DecisionSpec& d = r.calibration->decision;
       ESP_LOGW(TAG, "calibrated on %u windows: on=%ld off=%ld k=%u n=%u (median score %ld)",
@@ -304,10 +305,11 @@ bool start_live(const imuad::ModelSpec& spec, uint8_t* arena, size_t arena_size,
   g_live.configure(d);
 #endif
   // A calibration this device made earlier for this model (NVS) replaces the card's decision.
-  uint8_t blob[imuad::kCalibrationLen];
+  uint8_t blob[imuad::kCalibrationStoreLen];
   imuad::CalibrationResult stored;
-  if (g_board.load_calibration(spec.sha256, blob, sizeof blob) && imuad::decode_calibration(blob, &stored)) {
-    g_live.apply_calibration(stored);
+  static imuad::ShapeStats stats;  // static: 520 bytes off the main task's stack
+  if (g_board.load_calibration(spec.sha256, blob, sizeof blob) && imuad::decode_calibration_store(blob, &stored, &stats)) {
+    g_live.apply_calibration(stored, stats.n > 0 ? &stats : nullptr);
     d = stored.decision;
     ESP_LOGI(TAG, "live: decision from this device's calibration (%u windows)", static_cast<unsigned>(stored.windows));
   }

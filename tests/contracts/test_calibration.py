@@ -14,24 +14,27 @@ from imuad.contracts.decision import Decision
 from imuad.contracts.ranges import RangeError
 
 
-def _echo(cases: list[tuple[CalibrationRequest, Decision, list[int]]]) -> list[str]:
+def _echo(cases: list[tuple]) -> list[str]:
     from imuad.build import artefact
     exe = artefact("host", "calibration-echo")
     lines = []
-    for req, old, s in cases:
+    for req, old, s, *feats in cases:
+        x = feats[0] if feats else []
+        f = len(x[0]) if x else 0
         lines.append(" ".join(str(v) for v in (req.windows, req.allowed, req.margin_permille, req.k, req.n,
-                                               req.drift_block, old.threshold_on, old.threshold_off, old.k, old.n,
-                                               len(s), *s)))
+                                               req.drift_block, req.refit, old.threshold_on, old.threshold_off, old.k,
+                                               old.n, len(s), *s, f, *(v for row in x for v in row))))
     out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True,
                          timeout=120).stdout
     return out.splitlines()
 
 
-def _python(req: CalibrationRequest, old: Decision, s: list[int]) -> str:
-    events, res = simulate(s, old, req)
+def _python(req: CalibrationRequest, old: Decision, s: list[int], x: list | None = None) -> str:
+    events, res, reported = simulate(s, old, req, x)
     head = "none" if res is None else " ".join(str(v) for v in (
         *res.decision.as_dict().values(), res.windows, res.median, res.lowest_on, res.onsets_before))
-    return head + " |" + "".join(f" {w} {k} {v}" for w, k, v in events)
+    return (head + " |" + "".join(f" {w} {k} {v}" for w, k, v in events) + " |"
+            + "".join(f" {v}" for v in reported))
 
 
 @st.composite
@@ -54,6 +57,29 @@ def cases(draw):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(cases(), min_size=1, max_size=1))
 def test_core_and_contract_agree(batch):
+    assert _echo(batch) == [_python(*c) for c in batch]
+
+
+@st.composite
+def refit_cases(draw):
+    f = draw(st.integers(1, 12))
+    windows = draw(st.integers(16, 40))
+    count = draw(st.integers(2 * windows, 2 * windows + 60))
+    base = draw(st.lists(st.integers(-128, 127), min_size=f, max_size=f))
+    spread = draw(st.sampled_from([0, 1, 3, 20, 127]))
+    x = [[max(-128, min(127, b + draw(st.integers(-spread, spread)))) for b in base] for _ in range(count)]
+    s = draw(st.lists(st.integers(0, 255), min_size=count, max_size=count))
+    req = CalibrationRequest(windows=windows, allowed=draw(st.integers(0, 2)),
+                             margin_permille=draw(st.sampled_from([0, 300])), drift_block=draw(st.sampled_from([0, 4])),
+                             refit=1)
+    return req, Decision(200, 180, 2, 3), s, x
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(refit_cases(), min_size=1, max_size=1))
+def test_refit_core_and_contract_agree(batch):
+    """C5b refit: shape statistics on the first N windows' raw features, the threshold on the
+    refit scores of the next N, the refit score reported from then on: the same in C++."""
     assert _echo(batch) == [_python(*c) for c in batch]
 
 
@@ -99,7 +125,7 @@ def test_drift_monitor_raises_and_clears_once():
 
 def test_simulate_switches_decision_after_the_calibration_window():
     s = [50] * 20 + [50] * 10
-    events, res = simulate(s, Decision(40, 40, 1, 1), CalibrationRequest(windows=20, margin_permille=0))
+    events, res, _ = simulate(s, Decision(40, 40, 1, 1), CalibrationRequest(windows=20, margin_permille=0))
     assert res is not None and res.lowest_on == 51
     # onset on window 0 with the old decision, then the calibrated event on window 19, quiet after
     assert events == [(0, 1, 50), (19, CALIBRATED, 51)]

@@ -214,9 +214,9 @@ def test_calibrate_command_is_queued(populated: FakeGateway) -> None:
                                                   ("fan-2", "calibrate", None)]
     # the full request as the gateway sends it (omitted fields at the C5b defaults)
     assert json.loads(rows[0][2]) == {"windows": 512, "allowed": 2, "margin_permille": 100,
-                                      "k": 2, "n": 4, "drift_block": 300}
+                                      "k": 2, "n": 4, "drift_block": 300, "refit": 0}
     assert json.loads(rows[1][2]) == {"windows": 1024, "allowed": 0, "margin_permille": 100,
-                                      "k": 0, "n": 0, "drift_block": 0}
+                                      "k": 0, "n": 0, "drift_block": 0, "refit": 0}
 
 
 def test_drift_and_calibrated_events_by_name(populated: FakeGateway) -> None:

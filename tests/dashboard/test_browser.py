@@ -184,7 +184,7 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     calibrate = "SELECT payload_json FROM commands WHERE device_id='press-7' AND kind='calibrate'"
     wait.until(lambda _: gw.conn.execute(calibrate).fetchone() is not None)
     assert json.loads(gw.conn.execute(calibrate).fetchone()[0]) == {
-        "windows": 512, "allowed": 0, "margin_permille": 100, "k": 0, "n": 0, "drift_block": 300}
+        "windows": 512, "allowed": 0, "margin_permille": 100, "k": 0, "n": 0, "drift_block": 300, "refit": 0}
     assert not d.find_element(By.ID, "device-drift").is_displayed()
     gw.insert_events([dict(device_id="press-7", seq=seq, kind=4, score=81, state=0,
                            received_at=t0 + 2 * seq)])

@@ -240,7 +240,7 @@ def test_device_calibration_bit_exact(fw: Fw, name: str):
     counts = drifting_counts(card, n_total)
     ref = stream_reference(load_model_dir(model_dir), counts)
     old = decision_from_mapping(card["decision"])
-    want_events, want = simulate(ref.scores.tolist(), old, req)
+    want_events, want, _ = simulate(ref.scores.tolist(), old, req)
     with ReplaySession.open(fw.target) as session:
         res = session.replay(counts, model=card["name"], calibrate=P.Calibrate(**req.as_dict()), bye=False)
         np.testing.assert_array_equal(res.scores, ref.scores)
@@ -255,6 +255,37 @@ def test_device_calibration_bit_exact(fw: Fw, name: str):
         session.write(P.encode_frame(P.Calibrate(windows=8)))
         with pytest.raises(ImuadError, match=r"firmware error MODEL: CALIBRATE: windows must be in 16..4096"):
             session._await(P.DeviceInfo, session.idle_timeout, "an answer to CALIBRATE(8)")
+
+
+def test_device_refit_bit_exact(fw: Fw):
+    """C5b refit on spectral_gauss (fixture_wn: its output carries the shape features after the
+    distance): the device refits the shape statistics on N windows, the threshold on the next N,
+    then scores with them; statistics, scores and events equal the contract's simulation on the
+    reference outputs. A model without features refuses a refit."""
+    from imuad.contracts.calibration import CALIBRATED, CalibrationRequest, simulate
+    from imuad.contracts.decision import decision_from_mapping
+    if not fw.carries_fixtures:
+        pytest.skip(f"{fw.name} firmware carries no fixture model")
+    model_dir = FIXTURES / "fixture_wn"
+    card = card_of(model_dir)
+    n_total = min(fw.windows, 300)
+    req = CalibrationRequest(windows=n_total // 3, allowed=0, margin_permille=300, k=3, n=5, drift_block=16, refit=1)
+    counts = drifting_counts(card, n_total)
+    ref = stream_reference(load_model_dir(model_dir), counts)
+    features = ref.outputs.reshape(len(ref.outputs), -1)[:, 1:].tolist()
+    want_events, want, reported = simulate(ref.scores.tolist(), decision_from_mapping(card["decision"]), req, features)
+    assert want is not None and (2 * req.windows - 1, CALIBRATED, want.decision.threshold_on) in want_events
+    with ReplaySession.open(fw.target) as session:
+        res = session.replay(counts, model=card["name"], calibrate=P.Calibrate(**req.as_dict()), bye=False)
+        np.testing.assert_array_equal(res.outputs, ref.outputs.reshape(len(ref.outputs), -1))
+        assert res.scores.tolist() == reported
+        assert reported[2 * req.windows:] != ref.scores.tolist()[2 * req.windows:]  # the refit score took over
+        assert [c.as_dict() for c in res.calibrations] == [want.as_dict()]
+        assert res.event_tuples() == want_events
+        session.hello("fixture_cnn")  # one output: nothing to refit
+        session.send(P.Calibrate(**{**req.as_dict(), "windows": 16}))
+        with pytest.raises(ImuadError, match="refit needs a model whose output carries shape features"):
+            session._await(P.Calibration, session.idle_timeout, "an answer to CALIBRATE(refit)")
 
 
 def test_device_calibration_survives_a_restart(fw: Fw, tmp_path):

@@ -18,7 +18,7 @@ from imuad.paths import REPO_ROOT
 
 VECTORS = json.loads((Path(__file__).parent / "c8_vectors.json").read_text())
 EVENT_FIELDS = ("kind", "state", "flags", "seq", "uptime_ms", "score", "model_id")
-CALIBRATE_FIELDS = ("windows", "allowed", "margin_permille", "k", "n", "drift_block")
+CALIBRATE_FIELDS = ("windows", "allowed", "margin_permille", "k", "n", "drift_block", "refit")
 STATUS_FIELDS = ("state", "k", "n", "threshold_on", "threshold_off", "model_id", "last_seq", "acked_seq",
                  "backlog", "capacity", "overflows")
 
@@ -62,8 +62,8 @@ def test_python_gateway_codec():
         if c["parsed"] is None and len(data) == 11 and data[0] == pl.CTRL_CONFIG:
             with pytest.raises(ValueError):
                 pl.encode_config(*struct.unpack("<iiBB", data[1:]))
-        if c["parsed"] is None and len(data) == 11 and data[0] == pl.CTRL_CALIBRATE:
-            fields = dict(zip(CALIBRATE_FIELDS, struct.unpack("<HHHBBH", data[1:])))
+        if c["parsed"] is None and len(data) == 12 and data[0] == pl.CTRL_CALIBRATE:
+            fields = dict(zip(CALIBRATE_FIELDS, struct.unpack("<HHHBBHB", data[1:])))
             with pytest.raises(ValueError):
                 pl.encode_calibrate(fields)
 

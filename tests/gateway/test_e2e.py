@@ -124,10 +124,11 @@ async def _central_attempts(port: int, tmp: Path) -> dict:
         bad = {}
         for name, data in (("short", b"\x01\x02"), ("op", b"\x09\x00\x00\x00\x00"),
                            ("k>n", struct.pack("<BiiBB", 3, 200, 150, 5, 4)),
-                           ("calibrate windows", struct.pack("<BHHHBBH", 4, 15, 0, 0, 0, 0, 0)),
-                           ("calibrate k only", struct.pack("<BHHHBBH", 4, 64, 0, 0, 2, 0, 0)),
-                           ("calibrate margin", struct.pack("<BHHHBBH", 4, 64, 0, 10_001, 0, 0, 0)),
-                           ("calibrate short", struct.pack("<BHHHBBH", 4, 64, 0, 0, 0, 0, 0)[:10])):
+                           ("calibrate windows", struct.pack("<BHHHBBHB", 4, 15, 0, 0, 0, 0, 0, 0)),
+                           ("calibrate k only", struct.pack("<BHHHBBHB", 4, 64, 0, 0, 2, 0, 0, 0)),
+                           ("calibrate margin", struct.pack("<BHHHBBHB", 4, 64, 0, 10_001, 0, 0, 0, 0)),
+                           ("calibrate refit", struct.pack("<BHHHBBHB", 4, 64, 0, 0, 0, 0, 0, 2)),
+                           ("calibrate short", struct.pack("<BHHHBBHB", 4, 64, 0, 0, 0, 0, 0, 0)[:11])):
             try:
                 await link.write_control(data)
                 bad[name] = "accepted"

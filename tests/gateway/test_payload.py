@@ -86,14 +86,15 @@ def test_calibrate_encoding():
     from imuad.contracts.calibration import CalibrationRequest
     from imuad.contracts.ranges import RangeError
     req = dict(windows=1024, allowed=3, margin_permille=150, k=2, n=4, drift_block=500)
-    assert pl.encode_calibrate(req) == struct.pack("<BHHHBBH", 4, 1024, 3, 150, 2, 4, 500)
-    assert len(pl.encode_calibrate(req)) == 11
+    assert pl.encode_calibrate(req) == struct.pack("<BHHHBBHB", 4, 1024, 3, 150, 2, 4, 500, 0)
+    assert len(pl.encode_calibrate(req)) == 12
+    assert pl.encode_calibrate({**req, "refit": 1})[-1] == 1
     # omitted fields take the request defaults; k = n = 0 keeps the device's debounce
-    assert pl.encode_calibrate({}) == struct.pack("<BHHHBBH", 4, 1024, 0, 100, 0, 0, 0)
+    assert pl.encode_calibrate({}) == struct.pack("<BHHHBBHB", 4, 1024, 0, 100, 0, 0, 0, 0)
     assert pl.encode_calibrate(CalibrationRequest(windows=16)) == pl.encode_calibrate({"windows": 16})
     for field, bad in (("windows", 15), ("windows", 4097), ("allowed", 1001),
                        ("margin_permille", 10_001), ("drift_block", 65_536), ("k", True),
-                       ("n", 33), ("k", 5), ("bogus", 1)):
+                       ("n", 33), ("k", 5), ("refit", 2), ("bogus", 1)):
         patch = {field: bad, "n": 4} if field == "k" and bad == 5 else {field: bad}
         with pytest.raises(RangeError) as exc:
             pl.encode_calibrate({**req, **patch})
@@ -181,7 +182,7 @@ def test_core_sends_calibrate_and_config_commands_in_order():
                  report=lambda what, info: reports.append((what, info)))
     link = Link()
     asyncio.run(gw._send_commands(link, "AA", debounce=(3, 5)))
-    assert link.writes == [struct.pack("<BHHHBBH", 4, 512, 2, 150, 0, 0, 300),
+    assert link.writes == [struct.pack("<BHHHBBHB", 4, 512, 2, 150, 0, 0, 300, 0),
                            struct.pack("<BiiBB", 3, 140, 90, 3, 5)]
     assert store.pending_commands("AA") == []
     rejected = [info["error"] for what, info in reports if what == "command_rejected"]

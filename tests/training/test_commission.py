@@ -129,13 +129,18 @@ def test_device_calibrates_itself_like_imuad_calibrate(exported, recordings, cap
     from imuad.targets import get_target
     normal, _, faulty = recordings
     model = load_model_dir(exported)
-    r = calibrate_on_target(model, normal, get_target("host"))
+    r = calibrate_on_target(model, normal, get_target("host"), refit=False)
     assert r.exact, (r.device, r.host)
-    assert r.request.windows == 4096 and r.request.drift_block == int(60 * FS / H)
+    assert r.request.windows == 4096 and r.request.drift_block == int(60 * FS / H) and not r.request.refit
     assert r.device["onsets_before"] > 0  # machine 1's decision raises false alarms on machine 2
     d = {k: r.device[k] for k in ("threshold_on", "threshold_off", "k", "n")}
     events = Decider(**d).run(stream_reference(model, faulty.counts(model.card.counts_per_unit)).scores)[2]
     onsets = [(e.window * H + W) / FS for e in events if e.kind == 1]
     assert onsets and all(20 <= t <= 37 for t in onsets), onsets
+    # by default a spectral_gauss device refits its shape statistics first (half the windows each)
+    refit = calibrate_on_target(model, normal, get_target("host"))
+    n_windows = int((300.0 * FS - W) // H + 1)
+    assert refit.exact and refit.request.refit == 1 and refit.request.windows == n_windows // 2
+    assert refit.request.margin_permille == 300
     assert main(["calibrate", "--model", str(exported), "--recording", str(normal), "--on-target", "host"]) == 0
     assert "bit-exact" in capsys.readouterr().out

@@ -184,10 +184,9 @@ int imuad_mp_impl_push(void* impl_mem, const int16_t* sample, imuad_mp_result_t*
 }
 
 const char* imuad_mp_impl_calibrate(void* impl, const imuad_mp_calib_request_t* q, int32_t* scores) {
-  const imuad::CalibrationRequest r{q->windows, q->allowed, q->margin_permille, q->k, q->n, q->drift_block};
+  const imuad::CalibrationRequest r{q->windows, q->allowed, q->margin_permille, q->k, q->n, q->drift_block, q->refit};
   if (const char* why = imuad::calibration_request_invalid(r)) return why;
-  static_cast<Impl*>(impl)->pipeline.start_calibration(r, scores);
-  return nullptr;
+  return static_cast<Impl*>(impl)->pipeline.start_calibration(r, scores);
 }
 
 int imuad_mp_impl_calibration(const void* impl_mem, imuad_mp_calib_result_t* out) {

@@ -60,6 +60,7 @@ typedef struct {
     uint16_t windows, allowed, margin_permille;
     uint8_t k, n;
     uint16_t drift_block;
+    uint8_t refit;
 } imuad_mp_calib_request_t;
 typedef struct {
     int32_t threshold_on, threshold_off;

@@ -499,20 +499,21 @@ static mp_obj_t detector_configure(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(detector_configure_obj, 5, 5, detector_configure);
 
-// calibrate(windows, allowed=0, margin_permille=100, k=0, n=0, drift_block=0): the decision is
-// fitted on the next `windows` windows fed (C5b, the rule `imuad calibrate` uses), then drift is
+// calibrate(windows, allowed=0, margin_permille=100, k=0, n=0, drift_block=0, refit=0): the
+// decision is fitted on the next `windows` windows fed (C5b, the rule `imuad calibrate` uses;
+// refit=1: the shape statistics on those first, the decision on as many again), then drift is
 // watched; feed() reports event kinds 6 (calibrated), 4 and 5 (drift, cleared).
 static mp_obj_t detector_calibrate(size_t n_args, const mp_obj_t *args) {
     imuad_detector_obj_t *self = live_self(args[0]);
-    static const int32_t defaults[6] = {0, 0, 100, 0, 0, 0};
-    static const int32_t highs[6] = {65535, 65535, 65535, 255, 255, 65535};  // the core checks the contract
-    static const char *const names[6] = {"windows", "allowed", "margin_permille", "k", "n", "drift_block"};
-    int32_t v[6];
-    for (size_t i = 0; i < 6; ++i) {
+    static const int32_t defaults[7] = {0, 0, 100, 0, 0, 0, 0};
+    static const int32_t highs[7] = {65535, 65535, 65535, 255, 255, 65535, 255};  // the core checks the contract
+    static const char *const names[7] = {"windows", "allowed", "margin_permille", "k", "n", "drift_block", "refit"};
+    int32_t v[7];
+    for (size_t i = 0; i < 7; ++i) {
         v[i] = i + 1 < n_args ? get_i32(args[i + 1], names[i], 0, highs[i]) : defaults[i];
     }
     const imuad_mp_calib_request_t req = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint8_t)v[3], (uint8_t)v[4],
-                                          (uint16_t)v[5]};
+                                          (uint16_t)v[5], (uint8_t)v[6]};
     // the core keeps one int32 score per window here until the calibration completes
     int32_t *buf = m_new(int32_t, req.windows > 0 ? req.windows : 1);
     mp_obj_t scores = mp_obj_new_bytearray_by_ref(sizeof(int32_t) * (req.windows > 0 ? req.windows : 1), buf);
@@ -523,7 +524,7 @@ static mp_obj_t detector_calibrate(size_t n_args, const mp_obj_t *args) {
     self->calib_scores = scores;
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(detector_calibrate_obj, 2, 7, detector_calibrate);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(detector_calibrate_obj, 2, 8, detector_calibrate);
 
 // calibration() -> dict of the last completed calibration (C7 CALIBRATION fields), or None.
 static mp_obj_t detector_calibration(mp_obj_t self_in) {

@@ -78,7 +78,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.on_target:
         return _calibrate_on_target(args, model)
     model, new_card, info, scores, refitted = commission(model, args.recording, args.false_alarms_per_hour,
-                                                         args.margin, args.counts_per_unit, args.latency or None,
+                                                         0.1 if args.margin is None else args.margin, args.counts_per_unit, args.latency or None,
                                                          refit_statistics=not args.threshold_only)
     out = args.out or (model.path if args.in_place else model.path.parent / f"{model.path.name}-commissioned")
     write_commissioned(model, new_card, out, refitted)
@@ -108,8 +108,8 @@ def _calibrate_on_target(args: argparse.Namespace, model) -> int:
     r = calibrate_on_target(model, args.recording, target, args.false_alarms_per_hour, args.margin,
                             args.counts_per_unit, args.latency or None)
     q = r.request
-    print(f"CALIBRATE on '{r.target}': {q.windows} windows, <= {q.allowed} onset(s), margin {q.margin_permille} "
-          f"permille, k {q.k} of n {q.n}, drift block {q.drift_block} windows")
+    print(f"CALIBRATE on '{r.target}': {q.windows} windows{' of shape statistics, then as many for the threshold' if q.refit else ''}, "
+          f"<= {q.allowed} onset(s), margin {q.margin_permille} permille, k {q.k} of n {q.n}, drift block {q.drift_block} windows")
     for who, d in (("device", r.device), ("imuad calibrate", r.host)):
         print(f"  {who:15s} threshold_on {d['threshold_on']} threshold_off {d['threshold_off']} k {d['k']} n {d['n']} "
               f"(median score {d['median']}, lowest quiet {d['lowest_on']}, onsets before {d['onsets_before']})")
@@ -130,8 +130,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--in-place", action="store_true", help="rewrite the model folder itself")
     c.add_argument("--false-alarms-per-hour", type=float_range(0), default=1.0,
                    help="onsets allowed per hour of the recording (default 1; 0 if its sample rate is unknown)")
-    c.add_argument("--margin", type=float_range(0, 10), default=0.1,
-                   help="headroom above the fitted threshold, x (threshold - median score) (default 0.1)")
+    c.add_argument("--margin", type=float_range(0, 10), default=None,
+                   help="headroom above the fitted threshold, x (threshold - median score) (default 0.1; "
+                        "0.3 for --on-target with a refit of the shape statistics)")
     c.add_argument("--threshold-only", action="store_true",
                    help="keep the flatbuffer; fit only the decision (normal-only models refit their statistics)")
     c.add_argument("--latency", type=float_range(0), default=2.0,

@@ -30,7 +30,7 @@ CTRL_ACK, CTRL_REPLAY, CTRL_CONFIG, CTRL_CALIBRATE = 0x01, 0x02, 0x03, 0x04
 
 _EVENT = struct.Struct("<BBBBIIiI")
 # 04 windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 (11 bytes)
-_CALIBRATE = struct.Struct("<BHHHBBH")
+_CALIBRATE = struct.Struct("<BHHHBBHB")
 _STATUS = struct.Struct("<BBBBiiIIIHHI16s")
 STATUS_LEN = _STATUS.size  # 48
 
@@ -120,11 +120,11 @@ def encode_config(threshold_on: int, threshold_off: int, k: int, n: int) -> byte
 
 
 def encode_calibrate(request: CalibrationRequest | Mapping[str, Any]) -> bytes:
-    """The control write of a CALIBRATE (op 0x04, 11 bytes); a request outside C5b's ranges
+    """The control write of a CALIBRATE (op 0x04, 12 bytes); a request outside C5b's ranges
     raises `RangeError` (a ValueError) naming the field, as `calibration.check_request`."""
     r = check_request(request.as_dict() if isinstance(request, CalibrationRequest) else request)
     return _CALIBRATE.pack(CTRL_CALIBRATE, r.windows, r.allowed, r.margin_permille, r.k, r.n,
-                           r.drift_block)
+                           r.drift_block, r.refit)
 
 
 def model_id_hex(model_id: int) -> str:

@@ -40,7 +40,9 @@ ALLOWED_ONSETS = IntRange(0, 1000)
 MARGIN_PERMILLE = IntRange(0, 10_000)
 DRIFT_BLOCK = IntRange(0, 65_535)    # windows per drift block; 0 = no drift watch
 K_N_OR_KEEP = IntRange(0, 32)        # 0 and 0: keep the model's k and n
-REQUEST_FIELDS = ("windows", "allowed", "margin_permille", "k", "n", "drift_block")
+REQUEST_FIELDS = ("windows", "allowed", "margin_permille", "k", "n", "drift_block", "refit")
+REFIT = IntRange(0, 1)               # 1: refit the shape statistics first (models with features)
+MAX_FEATURES = 64                    # output elements after the score a refit standardises
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -53,6 +55,7 @@ class CalibrationRequest:
     k: int = 0
     n: int = 0
     drift_block: int = 0
+    refit: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -76,7 +79,8 @@ def check_request(payload: Mapping[str, Any]) -> CalibrationRequest:
     if k > n:
         raise RangeError("k", f"k ({k}) must be <= n ({n})")
     block = DRIFT_BLOCK.check("drift_block", d["drift_block"])
-    return CalibrationRequest(windows, allowed, margin, k, n, block)
+    refit = REFIT.check("refit", d["refit"])
+    return CalibrationRequest(windows, allowed, margin, k, n, block, refit)
 
 
 @dataclass(frozen=True)
@@ -172,25 +176,72 @@ class DriftMonitor:
         return None
 
 
-def simulate(scores: Sequence[int], old: Decision, request: CalibrationRequest
-             ) -> tuple[list[tuple[int, int, int]], CalibrationResult | None]:
-    """What a device does on consecutive windows' scores after CALIBRATE(request) from window 0:
+@dataclass(frozen=True)
+class ShapeStats:
+    """Per-feature mean and std of a model's shape features (raw int8 output values), in 1/16."""
+    mean_q4: tuple[int, ...]
+    std_q4: tuple[int, ...]
+
+
+def fit_stats(features: Sequence[Sequence[int]]) -> ShapeStats:
+    """Refit step 1 on N windows' raw int8 features x[N][F]: mean_q4 = floor(16 S1 / N),
+    var_q8 = floor(256 (N S2 - S1^2) / N^2), std_q4 = isqrt(var_q8), each raised to at least
+    max(16, floor(lower median of std_q4 / 10)) (a feature that never moved cannot dominate)."""
+    from math import isqrt
+    n = len(features)
+    f = len(features[0])
+    s1 = [sum(int(w[i]) for w in features) for i in range(f)]
+    s2 = [sum(int(w[i]) * int(w[i]) for w in features) for i in range(f)]
+    mean = [(16 * a) // n for a in s1]
+    std = [isqrt((256 * (n * b - a * a)) // (n * n)) for a, b in zip(s1, s2)]
+    floor = max(16, sorted(std)[(f - 1) // 2] // 10)
+    return ShapeStats(tuple(mean), tuple(max(floor, v) for v in std))
+
+
+def shape_score(x: Sequence[int], stats: ShapeStats) -> int:
+    """Refit score of one window: z_i = min(384, floor(|16 x_i - mean_i| * 64 / std_i)) (z in
+    1/64, capped at 6), score = floor(sum z_i^2 / F)."""
+    total = 0
+    for v, m, sd in zip(x, stats.mean_q4, stats.std_q4):
+        z = min(384, (abs(16 * int(v) - m) * 64) // sd)
+        total += z * z
+    return total // len(stats.mean_q4)
+
+
+def simulate(scores: Sequence[int], old: Decision, request: CalibrationRequest,
+             features: Sequence[Sequence[int]] | None = None
+             ) -> tuple[list[tuple[int, int, int]], CalibrationResult | None, list[int]]:
+    """What a device does on consecutive windows after CALIBRATE(request) from window 0:
     (events as (window, kind, score) in the order the device sends them, the calibration or None
-    if the scores end first). Each window: the decision in force, then the drift watch, then the
-    calibration; the window that completes it is still judged by the old decision."""
+    if the windows end first, the score of every window as WINDOW_RESULT reports it). Each
+    window: the decision in force, then the drift watch, then the calibration; the window that
+    completes it is still judged by the old decision. With request.refit, `features` (each
+    window's raw int8 outputs after the score) are standardised first: the shape statistics of
+    windows [0, N), the threshold on the refit scores of windows [N, 2N), and from then on the
+    refit score is the window's score."""
     decider = Decider.of(old)
     drift: DriftMonitor | None = None
     collected: list[int] = []
+    stats: ShapeStats | None = None
     result: CalibrationResult | None = None
     events: list[tuple[int, int, int]] = []
+    reported: list[int] = []
+    n = request.windows
     for w, score in enumerate(int(v) for v in scores):
+        if result is not None and stats is not None:
+            score = shape_score(features[w], stats)
+        reported.append(score)
         _, ev = decider.step(w, score)
         if ev is not None:
             events.append(ev.as_tuple())
         change = drift.step(score) if drift is not None else None
         if result is None:
-            collected.append(score)
-            if len(collected) == request.windows:
+            if request.refit and stats is None:
+                if w == n - 1:
+                    stats = fit_stats(features[:n])
+                continue
+            collected.append(shape_score(features[w], stats) if stats is not None else score)
+            if len(collected) == n:
                 result = fit(collected, decider_settings(decider), request)
                 decider = Decider.of(result.decision)
                 drift = DriftMonitor(result.median, result.decision.threshold_on, result.drift_block)
@@ -198,7 +249,7 @@ def simulate(scores: Sequence[int], old: Decision, request: CalibrationRequest
                 continue
         if change is not None:
             events.append((w, change[0], change[1]))
-    return events, result
+    return events, result, reported
 
 
 def decider_settings(d: Decider) -> Decision:

@@ -439,15 +439,16 @@ class Calibrate:
     k: int = 0
     n: int = 0
     drift_block: int = 0
+    refit: int = 0
 
     def encode(self) -> bytes:
-        return struct.pack("<HHHBBH", self.windows, self.allowed, self.margin_permille, self.k, self.n,
-                           self.drift_block)
+        return struct.pack("<HHHBBHB", self.windows, self.allowed, self.margin_permille, self.k, self.n,
+                           self.drift_block, self.refit)
 
     @classmethod
     def decode(cls, p: bytes) -> "Calibrate":
-        _check_len("CALIBRATE", p, 10)
-        return cls(*struct.unpack("<HHHBBH", p))
+        _check_len("CALIBRATE", p, 11)
+        return cls(*struct.unpack("<HHHBBHB", p))
 
 
 @dataclass

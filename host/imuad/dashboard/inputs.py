@@ -19,7 +19,7 @@ from fastapi import HTTPException, Request
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator,
                       ValidationError, ValidationInfo, model_validator)
 
-from ..contracts.calibration import (ALLOWED_ONSETS, CALIB_WINDOWS, DRIFT_BLOCK, K_N_OR_KEEP,
+from ..contracts.calibration import (ALLOWED_ONSETS, CALIB_WINDOWS, DRIFT_BLOCK, K_N_OR_KEEP, REFIT,
                                      MARGIN_PERMILLE, check_request)
 from ..contracts.decision import THRESHOLD, K_N, check_config
 from ..contracts.ranges import EVENT_KIND, EVENT_SEQ, ROWID, IntRange, RangeError
@@ -201,6 +201,7 @@ class CalibrateRequest(BaseModel):
     k: json_int(K_N_OR_KEEP) | None = None
     n: json_int(K_N_OR_KEEP) | None = None
     drift_block: json_int(DRIFT_BLOCK) | None = None
+    refit: json_int(REFIT) | None = None
 
     @model_validator(mode="after")
     def _c5b(self) -> "CalibrateRequest":

@@ -140,29 +140,51 @@ class DeviceCalibration:
         return self.device == self.host
 
 
+def shape_features(model: ModelDir) -> int:
+    """Shape features a model outputs after its score (spectral_gauss), which a device can refit
+    (C5b refit); 0 for every other model."""
+    card = model.card
+    if card.score.kind != "class_prob":
+        return 0
+    n_out = int(np.prod(card.raw["output"]["shape"][1:]))
+    return max(0, n_out - card.score.output_index - 1)
+
+
 def calibrate_on_target(model: ModelDir, recording: str | Path, target: Any, rate_per_hour: float = 1.0,
-                        margin: float = 0.1, counts_per_unit: float | None = None, latency_s: float | None = 2.0,
-                        drift_s: float | None = 60.0) -> DeviceCalibration:
-    """The device's own calibration (C5b) on the first windows (at most 4096) of a normal
-    recording, streamed to a firmware target after CALIBRATE, next to the host's fit on the
-    reference scores of the same windows: they must be equal."""
-    from ..contracts.calibration import CALIB_WINDOWS
+                        margin: float | None = None, counts_per_unit: float | None = None, latency_s: float | None = 2.0,
+                        drift_s: float | None = 60.0, refit: bool | None = None) -> DeviceCalibration:
+    """The device's own calibration (C5b) on the first windows of a normal recording (at most
+    4096; with a refit, the shape statistics on those and the threshold on as many again),
+    streamed to a firmware target after CALIBRATE, next to the contract's result on the
+    reference outputs of the same windows: they must be equal. refit None: when the model has
+    shape features. margin None: 0.3 with a refit (its threshold sees half the windows), else 0.1."""
+    from ..contracts.calibration import CALIB_WINDOWS, simulate
     from ..contracts.frames import Calibrate
     from ..contracts.windows import n_windows
     from ..evaluation.reference import stream_reference
     from ..targets import ReplaySession
     card = model.card
     rec, counts = normal_counts(model, recording, counts_per_unit)
-    windows = min(CALIB_WINDOWS.hi, n_windows(len(counts), card.window, card.hop))
-    counts = counts[:card.window + card.hop * (windows - 1)]
+    refit = shape_features(model) > 0 if refit is None else refit
+    phases = 2 if refit else 1
+    margin = (0.3 if refit else 0.1) if margin is None else margin
+    windows = min(CALIB_WINDOWS.hi, n_windows(len(counts), card.window, card.hop) // phases)
+    if windows < CALIB_WINDOWS.lo:
+        raise ImuadError(f"{recording}: {windows * phases} windows; a calibration{' with a refit' if refit else ''} "
+                         f"needs {CALIB_WINDOWS.lo * phases}")
+    counts = counts[:card.window + card.hop * (phases * windows - 1)]
     fs = rec.fs or card.sample_rate_hz
     hours = len(counts) / fs / 3600.0 if fs else None
     old = {k: int(card.raw["decision"][k]) for k in ("threshold_on", "threshold_off", "k", "n")}
     k, n = debounce_for(latency_s, fs, card.window, card.hop, old)
     block = min(65_535, int(drift_s * fs / card.hop)) if drift_s and fs else 0
-    req = CalibrationRequest(windows=windows, allowed=int(math.floor(rate_per_hour * hours)) if hours else 0,
-                             margin_permille=int(round(margin * 1000)), k=k, n=n, drift_block=block)
-    host = fit(stream_reference(model, counts).scores, decision_from_mapping(old), req)
+    req = CalibrationRequest(windows=windows, allowed=int(math.floor(rate_per_hour * hours / phases)) if hours else 0,
+                             margin_permille=int(round(margin * 1000)), k=k, n=n, drift_block=block, refit=int(refit))
+    ref = stream_reference(model, counts)
+    features = ref.outputs.reshape(len(ref.outputs), -1)[:, card.score.output_index + 1:].tolist() if refit else None
+    _, host, _ = simulate(ref.scores.tolist(), decision_from_mapping(old), req, features)
+    if host is None:
+        raise ImuadError(f"{recording}: too short for a calibration of {windows} windows")
     with ReplaySession.open(target) as session:
         name = session.provide_model(model)
         res = session.replay(counts, model=name, calibrate=Calibrate(**req.as_dict()), bye=False)

@@ -88,6 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      default=dflt.drift_block,
                      help=f"then watch for drift over blocks of this many windows ({DRIFT_BLOCK}; "
                           f"default {dflt.drift_block}: no drift watch)")
+    cal.add_argument("--refit", action="store_true",
+                     help="first refit the model's shape statistics on the device (spectral_gauss; "
+                          "then the threshold on as many windows again)")
     cal.set_defaults(func=_cmd_calibrate)
 
     vl = sub.add_parser("vlink", help="virtual BLE radio: Bumble controllers as HCI TCP servers")
@@ -214,7 +217,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     try:
         req = check_request({"windows": args.windows, "allowed": args.allowed,
                              "margin_permille": args.margin_permille, "k": args.k, "n": args.n,
-                             "drift_block": args.drift_block})
+                             "drift_block": args.drift_block, "refit": int(args.refit)})
     except RangeError as exc:
         option = {"k": "-k", "n": "-n"}.get(exc.field, "--" + exc.field.replace("_", "-"))
         raise ImuadError(f"{option}: {exc}") from None

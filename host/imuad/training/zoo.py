@@ -368,6 +368,12 @@ def adapt_spectral(model, x_train: np.ndarray) -> np.ndarray:
 CAP = 6.0
 
 
+#: spectral_gauss's shape features (each in [0, 1]) are output x this, next to the distance: one
+#: int8 scale serves both. Below the distance's calibrated range (about 15 with the range probes)
+#: so the distance keeps its resolution; the features get about half of what they would alone.
+FEATURE_GAIN = 20.0
+
+
 def build_spectral_gauss(window: int, channels: int, frame: int | None = None, frame_hop: int | None = None,
                          bands: int = 12):
     """Normal-only and amplitude invariant: the distance of a window's spectral shape from the
@@ -379,8 +385,8 @@ def build_spectral_gauss(window: int, channels: int, frame: int | None = None, f
     features and only a change of spectral shape moves them. A diagonal Gaussian of the normal
     train windows scores it: z = (f - mean) / std as two FULLY_CONNECTED with fused RELU6 (the
     positive and negative parts, capped at CAP = 6 std), squared (MUL), averaged
-    (FULLY_CONNECTED): output = mean(min(|z|, 6)^2). Score kind class_prob: the output is the
-    score, higher = farther from normal. 26 k MACs at W=128, C=3."""
+    (FULLY_CONNECTED): output[0] = mean(min(|z|, 6)^2). Score kind class_prob (index 0): higher
+    = farther from normal. output[1:] = the shape features x FEATURE_GAIN (C5b refit). 26 k MACs at W=128, C=3."""
     p = spectral_plan(window, frame, frame_hop, bands)
     n_filt, nb = 2 + PHASES * len(p["bins"]), max(1, p["n_bands"])
     n_feat = channels * nb
@@ -398,7 +404,11 @@ def build_spectral_gauss(window: int, channels: int, frame: int | None = None, f
     zn = layers.Dense(n_feat, activation="relu6", trainable=False, name="z_neg")(f)
     z = layers.Concatenate(name="z")([zp, zn])
     x = layers.Multiply(name="z2")([z, z])
-    out = layers.Dense(1, trainable=False, name="distance")(x)
+    d = layers.Dense(1, trainable=False, name="distance")(x)
+    # The shape features ride along after the distance (one output tensor, one int8 scale): a
+    # device that calibrates itself refits their mean and std (C5b refit) from its own machine.
+    shape = layers.Rescaling(FEATURE_GAIN, name="shape_out")(f)
+    out = layers.Concatenate(name="distance_and_shape")([d, shape])
     model = keras.Model(inp, out, name="spectral_gauss")
     model.get_layer("dft").set_weights([dft_kernel(p["frame"], p["bins"])])
     # band energy = the sum of its bins' magnitudes (not their mean): the shape says where the

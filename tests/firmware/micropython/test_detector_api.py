@@ -192,7 +192,7 @@ def test_calibrate_matches_the_contract(mpy, tmp_path):
     assert proc.stdout.count("ValueError CALIBRATE:") == 3, proc.stdout
     got = json.loads([line for line in proc.stdout.splitlines() if line.startswith("RESULT ")][0][7:])
     ref = stream_reference(load_model_dir(d), counts)
-    want_events, want = simulate(ref.scores.tolist(), decision_from_mapping(card["decision"]), req)
+    want_events, want, _ = simulate(ref.scores.tolist(), decision_from_mapping(card["decision"]), req)
     assert got["scores"] == ref.scores.tolist()
     assert [tuple(e) for e in got["events"]] == want_events
     assert got["cal"] == want.as_dict()

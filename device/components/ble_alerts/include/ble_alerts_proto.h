@@ -40,12 +40,12 @@ extern "C" {
 #define BLE_ALERTS_CTRL_ACK 0x01u    /* seq:u32  -> drop events with seq <= seq */
 #define BLE_ALERTS_CTRL_REPLAY 0x02u /* seq:u32  -> resend from max(seq, oldest) */
 #define BLE_ALERTS_CTRL_CONFIG 0x03u /* thr_on:i32 thr_off:i32 k:u8 n:u8 */
-/* windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 */
+/* windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 refit:u8 */
 #define BLE_ALERTS_CTRL_CALIBRATE 0x04u
 #define BLE_ALERTS_CTRL_ACK_LEN 5u
 #define BLE_ALERTS_CTRL_REPLAY_LEN 5u
 #define BLE_ALERTS_CTRL_CONFIG_LEN 11u
-#define BLE_ALERTS_CTRL_CALIBRATE_LEN 11u
+#define BLE_ALERTS_CTRL_CALIBRATE_LEN 12u
 
 /* CALIBRATE ranges (C5b, host/imuad/contracts/calibration.py check_request). */
 #define BLE_ALERTS_CALIB_WINDOWS_MIN 16u
@@ -83,6 +83,7 @@ typedef struct {
     uint8_t k;                /* k = n = 0: keep the current k and n; else 1 <= k <= n <= 32 */
     uint8_t n;
     uint16_t drift_block;     /* windows per drift block after calibrating; 0 = no drift watch */
+    uint8_t refit;            /* 1: refit the shape statistics first (C5b refit), 0 otherwise */
 } ble_alerts_calibrate_t;
 
 typedef struct {

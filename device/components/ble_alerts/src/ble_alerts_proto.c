@@ -112,10 +112,11 @@ int ble_alerts_parse_control(const uint8_t *buf, size_t len, ble_alerts_control_
         r->k = buf[7];
         r->n = buf[8];
         r->drift_block = get_u16(buf + 9); /* every u16 is valid (0 = no drift watch) */
+        r->refit = buf[11];
         /* C5b: as check_request; k = n = 0 keeps the current debounce */
         if (r->windows < BLE_ALERTS_CALIB_WINDOWS_MIN || r->windows > BLE_ALERTS_CALIB_WINDOWS_MAX ||
             r->allowed > BLE_ALERTS_CALIB_ALLOWED_MAX || r->margin_permille > BLE_ALERTS_CALIB_MARGIN_MAX ||
-            (r->k == 0) != (r->n == 0) || r->k > r->n || r->n > BLE_ALERTS_CALIB_KN_MAX) {
+            (r->k == 0) != (r->n == 0) || r->k > r->n || r->n > BLE_ALERTS_CALIB_KN_MAX || r->refit > 1) {
             return -1;
         }
         return 0;

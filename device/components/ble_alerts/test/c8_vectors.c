@@ -5,7 +5,7 @@
  *   status STATE K N ON OFF MODEL_ID LAST ACKED BACKLOG CAPACITY OVERFLOWS FW|-
  *                                                     -> hex of ble_alerts_pack_status
  *   control HEX|-                                       -> OP SEQ ON OFF K N | reject
- *                                   (CALIBRATE: 4 WINDOWS ALLOWED MARGIN_PERMILLE K N DRIFT_BLOCK)
+ *                                   (CALIBRATE: 4 WINDOWS ALLOWED MARGIN_PERMILLE K N DRIFT_BLOCK REFIT)
  * Built by sim/boards/nimble-linux/CMakeLists.txt (ble_alerts_c8_vectors). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -102,8 +102,9 @@ int main(void)
             if (ble_alerts_parse_control(buf, n, &c) != 0) {
                 printf("reject\n");
             } else if (c.op == BLE_ALERTS_CTRL_CALIBRATE) {
-                printf("%u %u %u %u %u %u %u\n", c.op, c.calibrate.windows, c.calibrate.allowed,
-                       c.calibrate.margin_permille, c.calibrate.k, c.calibrate.n, c.calibrate.drift_block);
+                printf("%u %u %u %u %u %u %u %u\n", c.op, c.calibrate.windows, c.calibrate.allowed,
+                       c.calibrate.margin_permille, c.calibrate.k, c.calibrate.n, c.calibrate.drift_block,
+                       c.calibrate.refit);
             } else {
                 printf("%u %" PRIu32 " %" PRId32 " %" PRId32 " %u %u\n", c.op, c.seq, c.decision.threshold_on,
                        c.decision.threshold_off, c.decision.k, c.decision.n);

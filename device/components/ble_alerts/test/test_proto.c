@@ -101,34 +101,42 @@ static void test_layouts(void)
     CHECK(ble_alerts_parse_control(NULL, 0, &c) != 0);
 }
 
-/* CALIBRATE (op 4): 04 windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 */
-static int calib(uint16_t windows, uint16_t allowed, uint16_t margin, uint8_t k, uint8_t n, uint16_t block,
-                 size_t len, ble_alerts_control_t *c)
+/* CALIBRATE (op 4): 04 windows:u16 allowed:u16 margin_permille:u16 k:u8 n:u8 drift_block:u16 refit:u8 */
+static int calib_refit(uint16_t windows, uint16_t allowed, uint16_t margin, uint8_t k, uint8_t n, uint16_t block,
+                       uint8_t refit, size_t len, ble_alerts_control_t *c)
 {
     uint8_t b[16] = {BLE_ALERTS_CTRL_CALIBRATE, (uint8_t)windows, (uint8_t)(windows >> 8), (uint8_t)allowed,
                      (uint8_t)(allowed >> 8), (uint8_t)margin, (uint8_t)(margin >> 8), k, n,
-                     (uint8_t)block, (uint8_t)(block >> 8)};
+                     (uint8_t)block, (uint8_t)(block >> 8), refit};
     return ble_alerts_parse_control(b, len, c);
+}
+
+static int calib(uint16_t windows, uint16_t allowed, uint16_t margin, uint8_t k, uint8_t n, uint16_t block,
+                 size_t len, ble_alerts_control_t *c)
+{
+    return calib_refit(windows, allowed, margin, k, n, block, 0, len, c);
 }
 
 static void test_calibrate(void)
 {
     ble_alerts_control_t c;
-    CHECK(calib(1024, 3, 150, 2, 4, 500, 11, &c) == 0 && c.op == BLE_ALERTS_CTRL_CALIBRATE &&
+    CHECK(calib(1024, 3, 150, 2, 4, 500, 12, &c) == 0 && c.op == BLE_ALERTS_CTRL_CALIBRATE &&
           c.calibrate.windows == 1024 && c.calibrate.allowed == 3 && c.calibrate.margin_permille == 150 &&
           c.calibrate.k == 2 && c.calibrate.n == 4 && c.calibrate.drift_block == 500);
-    CHECK(calib(16, 0, 0, 0, 0, 0, 11, &c) == 0 && c.calibrate.k == 0 && c.calibrate.n == 0); /* keep k, n */
-    CHECK(calib(4096, 1000, 10000, 32, 32, 65535, 11, &c) == 0 && c.calibrate.drift_block == 65535);
-    CHECK(calib(15, 0, 0, 0, 0, 0, 11, &c) != 0);      /* windows below 16 */
-    CHECK(calib(4097, 0, 0, 0, 0, 0, 11, &c) != 0);    /* windows above 4096 */
-    CHECK(calib(64, 1001, 0, 0, 0, 0, 11, &c) != 0);   /* allowed */
-    CHECK(calib(64, 0, 10001, 0, 0, 0, 11, &c) != 0);  /* margin_permille */
-    CHECK(calib(64, 0, 0, 0, 4, 0, 11, &c) != 0);      /* k without n */
-    CHECK(calib(64, 0, 0, 2, 0, 0, 11, &c) != 0);      /* n without k */
-    CHECK(calib(64, 0, 0, 5, 4, 0, 11, &c) != 0);      /* k > n */
-    CHECK(calib(64, 0, 0, 1, 33, 0, 11, &c) != 0);     /* n > 32 */
-    CHECK(calib(64, 0, 0, 0, 0, 0, 10, &c) != 0);      /* short */
-    CHECK(calib(64, 0, 0, 0, 0, 0, 12, &c) != 0);      /* long */
+    CHECK(calib(16, 0, 0, 0, 0, 0, 12, &c) == 0 && c.calibrate.k == 0 && c.calibrate.n == 0); /* keep k, n */
+    CHECK(calib(4096, 1000, 10000, 32, 32, 65535, 12, &c) == 0 && c.calibrate.drift_block == 65535);
+    CHECK(calib(15, 0, 0, 0, 0, 0, 12, &c) != 0);      /* windows below 16 */
+    CHECK(calib(4097, 0, 0, 0, 0, 0, 12, &c) != 0);    /* windows above 4096 */
+    CHECK(calib(64, 1001, 0, 0, 0, 0, 12, &c) != 0);   /* allowed */
+    CHECK(calib(64, 0, 10001, 0, 0, 0, 12, &c) != 0);  /* margin_permille */
+    CHECK(calib(64, 0, 0, 0, 4, 0, 12, &c) != 0);      /* k without n */
+    CHECK(calib(64, 0, 0, 2, 0, 0, 12, &c) != 0);      /* n without k */
+    CHECK(calib(64, 0, 0, 5, 4, 0, 12, &c) != 0);      /* k > n */
+    CHECK(calib(64, 0, 0, 1, 33, 0, 12, &c) != 0);     /* n > 32 */
+    CHECK(calib(64, 0, 0, 0, 0, 0, 11, &c) != 0);      /* short */
+    CHECK(calib(64, 0, 0, 0, 0, 0, 13, &c) != 0);      /* long */
+    CHECK(calib_refit(64, 0, 0, 0, 0, 0, 1, 12, &c) == 0 && c.calibrate.refit == 1);
+    CHECK(calib_refit(64, 0, 0, 0, 0, 0, 2, 12, &c) != 0); /* refit is 0 or 1 */
 }
 
 static void test_drift_kinds_pass_through(void)

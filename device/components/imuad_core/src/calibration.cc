@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "imuad/codec.h"
+#include "imuad/preprocess.h"
 
 namespace imuad {
 
@@ -72,6 +73,7 @@ const char* calibration_request_invalid(const CalibrationRequest& r) {
   if (r.margin_permille > kCalibMaxMargin) return "CALIBRATE: margin_permille must be in 0..10000";
   if ((r.k == 0) != (r.n == 0)) return "CALIBRATE: give both k and n, or both 0 to keep the model's";
   if (r.k > r.n || r.n > 32) return "CALIBRATE: needs 1 <= k <= n <= 32 (or k = n = 0)";
+  if (r.refit > 1) return "CALIBRATE: refit must be 0 or 1";
   return nullptr;
 }
 
@@ -145,12 +147,83 @@ AuxEventKind DriftMonitor::step(int32_t score, int32_t* mean) {
   return kNoAux;
 }
 
-bool Calibrator::add(int32_t score, const DecisionSpec& old, CalibrationResult* out) {
+bool Calibrator::add(int32_t score, const int8_t* features, const DecisionSpec& old, CalibrationResult* out) {
   if (!active_) return false;
-  buf_[count_++] = score;
+  if (req_.refit && !stats_ready_) {
+    acc_.add(features);
+    if (acc_.count() == req_.windows) {
+      acc_.finish(&stats_);
+      stats_ready_ = true;
+    }
+    return false;
+  }
+  buf_[count_++] = req_.refit ? shape_score(features, stats_) : score;
   if (count_ < req_.windows) return false;
   active_ = false;
   *out = fit_calibration(buf_, count_, old, req_);
+  return true;
+}
+
+int32_t shape_score(const int8_t* x, const ShapeStats& s) {
+  int64_t total = 0;
+  for (uint8_t i = 0; i < s.n; ++i) {
+    const int64_t d = abs64(16 * static_cast<int64_t>(x[i]) - s.mean_q4[i]);
+    const int64_t z = std::min<int64_t>(384, d * 64 / s.std_q4[i]);  // both >= 0: truncation is floor
+    total += z * z;
+  }
+  return static_cast<int32_t>(total / s.n);
+}
+
+void StatsAccumulator::reset(uint8_t n) {
+  n_ = n;
+  count_ = 0;
+  for (int i = 0; i < kMaxFeatures; ++i) s1_[i] = s2_[i] = 0;
+}
+
+void StatsAccumulator::add(const int8_t* x) {
+  for (uint8_t i = 0; i < n_; ++i) {
+    s1_[i] += x[i];
+    s2_[i] += static_cast<int64_t>(x[i]) * x[i];
+  }
+  ++count_;
+}
+
+void StatsAccumulator::finish(ShapeStats* out) const {
+  const int64_t n = count_;
+  out->n = n_;
+  int32_t sorted[kMaxFeatures];
+  for (uint8_t i = 0; i < n_; ++i) {
+    out->mean_q4[i] = static_cast<int32_t>(floor_div(16 * s1_[i], n));
+    // n * s2 >= s1^2 (Cauchy-Schwarz): the variance is never negative
+    const int64_t var_q8 = floor_div(256 * (n * s2_[i] - s1_[i] * s1_[i]), n * n);
+    out->std_q4[i] = static_cast<int32_t>(isqrt_u64(static_cast<uint64_t>(var_q8)));
+    sorted[i] = out->std_q4[i];
+  }
+  std::sort(sorted, sorted + n_);
+  const int32_t floor_std = std::max<int32_t>(16, n_ > 0 ? sorted[(n_ - 1) / 2] / 10 : 16);
+  for (uint8_t i = 0; i < n_; ++i) out->std_q4[i] = std::max(out->std_q4[i], floor_std);
+}
+
+void encode_calibration_store(const CalibrationResult& c, const ShapeStats* stats, uint8_t* b) {
+  for (size_t i = 0; i < kCalibrationStoreLen; ++i) b[i] = 0;
+  encode_calibration(c, b);
+  if (stats == nullptr) return;
+  b[24] = stats->n;
+  for (uint8_t i = 0; i < stats->n; ++i) {
+    put_i32(b + 25 + 8 * i, stats->mean_q4[i]);
+    put_i32(b + 29 + 8 * i, stats->std_q4[i]);
+  }
+}
+
+bool decode_calibration_store(const uint8_t* b, CalibrationResult* c, ShapeStats* stats) {
+  if (!decode_calibration(b, c)) return false;
+  stats->n = b[24];
+  if (stats->n > kMaxFeatures) return false;
+  for (uint8_t i = 0; i < stats->n; ++i) {
+    stats->mean_q4[i] = get_i32(b + 25 + 8 * i);
+    stats->std_q4[i] = get_i32(b + 29 + 8 * i);
+    if (stats->std_q4[i] < 16) return false;  // never divide by a damaged std
+  }
   return true;
 }
 

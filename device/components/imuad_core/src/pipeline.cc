@@ -23,7 +23,7 @@ Status Pipeline::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, 
   Status st = runner_.init(spec, arena, arena_size);
   if (!st.ok()) return st;
   spec_ = &spec;
-  decider_.configure(spec.decision);
+  configure(spec.decision);  // no calibration, drift watch or refit score carried over
   reset();
   return Status{};
 }
@@ -31,15 +31,30 @@ Status Pipeline::init(const ModelSpec& spec, uint8_t* arena, size_t arena_size, 
 void Pipeline::reset() {
   windower_.reset();
   decider_.reset();
-  calibrator_.cancel();
-  drift_.disable();
   invoke_ok_ = true;
 }
 
-void Pipeline::apply_calibration(const CalibrationResult& c) {
+void Pipeline::apply_calibration(const CalibrationResult& c, const ShapeStats* stats) {
   calibrator_.cancel();
   decider_.configure(c.decision);
   drift_.configure(c.median, c.decision.threshold_on, c.drift_block);
+  shape_on_ = stats != nullptr && stats->n > 0 && stats->n == n_features();
+  if (shape_on_) shape_ = *stats;
+}
+
+uint8_t Pipeline::n_features() const {
+  if (spec_ == nullptr || spec_->score.kind != ScoreKind::kClassProb) return 0;
+  const size_t after = runner_.output_len() - static_cast<size_t>(spec_->score.output_index) - 1;
+  return after <= kMaxFeatures ? static_cast<uint8_t>(after) : 0;
+}
+
+const char* Pipeline::start_calibration(const CalibrationRequest& r, int32_t* buffer) {
+  if (r.refit && n_features() == 0) {
+    return "CALIBRATE: refit needs a model whose output carries shape features after its score (spectral_gauss)";
+  }
+  drift_.disable();
+  calibrator_.begin(r, buffer, n_features());
+  return nullptr;
 }
 
 bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
@@ -86,14 +101,17 @@ bool Pipeline::push(const int16_t* sample, Board* clock, WindowResult* out) {
     out->score = compute_score(spec_->score, runner_.output(), runner_.output_len(), nullptr, 0,
                                spec_->preprocess.input_zero_point);
   }
+  // class_prob models only (n_features() > 0): the shape features follow the score element
+  const int8_t* features = runner_.output() + spec_->score.output_index + 1;
+  if (shape_on_) out->score = shape_score(features, shape_);
   const Decider::Step s = decider_.step(out->score);
   out->state = decider_.state();
   out->hot = s.hot;
   out->event = s.event;
   // After the decision: the window that completes a calibration was still judged by the old one.
   out->aux = drift_.step(out->score, &out->aux_score);
-  if (calibrator_.add(out->score, decider_.spec(), &calibration_)) {
-    apply_calibration(calibration_);
+  if (calibrator_.add(out->score, features, decider_.spec(), &calibration_)) {
+    apply_calibration(calibration_, calibrator_.stats());
     out->aux = kCalibrated;
     out->aux_score = calibration_.decision.threshold_on;
     out->calibration = &calibration_;

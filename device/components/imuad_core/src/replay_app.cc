@@ -305,14 +305,13 @@ void ReplayApp::on_samples(const uint8_t* p, size_t len) {
     send_window(r);
     if (r.event != kNoEvent) send_event(r.window, r.event, r.score);
     if (r.calibration != nullptr) {
-      const CalibrationResult& c = *r.calibration;
-      uint8_t blob[kCalibrationLen];
-      encode_calibration(c, blob);
+      encode_calibration_store(*r.calibration, pipeline_.shape_stats(), calib_blob_);
       std::memcpy(calib_sha_, pipeline_.spec()->sha256, sizeof(calib_sha_));
-      std::memcpy(calib_blob_, blob, sizeof(blob));
       calib_ok_ = true;
-      if (!board_.save_calibration(calib_sha_, blob, sizeof(blob))) board_.log(3, "calibration kept in memory only");
-      send(kCalibration, blob, sizeof(blob));
+      if (!board_.save_calibration(calib_sha_, calib_blob_, sizeof(calib_blob_))) {
+        board_.log(3, "calibration kept in memory only");
+      }
+      send(kCalibration, calib_blob_, kCalibrationLen);
     }
     if (r.aux != kNoAux) send_event(r.window, r.aux, r.aux_score);
   }
@@ -330,21 +329,22 @@ void ReplayApp::send_event(uint32_t window, uint8_t kind, int32_t score) {
 
 void ReplayApp::on_calibrate(const uint8_t* p, size_t) {
   if (!loaded_ || !replay_) return send_error(kErrNotReady, "CALIBRATE before HELLO (or no model loaded)");
-  const CalibrationRequest r{get_u16(p), get_u16(p + 2), get_u16(p + 4), p[6], p[7], get_u16(p + 8)};
+  const CalibrationRequest r{get_u16(p), get_u16(p + 2), get_u16(p + 4), p[6], p[7], get_u16(p + 8), p[10]};
   const uint8_t* sha = pipeline_.spec()->sha256;
   if (r.windows == 0) {  // report the stored calibration of this model
     if (calib_ok_ && std::memcmp(calib_sha_, sha, sizeof(calib_sha_)) == 0) {
-      return send(kCalibration, calib_blob_, sizeof(calib_blob_));
+      return send(kCalibration, calib_blob_, kCalibrationLen);
     }
-    uint8_t blob[kCalibrationLen];
+    uint8_t blob[kCalibrationStoreLen];
     CalibrationResult stored;
-    if (board_.load_calibration(sha, blob, sizeof(blob)) && decode_calibration(blob, &stored)) {
-      return send(kCalibration, blob, sizeof(blob));
+    ShapeStats stats;
+    if (board_.load_calibration(sha, blob, sizeof(blob)) && decode_calibration_store(blob, &stored, &stats)) {
+      return send(kCalibration, blob, kCalibrationLen);
     }
     return send_error(kErrNotReady, "CALIBRATE: no calibration stored for this model");
   }
   if (const char* why = calibration_request_invalid(r)) return send_error(kErrModel, why);
-  pipeline_.start_calibration(r, calib_scores_);
+  if (const char* why = pipeline_.start_calibration(r, calib_scores_)) return send_error(kErrModel, why);
 }
 
 void ReplayApp::send(uint8_t type, const uint8_t* payload, size_t len) {

@@ -352,7 +352,10 @@
     if (cal) cal.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const body = { device_id: id };   // empty fields: the server's defaults (k, n: keep)
-      $$("input", cal).forEach((inp) => { if (inp.value !== "") body[inp.name] = parseInt(inp.value, 10); });
+      $$("input", cal).forEach((inp) => {
+        if (inp.type === "checkbox") body[inp.name] = inp.checked ? 1 : 0;
+        else if (inp.value !== "") body[inp.name] = parseInt(inp.value, 10);
+      });
       try { await api("POST", "/api/commands/calibrate", body); toast("Recalibration queued for the gateway"); }
       catch (e) { toast(e.message, true); }
     });

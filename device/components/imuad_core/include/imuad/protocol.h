@@ -43,10 +43,10 @@ inline constexpr size_t kModelBeginLen = 4 + 32 + 32 + 2 + 2 + 1 + 2 + 4 + 8 * 4
 static_assert(kModelBeginLen == 183, "MODEL_BEGIN layout (docs/contracts.md C7)");
 inline constexpr size_t kModelChunkHeaderLen = 4;  // offset, then 1..kMaxPayload-4 bytes
 inline constexpr size_t kModelAckLen = 4;
-// CALIBRATE: windows, allowed, margin_permille, k, n, drift_block (C5b); windows 0 = report the
+// CALIBRATE: windows, allowed, margin_permille, k, n, drift_block, refit (C5b); windows 0 = report the
 // stored calibration. CALIBRATION: on, off, k, n, windows, median, lowest_on, onsets_before,
 // drift_block.
-inline constexpr size_t kCalibrateLen = 2 + 2 + 2 + 1 + 1 + 2;
+inline constexpr size_t kCalibrateLen = 2 + 2 + 2 + 1 + 1 + 2 + 1;  // ..., refit
 inline constexpr size_t kCalibrationLen = 4 + 4 + 1 + 1 + 2 + 4 + 4 + 2 + 2;
 static_assert(kCalibrationLen == 24, "CALIBRATION layout (docs/contracts.md C7)");
 

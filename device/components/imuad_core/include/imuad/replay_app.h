@@ -95,7 +95,7 @@ class ReplayApp {
   // result per model as stored (memory copy for boards without storage)
   int32_t calib_scores_[kCalibMaxWindows];
   uint8_t calib_sha_[32] = {};
-  uint8_t calib_blob_[kCalibrationLen] = {};
+  uint8_t calib_blob_[kCalibrationStoreLen] = {};  // as boards store it
   bool calib_ok_ = false;
   uint8_t rx_[256];
   uint8_t tx_[kMaxEncoded + 1];
