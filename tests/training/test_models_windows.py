@@ -22,6 +22,9 @@ def _builds(arch: str, window: int) -> None:
         assert np.all(np.isfinite(window_features(x)))
         return
     out = np.asarray(m(x))
+    if arch == "spectral_gauss":  # the distance, then 3 axes x its bands of shape features
+        assert out.shape[0] == 2 and (out.shape[1] - 1) % 3 == 0 and out.shape[1] > 1
+        return
     assert out.shape == ((2, window, 3) if arch == "autoencoder" else (2, 1))
 
 

@@ -19,8 +19,11 @@ def test_deep_models_build_and_predict(arch):
     out = np.asarray(m(x))
     if arch == "autoencoder":
         assert out.shape == (2, 128, 3)
-    elif arch == "spectral_gauss":  # a distance: mean of capped squared z-scores
-        assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 36))
+    elif arch == "spectral_gauss":  # a distance (mean of capped squared z-scores), then the shape
+        from imuad.training.zoo import FEATURE_GAIN
+        assert out.shape[0] == 2 and np.all((out[:, 0] >= 0) & (out[:, 0] <= 36))
+        shape = out[:, 1:].reshape(2, 3, -1) / FEATURE_GAIN  # per axis unit L2 norm
+        np.testing.assert_allclose(np.linalg.norm(shape, axis=2), 1.0, rtol=1e-4)
     else:
         assert out.shape == (2, 1) and np.all((out > 0) & (out < 1))
     assert not any(isinstance(layer, FORBIDDEN) for layer in m.layers)
