@@ -198,6 +198,11 @@ int imuad_mp_impl_calibration(const void* impl_mem, imuad_mp_calib_result_t* out
   return 1;
 }
 
+size_t imuad_mp_impl_arena_floor(const void* impl) {
+  const tflite::Model* m = tflite::GetModel(static_cast<const Impl*>(impl)->spec.tflite);
+  return imuad::Runner::arena_floor(m->subgraphs()->Get(0));  // verified by init()
+}
+
 size_t imuad_mp_impl_arena_used(const void* impl) {
   return static_cast<const Impl*>(impl)->pipeline.runner().arena_used();
 }

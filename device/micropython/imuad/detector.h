@@ -93,6 +93,8 @@ int imuad_mp_impl_calibration(const void *impl, imuad_mp_calib_result_t *out);
 // One sample (channels int16): 0 no window completed, 1 window result in *r, -1 kernel error.
 int imuad_mp_impl_push(void *impl, const int16_t *sample, imuad_mp_result_t *r);
 size_t imuad_mp_impl_arena_used(const void *impl);
+// The smallest arena the core accepts for this impl's model (its floor from the graph's size).
+size_t imuad_mp_impl_arena_floor(const void *impl);
 size_t imuad_mp_impl_n_outputs(const void *impl);
 
 // The firmware's C7 replay loop (imuad_core's ReplayApp, as on every other target) over the

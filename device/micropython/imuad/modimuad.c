@@ -133,17 +133,19 @@ static size_t measure_arena(const imuad_mp_params_t *params, const mp_buffer_inf
         imuad_detector_obj_t *tmp = alloc_detector(model, size, ring_len);
         int code = imuad_mp_impl_init(tmp->impl, params, tmp->model, tmp->model_len, n_outputs, tmp->arena,
             tmp->arena_size, tmp->ring, tmp->ring_len, msg, sizeof(msg));
-        size_t used = 0;
+        size_t used = 0, least = 0;
         if (code == IMUAD_MP_OK) {
             used = imuad_mp_impl_arena_used(tmp->impl);
+            least = imuad_mp_impl_arena_floor(tmp->impl);
             imuad_mp_impl_deinit(tmp->impl);
         }
         gc_free(tmp);
         if (code == IMUAD_MP_OK) {
             // arena_used_bytes() misses what TFLM's memory planner needs while it plans (its
             // scratch grows with the number of tensors) and what Prepare needs at another base
-            // address: 25 % and at least 2 KB more.
-            return ALIGN_UP(used + (used / 4 > 2048 ? used / 4 : 2048));
+            // address: 25 % and at least 2 KB more, and never below the core's floor.
+            const size_t want = ALIGN_UP(used + (used / 4 > 2048 ? used / 4 : 2048));
+            return want > least ? want : ALIGN_UP(least);
         }
         if (code != IMUAD_MP_ERR_ARENA) {
             raise_status(code, msg);

@@ -38,10 +38,11 @@ class Runner {
   bool reset();
   // Invoke(). false on a kernel error.
   bool invoke();
+  // The smallest arena init() accepts for this graph (ERROR(ARENA) below it, see runner.cc).
+  static size_t arena_floor(const tflite::SubGraph* graph);
 
  private:
   Status fail(int code, const char* fmt, ...);
-  static size_t arena_floor(const tflite::SubGraph* graph);
 
   alignas(OpResolver) unsigned char resolver_storage_[sizeof(OpResolver)];
   alignas(tflite::MicroInterpreter) unsigned char interp_storage_[sizeof(tflite::MicroInterpreter)];
