@@ -108,3 +108,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          help="serial port / pyserial URL of an ESP32 for --target esp32")
     except ValueError:
         pass
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throw-away PostgreSQL cluster (tests/fleet/services.py) for the fleet and the
+    dashboard's fleet back end. Absent, the tests skip with the reason, except under CI=true,
+    where they fail: CI must install it."""
+    pytest.importorskip("psycopg", reason="the fleet extra: pip install -e '.[fleet]'")
+    sys.path.insert(0, str(Path(__file__).parent / "fleet"))
+    from services import Missing, Postgres
+    try:
+        pg = Postgres()
+    except Missing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh, empty database of the session's cluster."""
+    return pg_cluster.new_database()

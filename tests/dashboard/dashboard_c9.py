@@ -1,11 +1,15 @@
-"""Test-side writer of a C9 store, standing in for the gateway.
+"""Test-side writers of the two stores the dashboard reads.
 
-Writes through `imuad.gateway.store.Store`, the schema's owner (its SCHEMA is the one C9
-DDL), so tests never carry their own copy. `conn` is a plain connection for assertions on
+`FakeGateway` stands in for the gateway: it writes through `imuad.gateway.store.Store`, the
+schema's owner (its SCHEMA is the one C9 DDL), so tests never carry their own copy.
+`FakeFleet` stands in for `imuad fleet ingest`: the fleet schema from `imuad.fleet.schema`,
+rows as the ingest writes them, all devices under one gateway id. Both take plain device ids;
+`key(dev)` is how the dashboard names that device, and `ack_of` / `command_payload` read back
 what the dashboard wrote.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections import defaultdict
@@ -18,6 +22,8 @@ TOKEN = "test-token-0123456789"
 
 
 class FakeGateway:
+    has_runs = True
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.store = Store(self.path, synchronous="NORMAL")
@@ -40,8 +46,75 @@ class FakeGateway:
                 report: dict[str, Any], started_at: float | None = None) -> None:
         self.store.add_run(run_id, kind, target, model, recording, started_at, report)
 
+    def key(self, device_id: str) -> str:
+        return device_id
+
+    def ack_of(self, device_id: str, seq: int) -> tuple[int, str | None]:
+        return tuple(self.conn.execute("SELECT acked, ack_note FROM events WHERE device_id = ? "
+                                       "AND seq = ?", (device_id, seq)).fetchone())
+
+    def command_payload(self, device_id: str, kind: str) -> Any:
+        row = self.conn.execute("SELECT payload_json FROM commands WHERE device_id = ? AND "
+                                "kind = ? ORDER BY id DESC", (device_id, kind)).fetchone()
+        return None if row is None else json.loads(row[0])
+
     def close(self) -> None:
         self.store.close()
+        self.conn.close()
+
+
+class FakeFleet:
+    """The fleet store in PostgreSQL, filled as `imuad fleet ingest` fills it."""
+
+    has_runs = False  # runs stay on the machine that made them
+
+    def __init__(self, url: str, gateway: str = "hall-a") -> None:
+        import psycopg
+
+        from imuad.fleet import schema
+        self.path = url  # what the dashboard's --store takes
+        self.gateway = gateway
+        self.conn = psycopg.connect(url, autocommit=True)
+        schema.migrate(self.conn)
+
+    def key(self, device_id: str) -> str:
+        return f"{self.gateway}/{device_id}"
+
+    def upsert_device(self, device_id: str, **fields: Any) -> None:
+        cols = ["gateway_id", "device_id", *fields]
+        self.conn.execute(
+            f"INSERT INTO devices ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+            "ON CONFLICT (gateway_id, device_id) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in fields),
+            [self.gateway, device_id, *fields.values()])
+
+    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        now = time.time()
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO events (gateway_id, device_id, seq, kind, state, score, uptime_ms, "
+                "model_id, flags, received_at, ingested_at) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+                "%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(self.gateway, r["device_id"], r["seq"], r["kind"],
+                  r.get("state", 1 if r["kind"] == 1 else 0), r["score"], r.get("uptime_ms"),
+                  r.get("model_id"), r.get("flags", 0), r.get("received_at", now), now)
+                 for r in rows])
+
+    def add_run(self, *args: Any, **kw: Any) -> None:
+        pass  # the fleet store has no runs table
+
+    def ack_of(self, device_id: str, seq: int) -> tuple[int, str | None]:
+        return tuple(self.conn.execute(
+            "SELECT acked, ack_note FROM events WHERE gateway_id = %s AND device_id = %s "
+            "AND seq = %s", (self.gateway, device_id, seq)).fetchone())
+
+    def command_payload(self, device_id: str, kind: str) -> Any:
+        row = self.conn.execute(
+            "SELECT payload_json FROM commands WHERE gateway_id = %s AND device_id = %s AND "
+            "kind = %s ORDER BY id DESC", (self.gateway, device_id, kind)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def close(self) -> None:
         self.conn.close()
 
 

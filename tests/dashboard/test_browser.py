@@ -1,24 +1,25 @@
 """End to end in a real browser: Debian chromium + chromedriver, headless, via Selenium.
 
-A uvicorn server runs the dashboard in a thread over a fresh store; the test plays the
-gateway by inserting rows and checks that the page follows live, that an operator can
+A uvicorn server runs the dashboard in a thread over a fresh store, once over a gateway's
+SQLite file and once over the fleet's PostgreSQL (a real server, the fleet schema, devices
+named <gateway>/<device>); the test plays the gateway (or the ingest) by inserting rows and checks that the page follows live, that an operator can
 acknowledge with the token and that nobody can without it. Screenshots go to artifacts/.
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 import shutil
 import time
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import pytest
 
 from dashboard_probe import live_server
 
-from dashboard_c9 import TOKEN, FakeGateway
+from dashboard_c9 import TOKEN, FakeFleet, FakeGateway
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -30,12 +31,15 @@ pytestmark = pytest.mark.skipif(
 
 
 
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[tuple[str, FakeGateway]]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, FakeGateway]]:
 
     from imuad.dashboard.app import Settings, create_app
 
-    gw = FakeGateway(tmp_path / "store.db")
+    if request.param == "sqlite":
+        gw = FakeGateway(tmp_path / "store.db")
+    else:
+        gw = FakeFleet(request.getfixturevalue("pg_url"))
     seed_history(gw)
     app = create_app(Settings(store=gw.path, token=TOKEN, poll_s=0.05))
     with live_server(app) as base:
@@ -116,6 +120,7 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     d = browser
     wait = WebDriverWait(d, 15)
     t_start = time.time()
+    suffix = "" if isinstance(gw, FakeGateway) else "_fleet"  # screenshots of each back end
 
     # read access needs the token: we land on the login page, and a wrong token is refused
     d.get(base + "/")
@@ -125,11 +130,14 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     wait.until(EC.presence_of_element_located((By.ID, "login-error")))
     d.find_element(By.ID, "token").send_keys(TOKEN)
     d.find_element(By.ID, "login-submit").click()
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '.dev[data-device="spindle-a"]')))
+    def dev(device_id: str) -> tuple[str, str]:  # the device's card on the overview
+        return By.CSS_SELECTOR, f'.dev[data-device="{gw.key(device_id)}"]'
+
+    wait.until(EC.presence_of_element_located(dev("spindle-a")))
     wait.until(EC.text_to_be_present_in_element((By.ID, "live-status"), "live"))
 
     # a new device appears without reload when the gateway first hears from it
-    assert not d.find_elements(By.CSS_SELECTOR, '.dev[data-device="press-7"]')
+    assert not d.find_elements(*dev("press-7"))
     now = time.time()
     gw.upsert_device("press-7", name="Press 7", model_id="9f3a61c2", fw_version="1.2.0",
                      last_seen=now, state=0, threshold=100, uptime_ms=42_000, battery=0.93,
@@ -138,13 +146,13 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     # gives the chart a realistic time axis without making the test wait
     t0 = now - 90
     gw.insert_events([dict(device_id="press-7", seq=0, kind=3, score=35, received_at=t0)])
-    card = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '.dev[data-device="press-7"]')))
+    card = wait.until(EC.presence_of_element_located(dev("press-7")))
     assert "Press 7" in card.text
-    d.save_screenshot(str(artifacts_dir / "dashboard_overview.png"))
+    d.save_screenshot(str(artifacts_dir / f"dashboard_overview{suffix}.png"))
 
     # its live chart follows inserted events (SSE, no reload)
     card.click()
-    wait.until(EC.url_contains("/devices/press-7"))
+    wait.until(EC.url_contains("/devices/" + quote(gw.key("press-7"), safe="")))
     chart = d.find_element(By.ID, "chart")
     wait.until(lambda _: int(chart.get_attribute("data-points") or 0) >= 1)
     rng = random.Random(1)
@@ -170,20 +178,17 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     d.find_element(By.ID, "ack-submit").click()
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "#alert-list li.alert.onset"),
                                                 "belt tension checked"))
-    row = gw.conn.execute("SELECT acked, ack_note FROM events WHERE device_id='press-7' AND seq=21"
-                          ).fetchone()
-    assert tuple(row) == (1, "belt tension checked")
+    assert gw.ack_of("press-7", 21) == (1, "belt tension checked")
     time.sleep(0.3)  # let the last animation frame paint
-    d.save_screenshot(str(artifacts_dir / "dashboard.png"))
+    d.save_screenshot(str(artifacts_dir / f"dashboard{suffix}.png"))
 
     # recalibrate from the same page (a queued command), then the device reports drift live
     form = d.find_element(By.ID, "calibrate-form")
     form.find_element(By.NAME, "windows").send_keys("512")
     form.find_element(By.NAME, "drift_block").send_keys("300")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    calibrate = "SELECT payload_json FROM commands WHERE device_id='press-7' AND kind='calibrate'"
-    wait.until(lambda _: gw.conn.execute(calibrate).fetchone() is not None)
-    assert json.loads(gw.conn.execute(calibrate).fetchone()[0]) == {
+    wait.until(lambda _: gw.command_payload("press-7", "calibrate") is not None)
+    assert gw.command_payload("press-7", "calibrate") == {
         "windows": 512, "allowed": 0, "margin_permille": 100, "k": 0, "n": 0, "drift_block": 300, "refit": 0}
     assert not d.find_element(By.ID, "device-drift").is_displayed()
     gw.insert_events([dict(device_id="press-7", seq=seq, kind=4, score=81, state=0,
@@ -194,12 +199,12 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     d.get(base + "/alerts")
     wait.until(EC.presence_of_element_located((By.ID, "events-table")))
     assert "belt tension checked" in d.find_element(By.ID, "events-table").text
-    d.save_screenshot(str(artifacts_dir / "dashboard_alerts.png"))
+    d.save_screenshot(str(artifacts_dir / f"dashboard_alerts{suffix}.png"))
     # filters: device select, then a local-time range in the future (sent as UTC ISO 8601)
     from selenium.webdriver.support.ui import Select
-    Select(d.find_element(By.ID, "f-device")).select_by_value("press-7")
+    Select(d.find_element(By.ID, "f-device")).select_by_value(gw.key("press-7"))
     d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
-    wait.until(EC.url_contains("device=press-7"))
+    wait.until(EC.url_contains("device=" + quote(gw.key("press-7"), safe="")))
     rows = d.find_elements(By.CSS_SELECTOR, "#events-table tbody tr")
     assert len(rows) == 3 and all("press-7" in r.text for r in rows)  # onset, clear, drift
     assert "DRIFT" in rows[0].text.upper()
@@ -207,6 +212,28 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     d.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     wait.until(EC.url_contains("since=2099"))
     assert "No events match" in d.find_element(By.ID, "events-table").text
+    if gw.has_runs:
+        check_run_pages(d, base, artifacts_dir)
+
+    # without the token an acknowledge is refused: cookie but no CSRF header -> 403,
+    # no session at all -> 401; neither reaches the store
+    d.set_script_timeout(10)
+    assert d.execute_async_script(FETCH_ACK, gw.key("gearbox-3"), 150) == 403
+    d.delete_all_cookies()
+    assert d.execute_async_script(FETCH_ACK, gw.key("gearbox-3"), 150) == 401
+    assert gw.ack_of("gearbox-3", 150)[0] == 0
+    d.get(base + "/alerts")
+    wait.until(EC.url_contains("/login"))
+    assert time.time() - t_start < 60
+
+
+def check_run_pages(d: object, base: str, artifacts_dir: Path) -> None:
+    """A simulated run's report page, and its live view (runs live in gateway stores)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(d, 15)
     d.get(base + "/runs/qemu-0001")
     wait.until(EC.presence_of_element_located((By.ID, "report-table")))
     assert "1\u202f843\u202f210" in d.find_element(By.CSS_SELECTOR, ".summary").text
@@ -217,15 +244,3 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
     d.find_element(By.ID, "run-live").click()   # a simulated run reads like a live device
     chart = wait.until(EC.presence_of_element_located((By.ID, "chart")))
     wait.until(lambda _: int(chart.get_attribute("data-points") or 0) == 811)
-
-    # without the token an acknowledge is refused: cookie but no CSRF header -> 403,
-    # no session at all -> 401; neither reaches the store
-    d.set_script_timeout(10)
-    assert d.execute_async_script(FETCH_ACK, "gearbox-3", 150) == 403
-    d.delete_all_cookies()
-    assert d.execute_async_script(FETCH_ACK, "gearbox-3", 150) == 401
-    assert gw.conn.execute("SELECT acked FROM events WHERE device_id='gearbox-3' AND seq=150"
-                           ).fetchone()[0] == 0
-    d.get(base + "/alerts")
-    wait.until(EC.url_contains("/login"))
-    assert time.time() - t_start < 60

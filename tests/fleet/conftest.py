@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from services import Broker, Missing, Postgres  # noqa: E402
+from services import Broker, Missing  # noqa: E402
 
 pytest.importorskip("psycopg", reason="the fleet extra: pip install -e '.[fleet]'")
 
@@ -21,21 +21,8 @@ def _unavailable(exc: Exception) -> None:
     pytest.skip(str(exc))
 
 
-@pytest.fixture(scope="session")
-def pg_cluster():
-    try:
-        pg = Postgres()
-    except Missing as exc:
-        _unavailable(exc)
-    try:
-        yield pg
-    finally:
-        pg.stop()
-
-
-@pytest.fixture
-def pg_url(pg_cluster: Postgres) -> str:
-    return pg_cluster.new_database()
+# pg_cluster and pg_url (one PostgreSQL cluster per session) are in tests/conftest.py: the
+# dashboard's tests use them too.
 
 
 @pytest.fixture

@@ -74,7 +74,10 @@ def test_redelivery_never_duplicates_and_malformed_is_dropped(broker, pg_url, pr
     msgs += msgs[:60]  # redelivered
     msgs += [("imuad/gw1/dev1/events", b"not json"),
              ("imuad/gw1/dev1/events", json.dumps({"gateway_id": "gw1", "device_id": "dev1",
-                                                   "seq": "7"}).encode())]
+                                                   "seq": "7"}).encode()),
+             ("imuad/gw1/dev1/events", json.dumps({"gateway_id": 1, "device_id": "dev1"}).encode()),
+             ("imuad/gw1/dev1/status", json.dumps({"gateway_id": "gw1", "device_id": "dev1",
+                                                   "threshold": "high"}).encode())]
     _publish(broker.port, msgs)
     wait_for(lambda: pg_count(pg_url) >= 150, 30, "150 rows", [ing])
     _publish(broker.port, msgs[:30])  # and again, in a later batch
@@ -85,9 +88,10 @@ def test_redelivery_never_duplicates_and_malformed_is_dropped(broker, pg_url, pr
     assert len(rows) == len(set(rows)) == 150
     assert set(rows) == {("gw1", "dev1", s) for s in range(1, 101)} | \
         {("gw2", "dev1", s) for s in range(1, 51)}
-    assert stats["inserted"] == 150 and stats["malformed"] == 2
+    assert stats["inserted"] == 150 and stats["malformed"] == 4
     assert stats["duplicates"] == 90
     assert "event field seq" in out  # the bad field is named in the log
+    assert "status field threshold" in out
 
 
 def test_ingest_confirms_and_gateway_outbox_empties(broker, pg_url, procs, tmp_path):
@@ -144,10 +148,12 @@ def test_unreachable_services_are_one_line_errors(broker, pg_url, pg_cluster):
     r = _cli("fleet", "migrate", "--db", "sqlite:///x.db")
     assert r.returncode != 0 and "--db 'sqlite:///x.db': expected postgresql://" in r.stderr
     fresh = pg_cluster.new_database()
+    v = schema.SCHEMA_VERSION
     r = _cli("fleet", "migrate", "--db", fresh)
-    assert r.returncode == 0 and "schema version 1 (applied 1)" in r.stdout
+    applied = ", ".join(map(str, range(1, v + 1)))
+    assert r.returncode == 0 and f"schema version {v} (applied {applied})" in r.stdout
     r = _cli("fleet", "migrate", "--db", fresh)
-    assert r.returncode == 0 and "schema version 1 (up to date)" in r.stdout
+    assert r.returncode == 0 and f"schema version {v} (up to date)" in r.stdout
 
 
 def test_commands_reach_the_right_gateway_and_are_acked(broker, pg_url, procs, tmp_path):

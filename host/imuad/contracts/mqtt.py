@@ -2,6 +2,9 @@
 
 imuad/<gateway>/<device>/events   gateway -> ingest, QoS 1: one JSON event (EVENT_FIELDS +
                                   gateway_id)
+imuad/<gateway>/<device>/status   gateway -> ingest, QoS 1, retained: the device row
+                                  (STATUS_FIELDS + gateway_id) when its name, model, firmware,
+                                  threshold, battery or source changed, and all on each connect
 imuad/<gateway>/ingested          ingest -> gateway, QoS 1: {"events": {device: [[lo, hi], ...]}}
                                   (seq ranges committed to PostgreSQL; the gateway drops them from
                                   its outbox)
@@ -14,6 +17,7 @@ Imports nothing from the rest of imuad except errors (a Raspberry Pi gateway use
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 from collections.abc import Iterable
@@ -27,6 +31,11 @@ SHARE_GROUP = "imuad-ingest"
 # The events row of C9 as published (operator ack columns stay with the store that owns them).
 EVENT_FIELDS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id", "flags",
                 "received_at")
+# The devices row of C9 as published; a change in STATUS_TRIGGER publishes it (last_seen,
+# state and uptime change with every event, which carries them anyway).
+STATUS_FIELDS = ("device_id", "name", "model_id", "fw_version", "last_seen", "state",
+                 "threshold", "uptime_ms", "battery", "source")
+STATUS_TRIGGER = ("name", "model_id", "fw_version", "threshold", "battery", "source")
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -36,7 +45,7 @@ class MqttContractError(ImuadError):
 
 def check_gateway_id(gateway_id: str, what: str = "--gateway-id") -> str:
     """A gateway id is one MQTT topic level and part of the client id: letters, digits, _.-"""
-    if not GATEWAY_ID.match(gateway_id or ""):
+    if not isinstance(gateway_id, str) or not GATEWAY_ID.match(gateway_id):
         raise MqttContractError(f"{what} {gateway_id!r}: 1-63 letters, digits, '_', '.' or '-', "
                                 f"starting with a letter or digit")
     return gateway_id
@@ -72,6 +81,15 @@ def command_ack_topic(gateway_id: str, prefix: str = PREFIX) -> str:
     return f"{prefix}/{gateway_id}/commands/ack"
 
 
+def status_topic(gateway_id: str, device_id: str, prefix: str = PREFIX) -> str:
+    return f"{prefix}/{gateway_id}/{topic_level(device_id)}/status"
+
+
+def status_subscription(prefix: str = PREFIX, share: str | None = SHARE_GROUP) -> str:
+    topic = f"{prefix}/+/+/status"
+    return f"$share/{share}/{topic}" if share else topic
+
+
 def events_subscription(prefix: str = PREFIX, share: str | None = SHARE_GROUP) -> str:
     topic = f"{prefix}/+/+/events"
     return f"$share/{share}/{topic}" if share else topic
@@ -103,6 +121,34 @@ def decode_event(payload: bytes) -> dict[str, Any]:
             raise MqttContractError(f"event field {f}: an integer is required, not {body.get(f)!r}")
     if not isinstance(body.get("received_at"), (int, float)):
         raise MqttContractError("event field received_at: a number is required")
+    return body
+
+
+def encode_status(gateway_id: str, row: dict[str, Any]) -> bytes:
+    body = {f: row.get(f) for f in STATUS_FIELDS}
+    body["gateway_id"] = gateway_id
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode_status(payload: bytes) -> dict[str, Any]:
+    """One device status payload, checked: raises MqttContractError naming the bad field."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MqttContractError(f"status payload is not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise MqttContractError("status payload is not a JSON object")
+    check_gateway_id(body.get("gateway_id"), "gateway_id")  # type: ignore[arg-type]
+    if not isinstance(body.get("device_id"), str) or not body["device_id"]:
+        raise MqttContractError("status field device_id: a non-empty string is required")
+    for f, types in (("name", str), ("model_id", str), ("fw_version", str), ("source", str),
+                     ("last_seen", (int, float)), ("battery", (int, float)),
+                     ("state", int), ("threshold", int), ("uptime_ms", int)):
+        v = body.get(f)
+        if v is not None and (not isinstance(v, types) or isinstance(v, bool)
+                              or (isinstance(v, float) and not math.isfinite(v))):
+            raise MqttContractError(f"status field {f}: {v!r} is not a "
+                                    f"{getattr(types, '__name__', 'finite number')}")
     return body
 
 

@@ -12,7 +12,6 @@ import csv
 import io
 import itertools
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,7 +35,7 @@ from .inputs import (DEVICE_ID_MAX, AckRequest, CalibrateRequest, DevicesQuery, 
                      body, errors_of, parse_time)
 from .limits import (MAX_BODY, MAX_STREAMS, MAX_STREAMS_PER_CLIENT, BodyLimit, GuessLimiter,
                      StreamSlots, client_key)
-from .queries import (ALERT_KINDS, EVENT_KINDS, STATES, EventFilter, StoreReader, StoreWriter,
+from .queries import (ALERT_KINDS, COUNT_CAP, EVENT_KINDS, STATES, EventFilter, StoreReader,
                       load_run_files)
 
 HERE = FsPath(__file__).resolve().parent
@@ -46,7 +45,7 @@ RUN_ID_MAX = 256
 
 @dataclass
 class Settings:
-    store: FsPath
+    store: FsPath | str  # a gateway SQLite file or the fleet's postgresql:// URL
     token: str
     public_read: bool = False
     runs_dir: FsPath | None = None
@@ -194,11 +193,13 @@ def csv_rows(events: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 def create_app(settings: Settings) -> FastAPI:
     reader = StoreReader(settings.store)  # refuses an unreadable or non-C9 store up front
-    writer = StoreWriter(settings.store)
     limiter = GuessLimiter()
     auth = TokenAuth(settings.token, limiter)
     slots = StreamSlots(settings.max_streams, settings.max_streams_per_client)
-    bc = live.Broadcaster(reader, settings.poll_s)
+    # PostgreSQL NOTIFYs each insert: its poll is only a fallback, never faster than the source's
+    fallback = reader.source.poll_s
+    bc = live.Broadcaster(reader, settings.poll_s if fallback is None
+                          else max(settings.poll_s, fallback))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(EVENT_KINDS=EVENT_KINDS, STATES=STATES, iso=iso)
     templates.env.filters.update(flatten=flatten, key_figures=key_figures, humanize=humanize,
@@ -213,7 +214,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="imuad dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
-    app.state.settings, app.state.reader, app.state.writer = settings, reader, writer
+    app.state.settings, app.state.reader = settings, reader
     app.state.broadcaster, app.state.guess_limiter, app.state.stream_slots = bc, limiter, slots
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -276,7 +277,7 @@ def create_app(settings: Settings) -> FastAPI:
     def devices_page(request: Request, ident: ReadPage) -> Response:
         return page(request, ident, "devices.html", devices=reader.devices())
 
-    @app.get("/devices/{device_id}", response_class=HTMLResponse)
+    @app.get("/devices/{device_id:path}", response_class=HTMLResponse)
     def device_page(request: Request, ident: ReadPage, device_id: DeviceId) -> Response:
         dev = reader.device(device_id)
         recent = reader.events(EventFilter(device_id=device_id, kinds=ALERT_KINDS), limit=50)
@@ -292,12 +293,13 @@ def create_app(settings: Settings) -> FastAPI:
         events = reader.events(flt, limit=q.limit, offset=q.offset)
         total = reader.count_events(flt)
         older = None
-        if total > q.offset + len(events):
+        if total > q.offset + len(events) or (total >= COUNT_CAP and len(events) == q.limit):
             params = dict(request.query_params)
             params["offset"] = str(q.offset + q.limit)
             older = "/alerts?" + urlencode(params)
         return page(request, ident, "alerts.html", events=events, q=q, total=total,
-                    older_url=older, devices=[d["device_id"] for d in reader.devices()],
+                    total_capped=total >= COUNT_CAP, older_url=older,
+                    devices=reader.device_ids(),
                     csv_query=str(request.url.query))
 
     @app.get("/runs", response_class=HTMLResponse)
@@ -341,7 +343,7 @@ def create_app(settings: Settings) -> FastAPI:
                 d["spark"] = sparks.get(d["device_id"], [])
         return {"devices": devices, "now": time.time()}
 
-    @app.get("/api/devices/{device_id}/series")
+    @app.get("/api/devices/{device_id:path}/series")
     def api_series(_: ReadApi, device_id: DeviceId,
                    q: Annotated[SeriesQuery, Query()]) -> dict[str, Any]:
         return {"device": reader.device(device_id),
@@ -367,7 +369,7 @@ def create_app(settings: Settings) -> FastAPI:
                       req: Annotated[AckRequest, Depends(body(AckRequest))]) -> dict[str, Any]:
         if reader.event(req.device_id, req.seq) is None:
             raise HTTPException(404, f"no event {req.device_id}#{req.seq}")
-        if not await asyncio.to_thread(writer.ack_event, req.device_id, req.seq, req.note):
+        if not await asyncio.to_thread(reader.ack_event, req.device_id, req.seq, req.note):
             raise HTTPException(404, f"no event {req.device_id}#{req.seq}")
         return {"ok": True, "event": reader.event(req.device_id, req.seq)}
 
@@ -389,7 +391,7 @@ def create_app(settings: Settings) -> FastAPI:
         """A C9 command row for a known device; the gateway sends it at its next connection."""
         if reader.device(device_id) is None:
             raise HTTPException(404, f"unknown device {device_id!r}")
-        cid = await asyncio.to_thread(writer.queue_command, device_id, kind, payload)
+        cid = await asyncio.to_thread(reader.queue_command, device_id, kind, payload)
         return {"ok": True, "id": cid, "pending": reader.pending_commands(device_id)}
 
     @app.get("/api/runs")
@@ -441,11 +443,14 @@ def create_app(settings: Settings) -> FastAPI:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
-    @app.exception_handler(sqlite3.DatabaseError)
-    async def store_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
-        # damage found after the up-front check (or a store locked for too long)
-        return error_response(request, 503, f"store {settings.store} unreadable: {exc}",
+    async def store_error(request: Request, exc: Exception) -> Response:
+        # damage found after the up-front check, a store locked for too long, PostgreSQL down
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return error_response(request, 503, f"store {reader.path} unreadable: {first}",
                               {"Retry-After": "10"})
+
+    for error_type in reader.source.errors:
+        app.add_exception_handler(error_type, store_error)
 
     return app
 

@@ -1,4 +1,4 @@
-"""`imuad dashboard`: serve the web dashboard over a gateway store."""
+"""`imuad dashboard`: serve the web dashboard over a gateway store or the fleet's PostgreSQL."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..contracts.ranges import TCP_PORT, IntRange
 from ..errors import ImuadError
+from ..fleet.schema import redact
 from .limits import MAX_STREAMS, MAX_STREAMS_PER_CLIENT
 
 TOKEN_ENV = "IMUAD_DASHBOARD_TOKEN"
@@ -17,9 +18,13 @@ TOKEN_ENV = "IMUAD_DASHBOARD_TOKEN"
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "dashboard", help="serve the web dashboard (devices, live scores, alerts, runs)",
-        description="Serve the web dashboard over the gateway's SQLite store. Acknowledging and "
-                    "threshold changes need the token; reading needs it too unless --public-read.")
-    p.add_argument("--store", required=True, type=Path, help="gateway SQLite store (C9)")
+        description="Serve the web dashboard over a gateway's SQLite store, or over the fleet's "
+                    "PostgreSQL (every device of every gateway, `imuad fleet ingest`). "
+                    "Acknowledging, threshold changes and recalibration need the token; "
+                    "reading needs it too unless --public-read.")
+    p.add_argument("--store", required=True, metavar="FILE.db | postgresql://...",
+                   help="a gateway's SQLite store (C9), or the fleet store's PostgreSQL URL "
+                        "(C9 fleet store: devices shown as <gateway>/<device>)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=TCP_PORT.argtype("--port"), default=8000,
                    help="TCP port (default 8000)")
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(Settings(store=args.store, token=token, public_read=args.public_read,
                               runs_dir=args.runs, max_streams=args.max_streams,
                               max_streams_per_client=args.max_streams_per_client))
-    print(f"imuad dashboard: http://{args.host}:{args.port}/ (store {args.store}, "
+    print(f"imuad dashboard: http://{args.host}:{args.port}/ (store {redact(args.store)}, "
           f"{'public read' if args.public_read else 'token required to read'})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 proxy_headers=False, server_header=False,

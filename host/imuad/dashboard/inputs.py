@@ -25,7 +25,7 @@ from ..contracts.decision import THRESHOLD, K_N, check_config
 from ..contracts.ranges import EVENT_KIND, EVENT_SEQ, ROWID, IntRange, RangeError
 from .queries import ALERT_KINDS, EVENT_KINDS, KIND_BY_NAME, EventFilter
 
-DEVICE_ID_MAX = 128
+DEVICE_ID_MAX = 192  # a fleet key <gateway>/<device>: 63 + 1 + 128
 LIMIT = IntRange(1, 5000)           # events per page / API call
 OFFSET = IntRange(0, 10**9)
 SPARK = IntRange(0, 1000)           # sparkline points per device

@@ -1,8 +1,9 @@
 """Live updates: one poller tails the store, every browser gets server-sent events.
 
-A single task reads new `events` rows by rowid (the gateway is another process, so SQLite
-offers no change notification) and fans them out to bounded per-client queues. The cost
-per poll is one indexed range query whatever the number of clients; a client too slow to
+A single task reads new `events` rows after the store's cursor (SQLite's rowid; the fleet's
+id) and fans them out to bounded per-client queues. It wakes every `poll_s` on SQLite (the
+gateway is another process: no change notification) and at once on PostgreSQL's NOTIFY. The
+cost per wake is one indexed range query whatever the number of clients; a client too slow to
 drain its queue is dropped (its browser reconnects with Last-Event-ID and backfills).
 Memory per client is bounded: each event is encoded once and every queue holds a
 reference to the same item (8 bytes a slot), writes are cut at CHUNK_BYTES, and the
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
@@ -83,7 +83,7 @@ class Broadcaster:
                 await self.poll_once()
             except asyncio.CancelledError:
                 raise
-            except sqlite3.DatabaseError as exc:  # damaged or locked store: one line, retry
+            except self.reader.source.errors as exc:  # damaged, locked or unreachable store: one line, retry
                 if str(exc) != self.error:
                     log.warning("live poller: store %s unreadable (%s); retrying",
                                 self.reader.path, exc)
@@ -92,7 +92,13 @@ class Broadcaster:
                 log.exception("live poller: store read failed, retrying")
             else:
                 self.error = None
-            await asyncio.sleep(self.poll_s)
+            try:  # PostgreSQL wakes this at once with NOTIFY; SQLite just sleeps
+                await self.reader.source.wait_change(self.poll_s)
+            except self.reader.source.errors as exc:
+                if str(exc) != self.error:
+                    log.warning("live poller: no change notification from %s (%s); retrying",
+                                self.reader.path, exc)
+                self.error = str(exc)
 
     async def poll_once(self) -> int:
         events = await asyncio.to_thread(self.reader.events_after, self.cursor)

@@ -1,36 +1,40 @@
-"""Read layer over the gateway store (contract C9), plus the two writes the dashboard makes.
+"""The dashboard's one SQL layer, over a gateway's SQLite store or the fleet's PostgreSQL.
 
-The gateway (`imuad.gateway.store`) owns the schema and the one way to open a store: this
-module never creates or migrates tables. The reader checks the file up front
-(`inspect_file`, `verify`: integrity and C9 tables) and reads through read-only
-connections (`connect_readonly`), so a bug here cannot write; the two writes (acknowledge,
-queue a command) go through `Store`. All SQL is parameterised: the only text ever joined
-is constant WHERE fragments chosen from a fixed list. Values come back with the types
-their C9 column declares (a damaged row cannot put text where a time is expected).
+Every query is written once; `sources.Dialect` supplies the few fragments that differ
+(placeholders, the event cursor column, the device key `<gateway>/<device>` on the fleet).
+The reader never creates or migrates tables: the gateway owns the SQLite schema and the fleet
+schema (`imuad.fleet.schema`) the PostgreSQL one. Reads go through read-only connections or
+read-only transactions, so a bug here cannot write; the two writes (acknowledge, queue a
+command) are the source's. All SQL is parameterised: the only text ever joined is constant
+fragments chosen from a fixed list. Values come back with the types their C9 column declares
+(a damaged row cannot put text where a time is expected).
 """
 from __future__ import annotations
 
 import json
 import math
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..contracts.calibration import CALIBRATED, DRIFT, DRIFT_CLEAR, EVENT_NAMES
 from ..errors import ImuadError
-from ..gateway.store import Store, connect_readonly, inspect_file, schema_columns, verify
+from ..gateway.store import schema_columns
+from .sources import Dialect, PostgresSource, SqliteSource, open_source
 
 EVENT_KINDS = dict(EVENT_NAMES)  # C8 kinds 1..6: onset, clear, heartbeat, drift, drift cleared, calibrated
 # names in queries: "drift cleared", drift_cleared and drift-cleared alike
 KIND_BY_NAME = {alias: k for k, v in EVENT_KINDS.items()
                 for alias in {v, v.replace(" ", "_"), v.replace(" ", "-")}}
 ALERT_KINDS = (1, 2, DRIFT, DRIFT_CLEAR, CALIBRATED)  # the timeline: everything but heartbeats
-# a device drifts while its newest drift-related event is a DRIFT: a DRIFT_CLEAR or a new
-# calibration (which restarts the drift watch from its own median) ends it
-_DRIFTING = (f"(SELECT e.kind FROM events e WHERE e.device_id = d.device_id AND e.kind IN "
-             f"({DRIFT}, {DRIFT_CLEAR}, {CALIBRATED}) ORDER BY e.seq DESC LIMIT 1) = {DRIFT}")
+
+
+def _drifting(d: Dialect) -> str:
+    # a device drifts while its newest drift-related event is a DRIFT: a DRIFT_CLEAR or a new
+    # calibration (which restarts the drift watch from its own median) ends it
+    return (f"(SELECT e.kind FROM events e WHERE {d.same_device('e', 'd')} AND e.kind IN "
+            f"({DRIFT}, {DRIFT_CLEAR}, {CALIBRATED}) ORDER BY e.seq DESC LIMIT 1) = {DRIFT}")
+
 STATES = {0: "normal", 1: "anomaly"}
 EVENT_COLUMNS = ("device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id",
                  "flags", "received_at", "acked", "ack_note", "ack_at")
@@ -49,12 +53,13 @@ class EventFilter:
     since: float | None = None
     until: float | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, dialect: Dialect) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if self.device_id is not None:
-            clauses.append("device_id = ?")
-            params.append(self.device_id)
+            sql, key_params = dialect.key_eq(self.device_id)
+            clauses.append(sql)
+            params.extend(key_params)
         if self.kinds:
             clauses.append("kind IN (%s)" % ",".join("?" * len(self.kinds)))
             params.extend(self.kinds)
@@ -108,95 +113,101 @@ _RUN_TYPES = _typed("runs")
 _COMMAND_TYPES = _typed("commands")
 
 
-def _row(row: sqlite3.Row, types: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+def _row(row: Any, types: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
     return {k: types[k](row[k]) if k in types else row[k] for k in row.keys()}
 
 
 _EVENT_CONVERT = [(k, _EVENT_TYPES[k]) for k in EVENT_COLUMNS]
 
 
-def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _event_dict(row: Any) -> dict[str, Any]:
     d = {k: conv(row[k]) for k, conv in _EVENT_CONVERT}
     d["kind_name"] = EVENT_KINDS.get(d["kind"], str(d["kind"]))
     d["kind_class"] = d["kind_name"].replace(" ", "-")  # one CSS class ("drift cleared")
     d["acked"] = bool(d["acked"])
     if d["received_at"] is None:
         d["received_at"] = 0.0  # NOT NULL in C9: only a damaged row lacks it
-    if "rowid" in row.keys():
-        d["id"] = row["rowid"]
+    if "id" in row.keys():
+        d["id"] = row["id"]
     return d
 
 
+COUNT_CAP = 100_000  # counting every match of a 10 M-event store costs seconds; pages say "100 000+"
+
+
 class StoreReader:
-    """Thread-safe read access: one read-only connection per thread."""
+    """Thread-safe reads of either store (the source holds one connection per thread or a pool)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        inspect_file(self.path)
-        probe = connect_readonly(self.path, snapshot=True)  # a refusal leaves no -wal/-shm
-        try:
-            verify(probe, self.path)
-        finally:
-            probe.close()
-        self._local = threading.local()
+    def __init__(self, store: str | Path | SqliteSource | PostgresSource) -> None:
+        self.source = store if isinstance(store, (SqliteSource, PostgresSource)) \
+            else open_source(store)
+        self.dialect = d = self.source.dialect
+        self.path = self.source.label  # for messages
+        # the SELECT lists, with the device key in the column C9 calls device_id
+        self._event_cols = (f"{d.cursor} AS id, {d.key()} AS device_id, seq, kind, state, score, "
+                            "uptime_ms, model_id, flags, received_at, acked, ack_note, ack_at")
+        self._device_cols = f"{d.key('d')} AS device_id, " + ", ".join(
+            f"d.{c}" for c in DEVICE_COLUMNS[1:])
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect_readonly(self.path)
-        return conn
-
-    def _all(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
-        conn = self._conn()
-        # an explicit read transaction gives a consistent snapshot and releases the WAL at once
-        with _read_tx(conn):
-            return conn.execute(sql, params).fetchall()
+    def _all(self, sql: str, params: Any = ()) -> list[Any]:
+        with self.source.snapshot() as conn:
+            return conn.execute(self.dialect.sql(sql), list(params)).fetchall()
 
     # ---- devices -------------------------------------------------------------------------
     def devices(self) -> list[dict[str, Any]]:
+        d = self.dialect
         rows = self._all(
-            "SELECT d.*, "
-            " (SELECT COUNT(*) FROM events e WHERE e.device_id = d.device_id AND e.kind = 1"
+            f"SELECT {self._device_cols}, "
+            f" (SELECT COUNT(*) FROM events e WHERE {d.same_device('e', 'd')} AND e.kind = 1"
             "   AND (e.acked = 0 OR e.acked IS NULL)) AS open_alerts,"
-            " (SELECT e.score FROM events e WHERE e.device_id = d.device_id"
+            f" (SELECT e.score FROM events e WHERE {d.same_device('e', 'd')}"
             "   ORDER BY e.seq DESC LIMIT 1) AS last_score, "
-            f"{_DRIFTING} AS drifting "
-            "FROM devices d ORDER BY d.device_id")
+            f"{_drifting(d)} AS drifting "
+            f"FROM devices d ORDER BY {d.key('d')}")
         out = []
         for r in rows:
-            d = _row(r, _DEVICE_TYPES)
-            d["open_alerts"], d["last_score"] = _as_int(r["open_alerts"]), _as_int(r["last_score"])
-            d["drifting"] = bool(r["drifting"])
-            out.append(d)
+            dev = _row(r, _DEVICE_TYPES)
+            dev["open_alerts"] = _as_int(r["open_alerts"])
+            dev["last_score"] = _as_int(r["last_score"])
+            dev["drifting"] = bool(r["drifting"])
+            out.append(dev)
         return out
+
+    def device_ids(self) -> list[str]:
+        """Every device key, sorted (the filter menus: no per-device aggregates)."""
+        key = self.dialect.key()
+        return [_as_text(r["k"]) for r in self._all(f"SELECT {key} AS k FROM devices ORDER BY {key}")]
 
     def sparks(self, device_ids: list[str], n: int) -> dict[str, list[int]]:
         """The last `n` scores of each device, oldest first (seq order uses the primary key)."""
         out: dict[str, list[int]] = {}
-        conn = self._conn()
-        with _read_tx(conn):
+        with self.source.snapshot() as conn:
             for dev in device_ids:
-                rows = conn.execute("SELECT score FROM events WHERE device_id = ? "
-                                    "ORDER BY seq DESC LIMIT ?", (dev, n)).fetchall()
-                out[dev] = [_as_int(r[0]) for r in reversed(rows)]
+                where, params = self.dialect.key_eq(dev)
+                rows = conn.execute(self.dialect.sql(
+                    f"SELECT score FROM events WHERE {where} ORDER BY seq DESC LIMIT ?"),
+                    [*params, n]).fetchall()
+                out[dev] = [_as_int(r["score"]) for r in reversed(rows)]
         return out
 
     def device(self, device_id: str) -> dict[str, Any] | None:
-        rows = self._all(f"SELECT d.*, {_DRIFTING} AS drifting FROM devices d "
-                         "WHERE d.device_id = ?", (device_id,))
+        where, params = self.dialect.key_eq(device_id, "d")
+        rows = self._all(f"SELECT {self._device_cols}, {_drifting(self.dialect)} AS drifting "
+                         f"FROM devices d WHERE {where}", params)
         if not rows:
             return None
-        d = _row(rows[0], _DEVICE_TYPES)
-        d["drifting"] = bool(d["drifting"])
-        return d
+        dev = _row(rows[0], _DEVICE_TYPES)
+        dev["drifting"] = bool(dev["drifting"])
+        return dev
 
     # ---- events --------------------------------------------------------------------------
     def events(self, flt: EventFilter, limit: int = 500, offset: int = 0,
                newest_first: bool = True) -> list[dict[str, Any]]:
-        where, params = flt.where()
+        where, params = flt.where(self.dialect)
         order = "DESC" if newest_first else "ASC"
         rows = self._all(
-            f"SELECT rowid, * FROM events{where} ORDER BY received_at {order}, seq {order} "
+            f"SELECT {self._event_cols} FROM events{where} "
+            f"ORDER BY received_at {order}, seq {order}, {self.dialect.cursor} {order} "
             f"LIMIT ? OFFSET ?", [*params, limit, offset])
         return [_event_dict(r) for r in rows]
 
@@ -210,77 +221,83 @@ class StoreReader:
                 return
             offset += batch
 
-    def count_events(self, flt: EventFilter) -> int:
-        where, params = flt.where()
-        return int(self._all(f"SELECT COUNT(*) FROM events{where}", params)[0][0])
+    def count_events(self, flt: EventFilter, cap: int = COUNT_CAP) -> int:
+        """Matching events, counted up to `cap` (a page shows 'cap+' beyond)."""
+        where, params = flt.where(self.dialect)
+        return int(self._all(f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM events{where} LIMIT ?) m",
+                             [*params, cap])[0]["n"])
 
     def event(self, device_id: str, seq: int) -> dict[str, Any] | None:
-        rows = self._all("SELECT rowid, * FROM events WHERE device_id = ? AND seq = ?",
-                         (device_id, seq))
+        where, params = self.dialect.key_eq(device_id)
+        rows = self._all(f"SELECT {self._event_cols} FROM events WHERE {where} AND seq = ?",
+                         [*params, seq])
         return _event_dict(rows[0]) if rows else None
 
     def series(self, device_id: str, since: float | None = None,
                limit: int = 2000) -> list[dict[str, Any]]:
         """The newest `limit` events of one device, oldest first (live chart backfill)."""
+        where, params = self.dialect.key_eq(device_id)
         rows = self._all(
-            "SELECT * FROM (SELECT rowid, * FROM events WHERE device_id = ? "
-            "AND received_at >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-            (device_id, since if since is not None else 0.0, limit))
+            f"SELECT * FROM (SELECT {self._event_cols} FROM events WHERE {where} "
+            "AND received_at >= ? ORDER BY seq DESC LIMIT ?) s ORDER BY seq",
+            [*params, since if since is not None else 0.0, limit])
         return [_event_dict(r) for r in rows]
 
     def max_event_id(self) -> int:
-        return int(self._all("SELECT COALESCE(MAX(rowid), 0) FROM events")[0][0])
+        return int(self._all(f"SELECT COALESCE(MAX({self.dialect.cursor}), 0) AS n "
+                             "FROM events")[0]["n"])
 
-    def events_after(self, rowid: int, limit: int = 5000) -> list[dict[str, Any]]:
-        """Events inserted after `rowid` (the live stream's cursor), in insertion order."""
-        rows = self._all("SELECT rowid, * FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                         (rowid, limit))
+    def events_after(self, cursor: int, limit: int = 5000) -> list[dict[str, Any]]:
+        """Events inserted after `cursor` (the live stream's), in insertion order. The fleet
+        schema gives ids in commit order (one inserting transaction at a time), so a reader
+        never passes a row that commits later with a smaller id."""
+        c = self.dialect.cursor
+        rows = self._all(f"SELECT {self._event_cols} FROM events WHERE {c} > ? "
+                         f"ORDER BY {c} LIMIT ?", [cursor, limit])
         return [_event_dict(r) for r in rows]
 
     def devices_version(self) -> tuple[Any, ...]:
         """Cheap fingerprint that changes when a device row is added or updated."""
-        row = self._all("SELECT COUNT(*), MAX(last_seen), TOTAL(state), TOTAL(threshold), "
-                        "TOTAL(battery), TOTAL(uptime_ms) FROM devices")[0]
-        return tuple(row)
+        row = self._all("SELECT COUNT(*) AS a, MAX(last_seen) AS b, COALESCE(SUM(state), 0) AS c, "
+                        "COALESCE(SUM(threshold), 0) AS d, COALESCE(SUM(battery), 0) AS e, "
+                        "COALESCE(SUM(uptime_ms), 0) AS f FROM devices")[0]
+        return tuple(row[k] for k in "abcdef")
 
     # ---- runs ----------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
+        if self.dialect.fleet:
+            return []  # runs stay on the machine that made them (`--runs DIR` shows them)
         rows = self._all("SELECT * FROM runs ORDER BY started_at DESC, run_id")
         return [_run_dict(r) for r in rows]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
+        if self.dialect.fleet:
+            return None
         rows = self._all("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return _run_dict(rows[0]) if rows else None
 
     def pending_commands(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        cols = f"id, {self.dialect.key()} AS device_id, kind, payload_json, created_at, sent_at"
         if device_id is None:
-            rows = self._all("SELECT * FROM commands WHERE sent_at IS NULL ORDER BY id")
+            rows = self._all(f"SELECT {cols} FROM commands WHERE sent_at IS NULL ORDER BY id")
         else:
-            rows = self._all("SELECT * FROM commands WHERE sent_at IS NULL AND device_id = ? "
-                             "ORDER BY id", (device_id,))
+            where, params = self.dialect.key_eq(device_id)
+            rows = self._all(f"SELECT {cols} FROM commands WHERE sent_at IS NULL AND {where} "
+                             "ORDER BY id", params)
         return [_row(r, _COMMAND_TYPES) for r in rows]
 
+    # ---- the two writes ------------------------------------------------------------------
+    def ack_event(self, device_id: str, seq: int, note: str) -> bool:
+        return self.source.ack_event(device_id, seq, note)
+
+    def queue_command(self, device_id: str, kind: str, payload: dict[str, Any]) -> int:
+        return self.source.queue_command(device_id, kind, payload)
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.source.close()
 
 
-class _read_tx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        if not self.conn.in_transaction:
-            self.conn.execute("BEGIN")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("COMMIT")
-
-
-def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _run_dict(row: Any) -> dict[str, Any]:
     d = {k: _RUN_TYPES[k](row[k]) for k in RUN_COLUMNS}
     d["report"] = parse_report(d.get("report_json"))
     d["device_id"] = f"{d['kind']}:{d['run_id']}" if d.get("kind") else d["run_id"]
@@ -320,33 +337,3 @@ def load_run_files(folder: str | Path) -> list[dict[str, Any]]:
                      "report": report, "report_json": None, "file": str(path),
                      "device_id": f"{kind}:{run_id}" if kind else None})
     return runs
-
-
-class StoreWriter:
-    """The dashboard's only writes: acknowledge an event, queue a command for the gateway.
-
-    Both go through the gateway's `Store`, the schema's owner (one instance per thread,
-    as sqlite3 connections are per thread).
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _store(self) -> Store:
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = Store(self.path)
-        return store
-
-    def ack_event(self, device_id: str, seq: int, note: str) -> bool:
-        return bool(self._store().ack_event(device_id, seq, note))
-
-    def queue_command(self, device_id: str, kind: str, payload: dict[str, Any]) -> int:
-        return int(self._store().queue_command(device_id, kind, payload))
-
-    def close(self) -> None:
-        store = getattr(self._local, "store", None)
-        if store is not None:
-            store.close()
-            self._local.store = None

@@ -12,9 +12,10 @@ from typing import Any
 
 
 def queue_command(conn: Any, gateway_id: str, device_id: str, kind: str, payload: Any) -> int:
-    """Queue a command in the fleet store (the dashboard on PostgreSQL would call this too)."""
-    with conn.transaction():
-        return conn.execute(
+    """Queue a command in the fleet store (`imuad fleet command`, the dashboard on PostgreSQL)."""
+    from psycopg.rows import tuple_row
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        return cur.execute(
             "INSERT INTO commands (gateway_id, device_id, kind, payload_json, created_at) "
             "VALUES (%s, %s, %s, %s, %s) RETURNING id",
             (gateway_id, device_id, kind, json.dumps(payload), time.time())).fetchone()[0]

@@ -26,6 +26,9 @@ log = logging.getLogger("imuad.fleet.ingest")
 COLUMNS = ("gateway_id", "device_id", "seq", "kind", "state", "score", "uptime_ms", "model_id",
            "flags", "received_at", "ingested_at")
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+# the batch's staging table: the event columns the ingest writes (not the table's id)
+BATCH_TABLE = (f"CREATE TEMP TABLE IF NOT EXISTS ingest_batch ON COMMIT DELETE ROWS AS "
+               f"SELECT {', '.join(COLUMNS)} FROM events WITH NO DATA")
 
 
 @dataclass
@@ -36,6 +39,7 @@ class IngestStats:
     malformed: int = 0    # dropped (acknowledged) because they break contract C9
     batches: int = 0
     db_retries: int = 0
+    statuses: int = 0     # device rows taken from gateways (C9 MQTT status)
 
 
 class Ingest:
@@ -48,13 +52,12 @@ class Ingest:
         self.stats = IngestStats()
         self.conn = schema.connect(db)
         schema.migrate(self.conn)
-        self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS ingest_batch (LIKE events INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS")
+        self.conn.execute(BATCH_TABLE)
         self.conn.commit()
         self._lock = threading.Lock()
         self._buf: list[Any] = []
         self._acks: list[Any] = []  # command acks from gateways (C9 MQTT commands/ack)
+        self._statuses: list[Any] = []  # device rows from gateways (C9 MQTT status)
         self._next_relay = 0.0
         self._full = threading.Event()
         self._stop = threading.Event()
@@ -64,6 +67,7 @@ class Ingest:
         host, port = c9.parse_broker_url(broker)
         self.subscription = c9.events_subscription(prefix, share)
         self.ack_subscription = f"$share/{share}/{prefix}/+/commands/ack"
+        self.status_subscription = c9.status_subscription(prefix, share)
         self.client = make_client(f"imuad-ingest-{c9.check_gateway_id(name, '--name')}",
                                   host, port, broker, manual_ack=True,
                                   receive_maximum=min(65535, max(1000, 2 * batch)))
@@ -75,9 +79,14 @@ class Ingest:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any,
                     props: Any = None) -> None:
         if not rc.is_failure:
-            client.subscribe([(self.subscription, 1), (self.ack_subscription, 1)])
+            client.subscribe([(self.subscription, 1), (self.ack_subscription, 1),
+                              (self.status_subscription, 1)])
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if msg.topic.endswith("/status"):
+            with self._lock:
+                self._statuses.append(msg)
+            return
         if msg.topic.endswith("/commands/ack"):
             with self._lock:
                 self._acks.append(msg)
@@ -106,8 +115,11 @@ class Ingest:
                     self._full.set()
             with self._lock:
                 acks, self._acks = self._acks, []
+                statuses, self._statuses = self._statuses, []
             if acks:
                 self._record_acks(acks)
+            if statuses:
+                self._record_statuses(statuses)
             if time.monotonic() >= self._next_relay:
                 self._relay_commands()
                 self._next_relay = time.monotonic() + 0.5
@@ -213,6 +225,42 @@ class Ingest:
         for m in msgs:
             self.client.ack(m.mid, m.qos)
 
+    def _record_statuses(self, msgs: list[Any]) -> None:
+        """Device rows from the gateways: what only the gateway knows (name, firmware,
+        threshold, battery, source) is taken as sent; what events also carry (last seen,
+        state, uptime, model) only when the status is newer than what the store holds."""
+        import psycopg
+        rows = {}
+        for m in msgs:
+            try:
+                st = c9.decode_status(m.payload)
+            except ImuadError as exc:
+                self.stats.malformed += 1
+                log.warning("dropped message on %s: %s", m.topic, exc)
+                continue
+            rows[(st["gateway_id"], st["device_id"])] = tuple(
+                [st["gateway_id"]] + [st.get(f) for f in c9.STATUS_FIELDS])
+        newer = "devices.last_seen IS NULL OR devices.last_seen <= EXCLUDED.last_seen"
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO devices (gateway_id, {', '.join(c9.STATUS_FIELDS)}) VALUES "
+                    f"({', '.join(['%s'] * (1 + len(c9.STATUS_FIELDS)))}) "
+                    "ON CONFLICT (gateway_id, device_id) DO UPDATE SET "
+                    "name = EXCLUDED.name, fw_version = EXCLUDED.fw_version, "
+                    "threshold = EXCLUDED.threshold, battery = EXCLUDED.battery, "
+                    "source = EXCLUDED.source, "
+                    + ", ".join(f"{c} = CASE WHEN {newer} THEN EXCLUDED.{c} ELSE devices.{c} END"
+                                for c in ("model_id", "state", "uptime_ms", "last_seen")),
+                    [rows[k] for k in sorted(rows)])  # one lock order for every ingest
+        except psycopg.Error as exc:  # not acked: the broker sends them again
+            log.warning("device statuses not recorded (%s)", exc)
+            self._reconnect()
+            return
+        self.stats.statuses += len(rows)
+        for m in msgs:
+            self.client.ack(m.mid, m.qos)
+
     def _commit(self, rows: list[tuple]) -> int:
         import psycopg
         for attempt, pause in enumerate((*RETRY_S, None)):
@@ -235,8 +283,7 @@ class Ingest:
             pass
         try:
             self.conn = schema.connect(self.db_url)
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_batch (LIKE events "
-                              "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            self.conn.execute(BATCH_TABLE)
             self.conn.commit()
         except ImuadError as exc:
             log.warning("%s", exc)

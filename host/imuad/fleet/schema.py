@@ -11,8 +11,10 @@ from typing import Any
 
 from ..errors import ImuadError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LOCK_KEY = 0x696D7561  # "imua": the advisory lock of migrations
+_INSERT_LOCK_KEY = 0x696D7565  # "imue": one transaction inserting events at a time (v2)
+NOTIFY_CHANNEL = "imuad_events"
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -34,6 +36,33 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "device_id TEXT NOT NULL, kind TEXT NOT NULL, payload_json TEXT, "
         "created_at DOUBLE PRECISION, sent_at DOUBLE PRECISION, acked_at DOUBLE PRECISION, "
         "status TEXT, detail TEXT)",
+    ),
+    # v2, the dashboard on PostgreSQL: an insertion id (the live stream's cursor) given in
+    # commit order, NOTIFY on insert, and the indexes its pages need on a store of millions.
+    2: (
+        "ALTER TABLE events ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY",
+        "CREATE UNIQUE INDEX events_id ON events (id)",
+        # Ids are drawn at insert but become visible at commit: two inserting transactions
+        # could commit out of id order and a reader tailing `id > cursor` would skip a row.
+        # Inserting transactions therefore take turns (the lock is held to commit); they are
+        # short batches, and the ingest does its COPY before it asks.
+        "CREATE FUNCTION imuad_events_serialise() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN PERFORM pg_advisory_xact_lock({_INSERT_LOCK_KEY}); RETURN NULL; END $$",
+        "CREATE TRIGGER events_serialise BEFORE INSERT ON events FOR EACH STATEMENT "
+        "EXECUTE FUNCTION imuad_events_serialise()",
+        # delivered at commit, once per transaction (PostgreSQL folds equal notifications)
+        "CREATE FUNCTION imuad_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$",
+        "CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT "
+        "EXECUTE FUNCTION imuad_events_notify()",
+        # the alert timeline (every kind but heartbeats), newest first
+        "CREATE INDEX events_alerts ON events (received_at, seq) WHERE kind <> 3",
+        # each device's newest drift-related event (is it drifting?) without walking its history
+        "CREATE INDEX events_drift ON events (gateway_id, device_id, seq) WHERE kind IN (4, 5, 6)",
+        # open alerts per device (the devices page counts them for every device)
+        "CREATE INDEX events_open ON events (gateway_id, device_id) "
+        "WHERE kind = 1 AND (acked = 0 OR acked IS NULL)",
+        "CREATE INDEX commands_pending ON commands (gateway_id, device_id) WHERE sent_at IS NULL",
     ),
 }
 

@@ -106,6 +106,8 @@ class MqttOutbox:
         self._commands: list[bytes] = []
         self._ack_inflight: dict[int, int] = {}  # mid -> local command id (its ack)
         self.commands_received = 0
+        self.statuses_published = 0
+        self._status_sent: dict[str, tuple] = {}  # device -> STATUS_TRIGGER values published
         self._inflight: dict[int, int] = {}  # mid -> outbox id
         self._horizon = 0.0  # newest PUBACK time among confirmed rows
         self._error: BaseException | None = None
@@ -158,7 +160,7 @@ class MqttOutbox:
             self._error = exc
             return
         cursor = 0  # outbox ids up to here were handed to paho on this connection
-        next_sweep = next_acks = 0.0
+        next_sweep = next_acks = next_status = 0.0
         last_conf, idle = time.monotonic(), self.confirm_timeout
         try:
             while True:  # survives SQLite errors (a store locked past its busy timeout)
@@ -200,6 +202,7 @@ class MqttOutbox:
                             # paho resends its own; the rest go again from SQLite
                             self._inflight.clear()
                             self._ack_inflight.clear()
+                            self._status_sent.clear()  # every device's status again
                             cursor = 0
                         elif now >= next_sweep:
                             # Lost on the way (a killed ingest whose session the broker
@@ -221,6 +224,9 @@ class MqttOutbox:
                         if self._connected.is_set() and now >= next_acks:
                             self._publish_command_acks(store)
                             next_acks = now + 0.5
+                        if self._connected.is_set() and now >= next_status:
+                            self._publish_statuses(store)
+                            next_status = now + 1.0
                         if self._connected.is_set() and len(self._inflight) < self.max_inflight:
                             room = self.max_inflight - len(self._inflight)
                             rows = store.outbox_pending(cursor, room)
@@ -253,6 +259,23 @@ class MqttOutbox:
             if store.queue_fleet_command(cmd["id"], cmd["device_id"], cmd["kind"],
                                          cmd.get("payload")):
                 self.commands_received += 1
+
+    def _publish_statuses(self, store: Any) -> None:
+        """Device rows whose name, model, firmware, threshold, battery or source changed (all
+        of them after a connect): the fleet's dashboard shows what this gateway knows. QoS 1
+        and retained; a status lost with a broker restart goes again on the reconnect."""
+        for row in store.devices():
+            if row["source"] in ("sim", "hil", "replay"):
+                continue  # runs stay on this machine
+            trigger = tuple(row.get(f) for f in c9.STATUS_TRIGGER)
+            if self._status_sent.get(row["device_id"]) == trigger:
+                continue
+            info = self.client.publish(c9.status_topic(self.gateway_id, row["device_id"]),
+                                       c9.encode_status(self.gateway_id, row), qos=1, retain=True)
+            if info.rc != 0:
+                break
+            self._status_sent[row["device_id"]] = trigger
+            self.statuses_published += 1
 
     def _publish_command_acks(self, store: Any) -> None:
         """Commands the gateway core handed to their device: ack them to the fleet."""
