@@ -16,6 +16,7 @@
 #include "esp_log.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
 #include "freertos/task.h"
 #include "idf_board.h"
 #include "imu/mpu6050.h"
@@ -61,10 +62,10 @@ imuad_app::ConsoleMode g_mode;
 imuad::ReplayApp* g_app = nullptr;
 imuad::Pipeline g_live;
 // Commissioning on the device (C5b): a CALIBRATE from the gateway is handed to the infer task,
-// which owns the live pipeline and these scores.
+// which owns the live pipeline and these scores, through a one-slot queue (the latest request
+// wins; the NimBLE task never writes a request the infer task is reading).
 int32_t g_calib_scores[imuad::kCalibMaxWindows];
-imuad::CalibrationRequest g_calib_req{};
-std::atomic<bool> g_calib_pending{false};
+QueueHandle_t g_calib_req = nullptr;  // one imuad::CalibrationRequest
 imuad_app::SampleRing g_ring;
 std::atomic<bool> g_live_restart{false};
 mpu6050_t g_imu;
@@ -146,9 +147,8 @@ void ble_config(const ble_alerts_decision_t* d, void*) {
 }
 
 void ble_calibrate(const ble_alerts_calibrate_t* r, void*) {
-  g_calib_req = imuad::CalibrationRequest{r->windows, r->allowed, r->margin_permille, r->k, r->n, r->drift_block,
-                                          r->refit};
-  g_calib_pending.store(true, std::memory_order_release);
+  const imuad::CalibrationRequest req{r->windows, r->allowed, r->margin_permille, r->k, r->n, r->drift_block, r->refit};
+  xQueueOverwrite(g_calib_req, &req);  // copied into the queue: a later CALIBRATE replaces it whole
   ESP_LOGI(TAG, "calibration from gateway: %u windows", static_cast<unsigned>(r->windows));
 }
 
@@ -221,10 +221,11 @@ void infer_task(void*) {
         ESP_LOGW(TAG, "live: samples lost (%u dropped so far), windows restarted", static_cast<unsigned>(last_drop_log));
       }
     }
-    if (g_calib_pending.exchange(false, std::memory_order_acquire)) {
-      if (const char* why = imuad::calibration_request_invalid(g_calib_req)) {
+    imuad::CalibrationRequest req;
+    if (xQueueReceive(g_calib_req, &req, 0) == pdTRUE) {
+      if (const char* why = imuad::calibration_request_invalid(req)) {
         ESP_LOGE(TAG, "%s", why);
-      } else if (const char* refused = g_live.start_calibration(g_calib_req, g_calib_scores)) {
+      } else if (const char* refused = g_live.start_calibration(req, g_calib_scores)) {
         ESP_LOGE(TAG, "%s", refused);
       }
     }
@@ -246,9 +247,9 @@ void infer_task(void*) {
 #endif
     }
     if (r.calibration != nullptr) {
-      uint8_t blob[imuad::kCalibrationStoreLen];
-      imuad::encode_calibration_store(*r.calibration, g_live.shape_stats(), blob);
-      if (!g_board.save_calibration(g_live.spec()->sha256, blob, sizeof blob)) ESP_LOGW(TAG, "calibration not saved to NVS");
+      if (!imuad::store_calibration(g_board, g_live.spec()->sha256, *r.calibration, g_live.shape_stats())) {
+        ESP_LOGW(TAG, "calibration not saved to NVS");
+      }
       const imuad::DecisionSpec& d = r.calibration->decision;
       ESP_LOGW(TAG, "calibrated on %u windows: on=%ld off=%ld k=%u n=%u (median score %ld)",
                static_cast<unsigned>(r.calibration->windows), static_cast<long>(d.threshold_on),
@@ -305,16 +306,20 @@ bool start_live(const imuad::ModelSpec& spec, uint8_t* arena, size_t arena_size,
   g_live.configure(d);
 #endif
   // A calibration this device made earlier for this model (NVS) replaces the card's decision.
-  uint8_t blob[imuad::kCalibrationStoreLen];
   imuad::CalibrationResult stored;
   static imuad::ShapeStats stats;  // static: 520 bytes off the main task's stack
-  if (g_board.load_calibration(spec.sha256, blob, sizeof blob) && imuad::decode_calibration_store(blob, &stored, &stats)) {
+  if (imuad::load_calibration(g_board, spec.sha256, &stored, &stats)) {
     g_live.apply_calibration(stored, stats.n > 0 ? &stats : nullptr);
     d = stored.decision;
     ESP_LOGI(TAG, "live: decision from this device's calibration (%u windows)", static_cast<unsigned>(stored.windows));
   }
   static int16_t live_ring[kLiveRingSamples * imuad::kMaxChannels];
   g_ring.init(live_ring, kLiveRingSamples, spec.channels);
+  g_calib_req = xQueueCreate(1, sizeof(imuad::CalibrationRequest));  // before BLE and infer use it
+  if (g_calib_req == nullptr) {
+    ESP_LOGE(TAG, "live: no memory for the calibration queue: live mode off");
+    return false;
+  }
 #if IMUAD_HAVE_BLE_ALERTS
   start_ble(spec, d);
 #endif

@@ -70,6 +70,7 @@ int log_to_frames(const char* fmt, va_list args) {
 bool IdfBoard::begin(uint32_t stack_bytes) {
   stack_bytes_ = stack_bytes;
   tx_lock_ = xSemaphoreCreateMutex();
+  calib_lock_ = xSemaphoreCreateMutex();
 #if CONFIG_IDF_TARGET_LINUX
   // IMUAD_FLASH_FILE=PATH keeps the emulated flash (NVS: calibrations, boot count; the models
   // partition) across runs, as a chip keeps its flash: an existing file is used as the flash.
@@ -263,6 +264,11 @@ void calibration_key(const uint8_t* sha, char key[14]) {
 }  // namespace
 
 bool IdfBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t len) {
+  // Memory first (the Board default: the last one, until a reboot), so a calibration NVS fails
+  // to take is still reported; the console and infer tasks both save, hence the lock.
+  xSemaphoreTake(calib_lock_, portMAX_DELAY);
+  imuad::Board::save_calibration(sha, blob, len);
+  xSemaphoreGive(calib_lock_);
   nvs_handle_t h;
   if (nvs_open("imuad_cal", NVS_READWRITE, &h) != ESP_OK) return false;
   char key[14];
@@ -273,6 +279,10 @@ bool IdfBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t 
 }
 
 bool IdfBoard::load_calibration(const uint8_t* sha, uint8_t* blob, size_t len) {
+  xSemaphoreTake(calib_lock_, portMAX_DELAY);
+  const bool kept = imuad::Board::load_calibration(sha, blob, len);  // saved since this boot
+  xSemaphoreGive(calib_lock_);
+  if (kept) return true;
   nvs_handle_t h;
   if (nvs_open("imuad_cal", NVS_READONLY, &h) != ESP_OK) return false;
   char key[14];

@@ -41,7 +41,8 @@ class IdfBoard : public imuad::Board {
   size_t runtime_ring_values() const override;
 
   // Calibration store: NVS namespace "imuad_cal", one blob per model (key "c" + the first 12 hex
-  // digits of its SHA-256), so a device keeps its commissioning across reboots and model updates.
+  // digits of its SHA-256), so a device keeps its commissioning across reboots and model updates;
+  // the last one saved is also kept in memory (the Board default) until a reboot.
   bool save_calibration(const uint8_t* model_sha256, const uint8_t* blob, size_t len) override;
   bool load_calibration(const uint8_t* model_sha256, uint8_t* blob, size_t len) override;
 
@@ -56,6 +57,7 @@ class IdfBoard : public imuad::Board {
   size_t slot_erased_ = 0;
 
   SemaphoreHandle_t tx_lock_ = nullptr;
+  SemaphoreHandle_t calib_lock_ = nullptr;  // the in-memory calibration (console and infer tasks)
   bool need_delimiter_ = true;  // text may precede the first frame: end it with 0x00
   uint32_t stack_bytes_ = 0;
 };

@@ -323,6 +323,29 @@ def test_device_calibration_survives_a_restart(fw: Fw, tmp_path):
             session._await(P.Calibration, session.idle_timeout, "CALIBRATION")
 
 
+def test_device_calibration_kept_across_a_model_reload(fw: Fw):
+    """Every board keeps the last calibration, boards without storage in memory (the Board
+    default: QEMU, MicroPython, the POSIX build without --state-dir): after HELLO loads another
+    model (which has none) and then this one again, CALIBRATE(0) still reports it (a refit: the
+    shape statistics are stored with it)."""
+    from imuad.contracts.calibration import CalibrationRequest
+    if not fw.carries_fixtures:
+        pytest.skip(f"{fw.name} firmware carries no fixture model")
+    card = card_of(FIXTURES / "fixture_wn")
+    req = CalibrationRequest(windows=16, margin_permille=50, drift_block=0, refit=1)
+    counts = synthetic_counts(40, card["window"], card["hop"], len(card["channels"]))
+    with ReplaySession.open(fw.target) as session:
+        res = session.replay(counts, model=card["name"], calibrate=P.Calibrate(**req.as_dict()), bye=False)
+        assert len(res.calibrations) == 1
+        session.hello("fixture_cnn")  # another model loaded: its own calibration (none)
+        session.send(P.Calibrate(0))
+        with pytest.raises(ImuadError, match="no calibration stored for this model"):
+            session._await(P.Calibration, session.idle_timeout, "CALIBRATION")
+        session.hello(card["name"])  # loaded again
+        session.send(P.Calibrate(0))
+        assert session._await(P.Calibration, session.idle_timeout, "CALIBRATION") == res.calibrations[0]
+
+
 # ---------------------------------------------------------------- models loaded at run time
 RUNTIME_SOURCE = FIXTURES / "fixture_cnn"  # 3 KB flatbuffer; its ops are in every test image
 

@@ -67,6 +67,8 @@ bool calibration_path(const char* dir, const uint8_t* sha, char* out, size_t cap
 }  // namespace
 
 bool PosixBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t len) {
+  const bool kept = Board::save_calibration(sha, blob, len);  // memory: the last one, until exit
+  if (state_dir_ == nullptr) return kept;
   char path[512], tmp[520];
   if (!calibration_path(state_dir_, sha, path, sizeof(path))) return false;
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -78,6 +80,7 @@ bool PosixBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_
 }
 
 bool PosixBoard::load_calibration(const uint8_t* sha, uint8_t* blob, size_t len) {
+  if (Board::load_calibration(sha, blob, len)) return true;  // saved in this run
   char path[512];
   if (!calibration_path(state_dir_, sha, path, sizeof(path))) return false;
   FILE* f = fopen(path, "rb");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "imuad/board.h"
 #include "imuad/codec.h"
 #include "imuad/preprocess.h"
 
@@ -225,6 +226,17 @@ bool decode_calibration_store(const uint8_t* b, CalibrationResult* c, ShapeStats
     if (stats->std_q4[i] < 16) return false;  // never divide by a damaged std
   }
   return true;
+}
+
+bool store_calibration(Board& board, const uint8_t* model_sha256, const CalibrationResult& c, const ShapeStats* stats) {
+  uint8_t blob[kCalibrationStoreLen];
+  encode_calibration_store(c, stats, blob);
+  return board.save_calibration(model_sha256, blob, sizeof(blob));
+}
+
+bool load_calibration(Board& board, const uint8_t* model_sha256, CalibrationResult* c, ShapeStats* stats) {
+  uint8_t blob[kCalibrationStoreLen];
+  return board.load_calibration(model_sha256, blob, sizeof(blob)) && decode_calibration_store(blob, c, stats);
 }
 
 }  // namespace imuad

@@ -305,13 +305,12 @@ void ReplayApp::on_samples(const uint8_t* p, size_t len) {
     send_window(r);
     if (r.event != kNoEvent) send_event(r.window, r.event, r.score);
     if (r.calibration != nullptr) {
-      encode_calibration_store(*r.calibration, pipeline_.shape_stats(), calib_blob_);
-      std::memcpy(calib_sha_, pipeline_.spec()->sha256, sizeof(calib_sha_));
-      calib_ok_ = true;
-      if (!board_.save_calibration(calib_sha_, calib_blob_, sizeof(calib_blob_))) {
-        board_.log(3, "calibration kept in memory only");
+      if (!store_calibration(board_, pipeline_.spec()->sha256, *r.calibration, pipeline_.shape_stats())) {
+        board_.log(3, "calibration not stored (the board's storage failed)");
       }
-      send(kCalibration, calib_blob_, kCalibrationLen);
+      uint8_t blob[kCalibrationLen];
+      encode_calibration(*r.calibration, blob);
+      send(kCalibration, blob, sizeof(blob));
     }
     if (r.aux != kNoAux) send_event(r.window, r.aux, r.aux_score);
   }
@@ -331,15 +330,13 @@ void ReplayApp::on_calibrate(const uint8_t* p, size_t) {
   if (!loaded_ || !replay_) return send_error(kErrNotReady, "CALIBRATE before HELLO (or no model loaded)");
   const CalibrationRequest r{get_u16(p), get_u16(p + 2), get_u16(p + 4), p[6], p[7], get_u16(p + 8), p[10]};
   const uint8_t* sha = pipeline_.spec()->sha256;
-  if (r.windows == 0) {  // report the stored calibration of this model
-    if (calib_ok_ && std::memcmp(calib_sha_, sha, sizeof(calib_sha_)) == 0) {
-      return send(kCalibration, calib_blob_, kCalibrationLen);
-    }
-    uint8_t blob[kCalibrationStoreLen];
+  if (r.windows == 0) {  // report the stored calibration of this model (the board keeps it)
     CalibrationResult stored;
     ShapeStats stats;
-    if (board_.load_calibration(sha, blob, sizeof(blob)) && decode_calibration_store(blob, &stored, &stats)) {
-      return send(kCalibration, blob, kCalibrationLen);
+    if (load_calibration(board_, sha, &stored, &stats)) {
+      uint8_t blob[kCalibrationLen];
+      encode_calibration(stored, blob);  // the stored payload: every field round-trips
+      return send(kCalibration, blob, sizeof(blob));
     }
     return send_error(kErrNotReady, "CALIBRATE: no calibration stored for this model");
   }

@@ -5,6 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+
+#include "imuad/calibration.h"  // kCalibrationStoreLen
 
 namespace imuad {
 
@@ -51,11 +54,36 @@ class Board {
   virtual size_t runtime_ring_values() const { return 0; }
 
   // ---- Calibration store (C5b): the device's own commissioning per model, kept across reboots
-  // where the board can (ESP-IDF: NVS; POSIX: a file). `blob` is the CALIBRATION frame payload.
-  // Boards without storage keep the defaults (the app still remembers it until it restarts).
-  virtual bool save_calibration(const uint8_t* /*model_sha256*/, const uint8_t* /*blob*/, size_t /*len*/) { return false; }
+  // where the board can (ESP-IDF: NVS; POSIX: a file). `blob` is what imuad::store_calibration
+  // encodes (calibration.h); the core reads and writes it through store_calibration /
+  // load_calibration only. The defaults keep the last calibration saved in memory, for one
+  // model, until the board restarts (QEMU, MicroPython, POSIX without a state dir); a board with
+  // storage calls them too (Board::save_calibration first, Board::load_calibration before its
+  // storage), so what it failed to store is still reported until a restart. Boards that save
+  // from several tasks serialise these calls themselves.
+  // true if kept: a later load_calibration(model_sha256) returns it (false: storage failed).
+  virtual bool save_calibration(const uint8_t* model_sha256, const uint8_t* blob, size_t len) {
+    calib_len_ = 0;
+    if (len == 0 || len > sizeof(calib_blob_)) return false;
+    std::memcpy(calib_sha_, model_sha256, sizeof(calib_sha_));
+    std::memcpy(calib_blob_, blob, len);
+    calib_len_ = len;
+    return true;
+  }
   // Fills blob (len bytes) with the calibration stored for this model; false if there is none.
-  virtual bool load_calibration(const uint8_t* /*model_sha256*/, uint8_t* /*blob*/, size_t /*len*/) { return false; }
+  virtual bool load_calibration(const uint8_t* model_sha256, uint8_t* blob, size_t len) {
+    if (calib_len_ == 0 || len != calib_len_ || std::memcmp(calib_sha_, model_sha256, sizeof(calib_sha_)) != 0) {
+      return false;
+    }
+    std::memcpy(blob, calib_blob_, len);
+    return true;
+  }
+
+ private:
+  // The in-memory calibration slot (board state, one per board; no globals in the core).
+  uint8_t calib_sha_[32] = {};
+  uint8_t calib_blob_[kCalibrationStoreLen] = {};
+  size_t calib_len_ = 0;  // 0: nothing kept
 };
 
 }  // namespace imuad

@@ -10,6 +10,8 @@
 
 namespace imuad {
 
+class Board;  // imuad/board.h
+
 inline constexpr uint16_t kCalibMinWindows = 16;
 inline constexpr uint16_t kCalibMaxWindows = 4096;  // one int32 per window: 16 KiB
 inline constexpr uint16_t kCalibMaxAllowed = 1000;
@@ -76,6 +78,13 @@ bool decode_calibration(const uint8_t* in, CalibrationResult* out);
 inline constexpr size_t kCalibrationStoreLen = 24 + 1 + 8 * kMaxFeatures;
 void encode_calibration_store(const CalibrationResult& c, const ShapeStats* stats, uint8_t* out);
 bool decode_calibration_store(const uint8_t* in, CalibrationResult* c, ShapeStats* stats);
+
+// The one place a calibration is stored and read back (ReplayApp, the ESP32 live pipeline):
+// encode_calibration_store + Board::save_calibration, Board::load_calibration +
+// decode_calibration_store. store: false if the board could not keep it. load: false if the
+// board holds none for this model or the bytes do not decode (a damaged store is never applied).
+bool store_calibration(Board& board, const uint8_t* model_sha256, const CalibrationResult& c, const ShapeStats* stats);
+bool load_calibration(Board& board, const uint8_t* model_sha256, CalibrationResult* c, ShapeStats* stats);
 
 // Fits the decision on scores[0..count) (count >= 1); O(count x log(score range)), no extra memory.
 CalibrationResult fit_calibration(const int32_t* scores, size_t count, const DecisionSpec& old,

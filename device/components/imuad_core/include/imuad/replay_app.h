@@ -91,12 +91,9 @@ class ReplayApp {
   ModelSpec runtime_spec_{};    // valid while runtime_ok_ (flatbuffer in the board's slot)
   char runtime_name_[kModelNameMax + 1] = {};
   bool runtime_ok_ = false;
-  // the device's own calibration (C5b): scores of the windows being collected, and the last
-  // result per model as stored (memory copy for boards without storage)
+  // the device's own calibration (C5b): scores of the windows being collected (the result is
+  // kept by the board: store_calibration / load_calibration)
   int32_t calib_scores_[kCalibMaxWindows];
-  uint8_t calib_sha_[32] = {};
-  uint8_t calib_blob_[kCalibrationStoreLen] = {};  // as boards store it
-  bool calib_ok_ = false;
   uint8_t rx_[256];
   uint8_t tx_[kMaxEncoded + 1];
 };
