@@ -257,10 +257,12 @@ class StoreReader:
         return [_event_dict(r) for r in rows]
 
     def devices_version(self) -> tuple[Any, ...]:
-        """Cheap fingerprint that changes when a device row is added or updated."""
-        row = self._all("SELECT COUNT(*) AS a, MAX(last_seen) AS b, COALESCE(SUM(state), 0) AS c, "
-                        "COALESCE(SUM(threshold), 0) AS d, COALESCE(SUM(battery), 0) AS e, "
-                        "COALESCE(SUM(uptime_ms), 0) AS f FROM devices")[0]
+        """Cheap fingerprint that changes when a device is added or what events do not carry
+        changes (threshold, battery, model): last seen and state come with every event, and
+        a fingerprint of them would reload every overview on every event of a large fleet."""
+        row = self._all("SELECT COUNT(*) AS a, COALESCE(SUM(threshold), 0) AS b, "
+                        "COALESCE(SUM(battery), 0) AS c, COUNT(DISTINCT model_id) AS d, "
+                        "MIN(model_id) AS e, MAX(model_id) AS f FROM devices")[0]
         return tuple(row[k] for k in "abcdef")
 
     # ---- runs ----------------------------------------------------------------------------

@@ -170,8 +170,12 @@ class PostgresSource:
             raise ImuadError(f"--store {self.label}: fleet schema version {have}, this imuad "
                              f"reads {schema.SCHEMA_VERSION}: run `imuad fleet migrate --db URL`")
         self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True, timeout=10,
+                                   # prepare_threshold None: no prepared statements, so
+                                   # every query is planned for its values (a generic plan of
+                                   # `kind IN (...)` cannot use the partial alert index and
+                                   # scans millions of rows)
                                    kwargs={"autocommit": True, "row_factory": dict_row,
-                                           "connect_timeout": 10},
+                                           "connect_timeout": 10, "prepare_threshold": None},
                                    name="imuad-dashboard")
         self.errors = (psycopg.Error,)
         self._listen: Any = None
