@@ -239,3 +239,44 @@ def test_a_v1_fleet_store_is_migrated_with_its_events(pg_url) -> None:
         [("old/d", 1), ("old/d", 2), ("old/d", 3), ("hall-a/new", 1)]
     reader.close()
     fleet.close()
+
+
+def test_postgresql_down_is_a_503_and_the_dashboard_recovers(pg_cluster) -> None:
+    """PostgreSQL crashes and comes back: pages answer 503 naming the store (password hidden)
+    meanwhile, and afterwards pages and the live stream work again without a restart."""
+    from services import Postgres
+    pg = Postgres()  # its own cluster: this test stops it
+    try:
+        url = pg.new_database()
+        fleet = FakeFleet(url)
+        populate(fleet)
+        fleet.close()
+        app = create_app(Settings(store=url.replace("imuad@", "imuad:pw@"), token=TOKEN))
+        with live_server(app) as base:
+            import httpx
+            http = httpx.Client(base_url=base, headers=AUTH, timeout=30)
+            assert http.get("/api/devices").status_code == 200
+            pg.halt()
+            r = http.get("/api/devices")
+            assert r.status_code == 503 and r.headers["retry-after"] == "10"
+            assert "unreadable" in r.json()["detail"] and ":pw@" not in r.json()["detail"]
+            page = http.get("/alerts")
+            assert page.status_code == 503 and "Traceback" not in page.text
+            pg.start()
+            deadline = time.monotonic() + 30
+            while http.get("/api/devices").status_code != 200:
+                assert time.monotonic() < deadline, "no recovery after PostgreSQL restarted"
+                time.sleep(0.5)
+            assert len(http.get("/api/devices").json()["devices"]) == 2
+            with httpx.stream("GET", f"{base}/api/stream", headers=AUTH, timeout=30) as r:
+                lines = r.iter_lines()
+                assert next(lines) == "retry: 2000"
+                fleet = FakeFleet(url)
+                fleet.insert_events([dict(device_id="pump-1", seq=99, kind=1, score=200)])
+                fleet.close()
+                for line in lines:
+                    if line.startswith("data: ") and '"seq":99' in line:
+                        break
+            http.close()
+    finally:
+        pg.stop()

@@ -125,11 +125,18 @@ class Postgres:
         self.data = self.folder / "data"
         self._run("initdb", "-D", str(self.data), "-U", "imuad", "--auth=trust", "-E", "UTF8",
                   "--no-sync", "--no-instructions")
+        self.start()
+        self.url = f"postgresql://imuad@127.0.0.1:{self.port}/postgres"
+        self._n = 0
+
+    def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "60",
                   "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
                         f"-c max_connections=50", "start")
-        self.url = f"postgresql://imuad@127.0.0.1:{self.port}/postgres"
-        self._n = 0
+
+    def halt(self) -> None:
+        """Down at once (like a crash: no checkpoint), the data kept for start()."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def _run(self, tool: str, *args: str) -> None:
         r = subprocess.run([*self.prefix, str(self.bin / tool), *args], capture_output=True,
@@ -148,6 +155,6 @@ class Postgres:
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self.halt()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)

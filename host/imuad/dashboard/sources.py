@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -169,7 +170,13 @@ class PostgresSource:
         if have < schema.SCHEMA_VERSION:
             raise ImuadError(f"--store {self.label}: fleet schema version {have}, this imuad "
                              f"reads {schema.SCHEMA_VERSION}: run `imuad fleet migrate --db URL`")
-        self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True, timeout=10,
+        # check: a connection broken by a database restart is replaced before a page uses it;
+        # timeout: a page waits at most 3 s for a connection while the database is down (503).
+        # The pool's own log would repeat every reconnect attempt; the live poller logs an
+        # outage once, and every page answers 503 naming the store.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        self.pool = ConnectionPool(url, min_size=1, max_size=8, open=True, timeout=3,
+                                   check=ConnectionPool.check_connection,
                                    # prepare_threshold None: no prepared statements, so
                                    # every query is planned for its values (a generic plan of
                                    # `kind IN (...)` cannot use the partial alert index and
