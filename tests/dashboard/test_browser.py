@@ -135,6 +135,17 @@ def test_live_dashboard_in_chromium(server: tuple[str, FakeGateway], browser: ob
 
     wait.until(EC.presence_of_element_located(dev("spindle-a")))
     wait.until(EC.text_to_be_present_in_element((By.ID, "live-status"), "live"))
+    if isinstance(gw, FakeFleet):  # the plant: one section per gateway, in gateway id order
+        hall_a = d.find_element(By.CSS_SELECTOR, 'section[data-gateway="hall-a"]')
+        assert len(hall_a.find_elements(By.CSS_SELECTOR, ".dev")) == 5
+        other = FakeFleet(gw.path, gateway="hall-0")
+        other.upsert_device("kiln", name="Kiln", last_seen=time.time(), state=1, threshold=90)
+        other.insert_events([dict(device_id="kiln", seq=1, kind=1, score=120)])
+        other.close()
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-gateway="hall-0"] .dev')))
+        heads = [h.text.lower() for h in d.find_elements(By.CSS_SELECTOR, "h2.section.gateway")]
+        assert [h.split(" ")[1] for h in heads] == ["hall-0", "hall-a"], heads
+        assert "1 machine · 1 in anomaly" in heads[0] and "5 machines · 1 in anomaly" in heads[1]
 
     # a new device appears without reload when the gateway first hears from it
     assert not d.find_elements(*dev("press-7"))

@@ -172,6 +172,25 @@
     const byId = new Map();      // device_id -> {data, card, spark: []}
     const grid = $("#device-grid"), runGrid = $("#run-grid");
     const isRun = (d) => ["sim", "hil", "replay"].includes(d.source) || /^(sim|hil|replay):/.test(d.device_id);
+    // The fleet names devices <gateway>/<device>: one section per gateway (hall), in id order,
+    // placed before the runs; a single gateway's store has no '/' and keeps the one grid.
+    const gateways = new Map();  // gateway id -> {head, grid}
+    const gatewayOf = (d) => { const i = d.device_id.indexOf("/"); return i > 0 ? d.device_id.slice(0, i) : null; };
+    function gridFor(d) {
+      if (isRun(d)) return runGrid;
+      const gw = gatewayOf(d);
+      if (gw === null) return grid;
+      let g = gateways.get(gw);
+      if (!g) {
+        g = { head: el("h2", { class: "section gateway" }, "Gateway " + gw, el("small", { class: "muted" }, "")),
+              grid: el("section", { class: "grid", dataset: { gateway: gw } }) };
+        const next = [...gateways.keys()].sort().find((k) => k > gw);
+        const anchor = next ? gateways.get(next).head : $("#runs-heading");
+        anchor.before(g.head, g.grid);
+        gateways.set(gw, g);
+      }
+      return g.grid;
+    }
 
     function card(d) {
       const a = el("a", { class: "dev", href: "/devices/" + encodeURIComponent(d.device_id), id: "dev-" + d.device_id, dataset: { device: d.device_id } },
@@ -206,6 +225,10 @@
       $("#sum-anomaly").textContent = anomaly; $("#sum-open").textContent = open;
       $("#no-devices").hidden = [...byId.values()].some((e) => !isRun(e.data));
       $("#runs-heading").hidden = ![...byId.values()].some((e) => isRun(e.data));
+      gateways.forEach((g) => {  // "12 machines · 1 in anomaly" beside each gateway's name
+        const cards = [...g.grid.children], bad = cards.filter((c) => c.classList.contains("anomaly")).length;
+        $("small", g.head).textContent = ` ${cards.length} machine${cards.length === 1 ? "" : "s"}` + (bad ? ` · ${bad} in anomaly` : "");
+      });
     }
     function upsert(devs) {
       for (const d of devs) {
@@ -213,7 +236,7 @@
         if (!entry) {
           entry = { data: d, card: card(d), spark: (d.spark || []).slice(-SPARK_POINTS) };
           byId.set(d.device_id, entry);
-          (isRun(d) ? runGrid : grid).append(entry.card);
+          gridFor(d).append(entry.card);
         }
         entry.data = d;
         if (d.spark && !entry.spark.length) entry.spark = d.spark.slice(-SPARK_POINTS);
