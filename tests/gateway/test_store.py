@@ -89,7 +89,7 @@ def test_timeline_query_uses_the_received_at_index(tmp_path):
     from imuad.dashboard.queries import EventFilter, StoreReader
     Store(tmp_path / "g.db").close()
     reader = StoreReader(tmp_path / "g.db")
-    conn = reader._conn()
+    conn = reader.source._conn()
     seen: list[str] = []
     conn.set_trace_callback(seen.append)
     reader.events(EventFilter(), limit=10)
