@@ -99,23 +99,33 @@ def gateway_client_id(gateway_id: str) -> str:
     return f"imuad-gw-{gateway_id}"
 
 
-def encode_event(gateway_id: str, row: dict[str, Any]) -> bytes:
-    body = {f: row.get(f) for f in EVENT_FIELDS}
+def _encode_row(gateway_id: str, row: dict[str, Any], fields: tuple[str, ...]) -> bytes:
+    body = {f: row.get(f) for f in fields}
     body["gateway_id"] = gateway_id
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def decode_event(payload: bytes) -> dict[str, Any]:
-    """One event payload, checked: raises MqttContractError naming the bad field."""
+def _decode_row(payload: bytes, what: str) -> dict[str, Any]:
+    """A JSON object with a valid gateway_id and a device_id; errors name `what` and the field."""
     try:
         body = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise MqttContractError(f"event payload is not JSON ({exc})") from None
+        raise MqttContractError(f"{what} payload is not JSON ({exc})") from None
     if not isinstance(body, dict):
-        raise MqttContractError("event payload is not a JSON object")
+        raise MqttContractError(f"{what} payload is not a JSON object")
     check_gateway_id(body.get("gateway_id"), "gateway_id")  # type: ignore[arg-type]
     if not isinstance(body.get("device_id"), str) or not body["device_id"]:
-        raise MqttContractError("event field device_id: a non-empty string is required")
+        raise MqttContractError(f"{what} field device_id: a non-empty string is required")
+    return body
+
+
+def encode_event(gateway_id: str, row: dict[str, Any]) -> bytes:
+    return _encode_row(gateway_id, row, EVENT_FIELDS)
+
+
+def decode_event(payload: bytes) -> dict[str, Any]:
+    """One event payload, checked: raises MqttContractError naming the bad field."""
+    body = _decode_row(payload, "event")
     for f in ("seq", "kind", "state", "score"):
         if not isinstance(body.get(f), int) or isinstance(body.get(f), bool):
             raise MqttContractError(f"event field {f}: an integer is required, not {body.get(f)!r}")
@@ -125,22 +135,12 @@ def decode_event(payload: bytes) -> dict[str, Any]:
 
 
 def encode_status(gateway_id: str, row: dict[str, Any]) -> bytes:
-    body = {f: row.get(f) for f in STATUS_FIELDS}
-    body["gateway_id"] = gateway_id
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _encode_row(gateway_id, row, STATUS_FIELDS)
 
 
 def decode_status(payload: bytes) -> dict[str, Any]:
     """One device status payload, checked: raises MqttContractError naming the bad field."""
-    try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MqttContractError(f"status payload is not JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise MqttContractError("status payload is not a JSON object")
-    check_gateway_id(body.get("gateway_id"), "gateway_id")  # type: ignore[arg-type]
-    if not isinstance(body.get("device_id"), str) or not body["device_id"]:
-        raise MqttContractError("status field device_id: a non-empty string is required")
+    body = _decode_row(payload, "status")
     for f, types in (("name", str), ("model_id", str), ("fw_version", str), ("source", str),
                      ("last_seen", (int, float)), ("battery", (int, float)),
                      ("state", int), ("threshold", int), ("uptime_ms", int)):
