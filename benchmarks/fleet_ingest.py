@@ -9,8 +9,8 @@ broker, ingest, PostgreSQL), as a gateway host and the central server would not.
 
     .venv/bin/python benchmarks/fleet_ingest.py [--events 200000] [--publishers 2]
 Bar (issue 19): >= 5,000 events/s with one ingest process. Also printed: the latency from a
-gateway's SQLite commit to the PostgreSQL commit (the dashboard's SSE leg is not measured: the
-dashboard does not read PostgreSQL yet).
+gateway's SQLite commit to the PostgreSQL commit (the whole way to a browser's live stream, and
+the dashboard's page times on 10 M events: benchmarks/fleet_dashboard.py).
 """
 from __future__ import annotations
 
