@@ -212,14 +212,28 @@ class StoreReader:
         return [_event_dict(r) for r in rows]
 
     def iter_events(self, flt: EventFilter, batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every matching event, oldest first, in batches (CSV export of any size)."""
-        offset = 0
+        """Every matching event, oldest first, in batches (CSV export of any size). Each batch
+        starts after the last row of the one before (keyset, not OFFSET: the cost of a batch
+        does not grow with the rows already exported)."""
+        where, params = flt.where(self.dialect)
+        c = self.dialect.cursor
+        after = ""
+        last: list[Any] = []
         while True:
-            chunk = self.events(flt, limit=batch, offset=offset, newest_first=False)
+            rows = self._all(
+                f"SELECT {self._event_cols} FROM events{where}{after} "
+                f"ORDER BY received_at, seq, {c} LIMIT ?", [*params, *last, batch])
+            chunk = [_event_dict(r) for r in rows]
             yield from chunk
-            if len(chunk) < batch:
+            if len(rows) < batch:
                 return
-            offset += batch
+            r = rows[-1]
+            # (received_at, seq, cursor) > the last row's, with a plain range on the index's
+            # leading column so both engines walk events_received_at
+            after = (f"{' AND' if where else ' WHERE'} received_at >= ? AND (received_at > ? "
+                     f"OR (received_at = ? AND (seq > ? OR (seq = ? AND {c} > ?))))")
+            last = [r["received_at"], r["received_at"], r["received_at"], r["seq"], r["seq"],
+                    r["id"]]
 
     def count_events(self, flt: EventFilter, cap: int = COUNT_CAP) -> int:
         """Matching events, counted up to `cap` (a page shows 'cap+' beyond)."""
