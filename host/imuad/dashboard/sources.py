@@ -29,6 +29,12 @@ from ..gateway.store import Store, connect_readonly, inspect_file, verify
 KEY_SEP = "/"
 
 
+def split_key(key: str) -> tuple[str, str] | None:
+    """A fleet device key `<gateway>/<device>` as (gateway_id, device_id); None if it is not one."""
+    gateway, sep, device = key.partition(KEY_SEP)
+    return (gateway, device) if sep else None
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str
@@ -53,10 +59,10 @@ class Dialect:
         a = f"{alias}." if alias else ""
         if not self.fleet:
             return f"{a}device_id = ?", [key]
-        gateway, sep, device = key.partition(KEY_SEP)
-        if not sep:
+        parts = split_key(key)
+        if parts is None:
             return "1 = 0", []  # not a fleet key: no such device
-        return f"{a}gateway_id = ? AND {a}device_id = ?", [gateway, device]
+        return f"{a}gateway_id = ? AND {a}device_id = ?", list(parts)
 
     def same_device(self, a: str, b: str) -> str:
         if self.fleet:
@@ -214,20 +220,22 @@ class PostgresSource:
         await asyncio.to_thread(self._wait_notify, timeout)
 
     def ack_event(self, key: str, seq: int, note: str) -> bool:
-        gateway, sep, device = key.partition(KEY_SEP)
-        if not sep:
+        parts = split_key(key)
+        if parts is None:
             return False
         with self.pool.connection() as conn:
             cur = conn.execute("UPDATE events SET acked = 1, ack_note = %s, ack_at = %s "
                                "WHERE gateway_id = %s AND device_id = %s AND seq = %s",
-                               (note, time.time(), gateway, device, int(seq)))
+                               (note, time.time(), *parts, int(seq)))
             return cur.rowcount == 1
 
     def queue_command(self, key: str, kind: str, payload: dict[str, Any]) -> int:
         from ..fleet import queue_command
-        gateway, _, device = key.partition(KEY_SEP)
+        parts = split_key(key)
+        if parts is None:
+            raise ImuadError(f"{key!r} is not a fleet device (<gateway>/<device>)")
         with self.pool.connection() as conn:
-            return queue_command(conn, gateway, device, kind, payload)
+            return queue_command(conn, *parts, kind, payload)
 
     def close(self) -> None:
         if self._listen is not None:
