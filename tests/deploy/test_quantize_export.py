@@ -143,6 +143,15 @@ def test_autoencoder_integer_error_tracks_mse(tmp_path):
     _, e = int8_scores((tmp_path / "ae" / "model_int8.tflite").read_bytes(), pre, Score.from_card(card_like), X)
     rank = lambda v: np.argsort(np.argsort(v))
     assert np.corrcoef(rank(mse), rank(e))[0, 1] > 0.9  # the integer error orders windows like MSE
+    # ... anomalies included: they are 3x the normal amplitude, beyond a range calibrated on the
+    # normal train windows alone (there the anomalous windows' rank correlation fell to 0.63)
+    a = run.splits()["test"].y == 1
+    assert a.sum() >= 10 and np.corrcoef(rank(mse[a]), rank(e[a]))[0, 1] > 0.9
+    val = run.normalizer.apply(run.splits()["val"].X)
+    inp = q["input"]
+    assert (-128 - inp["zero_point"]) * inp["scale"] <= val.min() + inp["scale"]
+    assert (127 - inp["zero_point"]) * inp["scale"] >= val.max() - inp["scale"]
+    assert "val" in q["representative"]["split"]
 
 
 # ---------------------------------------------------------------- export
