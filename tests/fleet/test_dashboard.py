@@ -105,7 +105,7 @@ def test_gateways_to_the_plant_screen_and_commands_back(broker, pg_url, procs, t
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=200),
-                 st.dictionaries(st.sampled_from([*c9.STATUS_FIELDS, "gateway_id", "x"]),
+                 st.dictionaries(st.sampled_from([*c9.STATUS_FIELDS, "gateway_id", "status_at", "x"]),
                                  st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=8),
                                            st.booleans()), max_size=12)
                  .map(lambda d: json.dumps(d).encode())))
@@ -116,5 +116,6 @@ def test_any_status_payload_decodes_or_names_the_field(payload: bytes) -> None:
         assert "status" in str(exc) or "gateway_id" in str(exc)
         return
     assert c9.check_gateway_id(body["gateway_id"]) and body["device_id"]
-    again = c9.decode_status(c9.encode_status(body["gateway_id"], body))
+    again = c9.decode_status(c9.encode_status(body["gateway_id"], body, body.get("status_at")))
     assert {f: again[f] for f in c9.STATUS_FIELDS} == {f: body.get(f) for f in c9.STATUS_FIELDS}
+    assert again.get("status_at") == body.get("status_at")

@@ -94,6 +94,38 @@ def test_redelivery_never_duplicates_and_malformed_is_dropped(broker, pg_url, pr
     assert "status field threshold" in out
 
 
+def _status(gw: str, dev: str, threshold: int, at: float | None) -> tuple[str, bytes]:
+    row = dict(device_id=dev, name=f"{dev}-{threshold}", threshold=threshold, last_seen=at)
+    return c9.status_topic(gw, dev), c9.encode_status(gw, row, at)
+
+
+def test_a_late_status_does_not_undo_a_newer_one(broker, pg_url, procs):
+    """A status redelivered late (e.g. an ingest killed before its PUBACK, the message then sent
+    to another) carries its gateway's older status_at: neither in the same batch nor in a later
+    one does it replace the newer threshold. A status without status_at (an older gateway) is
+    taken as sent."""
+    import psycopg
+    ing = procs.start(*ingest_argv(broker.url, pg_url, "one", "--exit-idle", "3"))
+    wait_line(ing, "INGEST READY", 30)
+
+    def device(dev: str) -> tuple:
+        with psycopg.connect(pg_url) as c:
+            return c.execute("SELECT threshold, name, status_at FROM devices WHERE gateway_id = 'gw1' "
+                             "AND device_id = %s", (dev,)).fetchone()
+
+    _publish(broker.port, [_status("gw1", "a", 120, 2000.0), _status("gw1", "a", 100, 1000.0)])
+    wait_for(lambda: device("a") is not None, 30, "device a", [ing])
+    _publish(broker.port, [_status("gw1", "a", 90, 1500.0)])  # later batch, still older
+    _publish(broker.port, [_status("gw1", "b", 50, 10.0)])
+    wait_for(lambda: device("b") is not None, 30, "device b", [ing])
+    assert device("a") == (120, "a-120", 2000.0)
+    _publish(broker.port, [_status("gw1", "a", 130, 2500.0), _status("gw1", "b", 70, None)])
+    wait_for(lambda: device("a")[0] == 130, 30, "the newer status of a", [ing])
+    assert ing.wait(30) == 0
+    assert device("a") == (130, "a-130", 2500.0)
+    assert device("b") == (70, "b-70", 10.0)
+
+
 def test_ingest_confirms_and_gateway_outbox_empties(broker, pg_url, procs, tmp_path):
     ing = procs.start(*ingest_argv(broker.url, pg_url, "one"))
     wait_line(ing, "INGEST READY", 30)

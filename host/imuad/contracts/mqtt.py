@@ -3,8 +3,9 @@
 imuad/<gateway>/<device>/events   gateway -> ingest, QoS 1: one JSON event (EVENT_FIELDS +
                                   gateway_id)
 imuad/<gateway>/<device>/status   gateway -> ingest, QoS 1, retained: the device row
-                                  (STATUS_FIELDS + gateway_id) when its name, model, firmware,
-                                  threshold, battery or source changed, and all on each connect
+                                  (STATUS_FIELDS + gateway_id + status_at) when its name, model,
+                                  firmware, threshold, battery or source changed, and all on each
+                                  connect; the ingest keeps the newest status_at per device
 imuad/<gateway>/ingested          ingest -> gateway, QoS 1: {"events": {device: [[lo, hi], ...]}}
                                   (seq ranges committed to PostgreSQL; the gateway drops them from
                                   its outbox)
@@ -134,15 +135,20 @@ def decode_event(payload: bytes) -> dict[str, Any]:
     return body
 
 
-def encode_status(gateway_id: str, row: dict[str, Any]) -> bytes:
-    return _encode_row(gateway_id, row, STATUS_FIELDS)
+def encode_status(gateway_id: str, row: dict[str, Any], status_at: float | None = None) -> bytes:
+    """`status_at`: the gateway's clock when it composed the status. The ingest keeps the
+    newest per device, so a status redelivered late cannot undo a newer one."""
+    body = json.loads(_encode_row(gateway_id, row, STATUS_FIELDS))
+    if status_at is not None:
+        body["status_at"] = float(status_at)
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def decode_status(payload: bytes) -> dict[str, Any]:
     """One device status payload, checked: raises MqttContractError naming the bad field."""
     body = _decode_row(payload, "status")
     for f, types in (("name", str), ("model_id", str), ("fw_version", str), ("source", str),
-                     ("last_seen", (int, float)), ("battery", (int, float)),
+                     ("last_seen", (int, float)), ("battery", (int, float)), ("status_at", (int, float)),
                      ("state", int), ("threshold", int), ("uptime_ms", int)):
         v = body.get(f)
         if v is not None and (not isinstance(v, types) or isinstance(v, bool)

@@ -83,6 +83,7 @@ class Ingest:
                               (self.status_subscription, 1)])
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        self.last_message = time.monotonic()  # any message: --exit-idle waits for statuses too
         if msg.topic.endswith("/status"):
             with self._lock:
                 self._statuses.append(msg)
@@ -95,7 +96,6 @@ class Ingest:
             self._buf.append(msg)
             if len(self._buf) >= self.batch:
                 self._full.set()
-        self.last_message = time.monotonic()
 
     def stop(self) -> None:
         self._stop.set()
@@ -227,10 +227,12 @@ class Ingest:
 
     def _record_statuses(self, msgs: list[Any]) -> None:
         """Device rows from the gateways: what only the gateway knows (name, firmware,
-        threshold, battery, source) is taken as sent; what events also carry (last seen,
-        state, uptime, model) only when the status is newer than what the store holds."""
+        threshold, battery, source) is taken when the status is the newest seen for that device
+        (its `status_at`; one without it, from an older gateway, is taken as sent); what events
+        also carry (last seen, state, uptime, model) only when its last_seen is not older than
+        the row's."""
         import psycopg
-        rows = {}
+        rows: dict[tuple[str, str], tuple] = {}
         for m in msgs:
             try:
                 st = c9.decode_status(m.payload)
@@ -238,18 +240,24 @@ class Ingest:
                 self.stats.malformed += 1
                 log.warning("dropped message on %s: %s", m.topic, exc)
                 continue
-            rows[(st["gateway_id"], st["device_id"])] = tuple(
-                [st["gateway_id"]] + [st.get(f) for f in c9.STATUS_FIELDS])
+            key = (st["gateway_id"], st["device_id"])
+            at = st.get("status_at")
+            held = rows.get(key)
+            if held is not None and at is not None and held[-1] is not None and held[-1] > at:
+                continue  # this batch already holds a newer status of the device
+            rows[key] = tuple([st["gateway_id"]] + [st.get(f) for f in c9.STATUS_FIELDS] + [at])
         newer = "devices.last_seen IS NULL OR devices.last_seen <= EXCLUDED.last_seen"
+        latest = ("devices.status_at IS NULL OR EXCLUDED.status_at IS NULL "
+                  "OR devices.status_at <= EXCLUDED.status_at")
+        cols = ("gateway_id", *c9.STATUS_FIELDS, "status_at")
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO devices (gateway_id, {', '.join(c9.STATUS_FIELDS)}) VALUES "
-                    f"({', '.join(['%s'] * (1 + len(c9.STATUS_FIELDS)))}) "
+                    f"INSERT INTO devices ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
                     "ON CONFLICT (gateway_id, device_id) DO UPDATE SET "
-                    "name = EXCLUDED.name, fw_version = EXCLUDED.fw_version, "
-                    "threshold = EXCLUDED.threshold, battery = EXCLUDED.battery, "
-                    "source = EXCLUDED.source, "
+                    + ", ".join(f"{c} = CASE WHEN {latest} THEN EXCLUDED.{c} ELSE devices.{c} END"
+                                for c in ("name", "fw_version", "threshold", "battery", "source"))
+                    + ", status_at = GREATEST(devices.status_at, EXCLUDED.status_at), "
                     + ", ".join(f"{c} = CASE WHEN {newer} THEN EXCLUDED.{c} ELSE devices.{c} END"
                                 for c in ("model_id", "state", "uptime_ms", "last_seen")),
                     [rows[k] for k in sorted(rows)])  # one lock order for every ingest

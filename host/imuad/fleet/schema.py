@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ImuadError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _LOCK_KEY = 0x696D7561  # "imua": the advisory lock of migrations
 _INSERT_LOCK_KEY = 0x696D7565  # "imue": one transaction inserting events at a time (v2)
 NOTIFY_CHANNEL = "imuad_events"
@@ -63,6 +63,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX events_open ON events (gateway_id, device_id) "
         "WHERE kind = 1 AND (acked = 0 OR acked IS NULL)",
         "CREATE INDEX commands_pending ON commands (gateway_id, device_id) WHERE sent_at IS NULL",
+    ),
+    # v3: the gateway's clock of the newest status taken per device (C9 MQTT status_at), so a
+    # status redelivered late (an ingest killed before its PUBACK) cannot undo a newer one.
+    3: (
+        "ALTER TABLE devices ADD COLUMN status_at DOUBLE PRECISION",
     ),
 }
 

@@ -271,7 +271,8 @@ class MqttOutbox:
             if self._status_sent.get(row["device_id"]) == trigger:
                 continue
             info = self.client.publish(c9.status_topic(self.gateway_id, row["device_id"]),
-                                       c9.encode_status(self.gateway_id, row), qos=1, retain=True)
+                                       c9.encode_status(self.gateway_id, row, time.time()),
+                                       qos=1, retain=True)
             if info.rc != 0:
                 break
             self._status_sent[row["device_id"]] = trigger
