@@ -180,14 +180,16 @@ class StoreReader:
 
     def sparks(self, device_ids: list[str], n: int) -> dict[str, list[int]]:
         """The last `n` scores of each device, oldest first (seq order uses the primary key)."""
+        groups: dict[str, list[tuple[str, list[Any]]]] = {}  # one statement per WHERE form
+        for dev in device_ids:
+            where, params = self.dialect.key_eq(dev)
+            groups.setdefault(where, []).append((dev, [*params, n]))
         out: dict[str, list[int]] = {}
         with self.source.snapshot() as conn:
-            for dev in device_ids:
-                where, params = self.dialect.key_eq(dev)
-                rows = conn.execute(self.dialect.sql(
-                    f"SELECT score FROM events WHERE {where} ORDER BY seq DESC LIMIT ?"),
-                    [*params, n]).fetchall()
-                out[dev] = [_as_int(r["score"]) for r in reversed(rows)]
+            for where, items in groups.items():
+                sql = self.dialect.sql(f"SELECT score FROM events WHERE {where} ORDER BY seq DESC LIMIT ?")
+                for (dev, _), rows in zip(items, self.source.each(conn, sql, [p for _, p in items])):
+                    out[dev] = [_as_int(r["score"]) for r in reversed(rows)]
         return out
 
     def device(self, device_id: str) -> dict[str, Any] | None:

@@ -121,6 +121,10 @@ class SqliteSource:
             if conn.in_transaction:
                 conn.execute("COMMIT")
 
+    def each(self, conn: Any, sql: str, params: list[list[Any]]) -> list[list[Any]]:
+        """One query run once per parameter list, in this snapshot: every result's rows."""
+        return [conn.execute(sql, p).fetchall() for p in params]
+
     async def wait_change(self, timeout: float) -> None:
         await asyncio.sleep(timeout)
 
@@ -200,6 +204,14 @@ class PostgresSource:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield conn
+
+    def each(self, conn: Any, sql: str, params: list[list[Any]]) -> list[list[Any]]:
+        """One query run once per parameter list, in this snapshot: every result's rows.
+        Pipelined (psycopg pipeline mode): the queries go out without waiting for each answer,
+        so 1,000 devices' sparklines cost about one round trip, not 1,000."""
+        with conn.pipeline():
+            cursors = [conn.cursor().execute(sql, p) for p in params]
+        return [c.fetchall() for c in cursors]
 
     def _wait_notify(self, timeout: float) -> None:
         import psycopg
