@@ -100,9 +100,11 @@ def gateway_client_id(gateway_id: str) -> str:
     return f"imuad-gw-{gateway_id}"
 
 
-def _encode_row(gateway_id: str, row: dict[str, Any], fields: tuple[str, ...]) -> bytes:
+def _encode_row(gateway_id: str, row: dict[str, Any], fields: tuple[str, ...],
+                **extra: Any) -> bytes:
     body = {f: row.get(f) for f in fields}
     body["gateway_id"] = gateway_id
+    body.update(extra)
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -138,10 +140,9 @@ def decode_event(payload: bytes) -> dict[str, Any]:
 def encode_status(gateway_id: str, row: dict[str, Any], status_at: float | None = None) -> bytes:
     """`status_at`: the gateway's clock when it composed the status. The ingest keeps the
     newest per device, so a status redelivered late cannot undo a newer one."""
-    body = json.loads(_encode_row(gateway_id, row, STATUS_FIELDS))
-    if status_at is not None:
-        body["status_at"] = float(status_at)
-    return json.dumps(body, separators=(",", ":")).encode()
+    if status_at is None:
+        return _encode_row(gateway_id, row, STATUS_FIELDS)
+    return _encode_row(gateway_id, row, STATUS_FIELDS, status_at=float(status_at))
 
 
 def decode_status(payload: bytes) -> dict[str, Any]:
