@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO / "host"))
 sys.path.insert(0, str(REPO / "tests" / "fleet"))
 from services import Broker, Postgres  # noqa: E402
 
+from imuad import procs  # noqa: E402
 from imuad.net import free_port  # noqa: E402
 
 TOKEN = "bench-token-0123456789"
@@ -87,9 +88,9 @@ def fill(url: str, events: int, gateways: int, devices: int) -> float:
 
 def start_dashboard(url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imuad.cli", "dashboard", "--store", url,
-                             "--token", TOKEN, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = procs.spawn([sys.executable, "-m", "imuad.cli", "dashboard", "--store", url,
+                        "--token", TOKEN, "--port", str(port)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -136,15 +137,15 @@ def live_latency(pg: Postgres, folder: Path, gateways: int, devices: int, rate: 
                  events: int) -> dict:
     url = pg.new_database()
     broker = Broker(folder / "mq")
-    procs: list[subprocess.Popen] = []
+    children: list[subprocess.Popen] = []
     try:
-        ing = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest", "--broker",
-                                broker.url, "--db", url, "--name", "lat"],
-                               stdout=subprocess.PIPE, text=True)
-        procs.append(ing)
+        ing = procs.spawn([sys.executable, "-m", "imuad.cli", "fleet", "ingest", "--broker",
+                           broker.url, "--db", url, "--name", "lat"],
+                          stdout=subprocess.PIPE, text=True)
+        children.append(ing)
         assert "INGEST READY" in (ing.stdout.readline() if ing.stdout else "")
         dash, base = start_dashboard(url)
-        procs.append(dash)
+        children.append(dash)
         lat: list[float] = []
         total = gateways * devices * events
         ready = threading.Event()
@@ -176,13 +177,8 @@ def live_latency(pg: Postgres, folder: Path, gateways: int, devices: int, rate: 
                 "p50_ms": 1000 * statistics.median(lat), "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))],
                 "max_ms": 1000 * lat[-1]}
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        for p in children:
+            procs.stop(p, 10)
         broker.stop()
 
 
@@ -214,8 +210,7 @@ def main() -> None:
                     n_csv = sum(chunk.count(b"\n") for chunk in r.iter_bytes()) - 1
                 t_csv = time.perf_counter() - t
             finally:
-                dash.terminate()
-                dash.wait(10)
+                procs.stop(dash, 10)
             print(f"\n| page ({args.events:,} events) | path | p50 ms | p95 ms | bytes |")
             print("|---|---|---|---|---|")
             for name, path, p50, p95, size in rows:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "host"))
 sys.path.insert(0, str(REPO / "tests" / "fleet"))
 from services import Broker, Postgres  # noqa: E402
 
+from imuad import procs  # noqa: E402
 from imuad.contracts import mqtt as c9  # noqa: E402
 
 GATEWAYS, DEVICES = 50, 20
@@ -58,23 +59,22 @@ def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path,
         preload: bool) -> dict:
     broker = Broker(folder / f"mq{ingests}")
     url = pg.new_database()
-    procs = []
+    children: list[subprocess.Popen] = []
     try:
         def start_ingests() -> None:
             for n in range(ingests):
-                p = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest",
-                                      "--broker", broker.url, "--db", url, "--name", f"bench{n}",
-                                      "--batch", "5000", "--exit-idle", "5"],
-                                     stdout=subprocess.PIPE, text=True)
+                p = procs.spawn([sys.executable, "-m", "imuad.cli", "fleet", "ingest",
+                                 "--broker", broker.url, "--db", url, "--name", f"bench{n}",
+                                 "--batch", "5000", "--exit-idle", "5"],
+                                stdout=subprocess.PIPE, text=True)
                 assert "INGEST READY" in p.stdout.readline()
-                procs.append(p)
+                children.append(p)
 
         if preload:  # sessions first, then a backlog waiting in the broker for the ingests
             start_ingests()
-            for p in procs:
-                p.terminate()
-                p.wait(30)
-            procs.clear()
+            for p in children:
+                procs.stop(p, 30)
+            children.clear()
         else:
             start_ingests()
         t0 = time.monotonic()
@@ -87,7 +87,7 @@ def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path,
         t_pub = time.monotonic() - t0
         if preload:
             start_ingests()
-        for p in procs:
+        for p in children:
             p.wait(600)
         import psycopg
         with psycopg.connect(url) as c:
@@ -96,9 +96,8 @@ def run(events: int, ingests: int, publishers: int, pg: Postgres, folder: Path,
         return {"ingests": ingests, "events": n, "span_s": last - first,
                 "rate": n / (last - first), "publish_rate": events / t_pub}
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+        for p in children:
+            procs.stop(p)
         broker.stop()
 
 
@@ -107,9 +106,9 @@ def latency(pg: Postgres, folder: Path, gateways: int = 10, rate: float = 50.0) 
     at `rate` events/s each, one ingest with its default 0.2 s flush."""
     broker = Broker(folder / "mq-latency")
     url = pg.new_database()
-    ing = subprocess.Popen([sys.executable, "-m", "imuad.cli", "fleet", "ingest", "--broker",
-                            broker.url, "--db", url, "--name", "lat", "--exit-idle", "3"],
-                           stdout=subprocess.PIPE, text=True)
+    ing = procs.spawn([sys.executable, "-m", "imuad.cli", "fleet", "ingest", "--broker",
+                       broker.url, "--db", url, "--name", "lat", "--exit-idle", "3"],
+                      stdout=subprocess.PIPE, text=True)
     try:
         assert "INGEST READY" in ing.stdout.readline()
         gws = ",".join(f"g{i:02d}" for i in range(gateways))
@@ -126,8 +125,7 @@ def latency(pg: Postgres, folder: Path, gateways: int = 10, rate: float = 50.0) 
                 "received_at) FROM events").fetchone()
         return {"events": n, "rate": gateways * rate, "p50_ms": p50 * 1000, "p95_ms": p95 * 1000}
     finally:
-        if ing.poll() is None:
-            ing.kill()
+        procs.stop(ing)
         broker.stop()
 
 
