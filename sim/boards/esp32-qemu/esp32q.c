@@ -1,5 +1,6 @@
-// Drivers, reset (C part), fault report and newlib syscalls for the esp32 core on QEMU's
-// `sim` machine; see esp32q.h and vectors.S.
+// Drivers, the bare-metal port over them (bare_port.h), reset (C part), fault report and the
+// rest of newlib's system calls for the esp32 core on QEMU's `sim` machine; see esp32q.h and
+// vectors.S.
 #include "esp32q.h"
 
 #include <errno.h>
@@ -33,20 +34,20 @@ static inline int simcall(int nr, int a, int b, int c, int* err) {
   return a2;
 }
 
-void esp32q_exit(int code) {
+void bare_exit(int code) {
   simcall(SYS_EXIT, code, 0, 0, NULL);
   for (;;) {
   }
 }
 
 // ---------------------------------------------------------------- console (serial_hd(0))
-size_t esp32q_console_read(uint8_t* buf, size_t cap) {
+size_t bare_console_read(uint8_t* buf, size_t cap) {
   int err = 0;
   const int n = simcall(SYS_READ, 0, (int)(uintptr_t)buf, (int)cap, &err);
   return n > 0 ? (size_t)n : 0;  // -1 + EAGAIN: nothing buffered yet
 }
 
-void esp32q_console_write(const uint8_t* data, size_t len) {
+void bare_console_write(const uint8_t* data, size_t len) {
   while (len > 0) {  // QEMU writes it all (qemu_chr_fe_write_all); loop for safety
     const int n = simcall(SYS_WRITE, 1, (int)(uintptr_t)data, (int)len, NULL);
     if (n <= 0) return;
@@ -121,20 +122,20 @@ void esp32q_nap(uint32_t ns) {
 // ---------------------------------------------------------------- semihosting
 static int g_log_fd = -2;
 
-int esp32q_host_open(const char* path, int flags) {
+static int host_open(const char* path, int flags) {
   int err = 0;
   const int fd = simcall(SYS_OPEN, (int)(uintptr_t)path, flags, 0644, &err);
   return fd >= 0 ? fd : -1;
 }
 
-int esp32q_host_read(int fd, uint8_t* buf, size_t len) {
+int bare_host_read(int fd, uint8_t* buf, size_t len) {
   int err = 0;
   const int n = simcall(SYS_READ, fd, (int)(uintptr_t)buf, (int)len, &err);
   return n >= 0 ? n : -1;
 }
 
-void esp32q_log_write(const char* text) {
-  if (g_log_fd == -2) g_log_fd = esp32q_host_open("/dev/stderr", 1 /* O_WRONLY */);
+void bare_log_write(const char* text) {
+  if (g_log_fd == -2) g_log_fd = host_open("/dev/stderr", 1 /* O_WRONLY */);
   if (g_log_fd < 0) return;
   simcall(SYS_WRITE, g_log_fd, (int)(uintptr_t)text, (int)strlen(text), NULL);
 }
@@ -156,18 +157,43 @@ const char* esp32q_arg(int i) {
   return ((const char* const*)g_argv_buf)[i];
 }
 
-// ---------------------------------------------------------------- stack paint + guard
+// ---------------------------------------------------------------- the rest of the port
+// Console poll interval while no byte is waiting (virtual ns; with sleep=on the host sleeps
+// about as long). QEMU refills its 16-byte console buffer from the socket in the meantime.
+// Measured with imuad-qemu-xt-uart-sink on 2 busy cores: busy polling ~180 KB/s (it starves
+// QEMU's I/O thread), 1-5 us naps 250-500 KB/s, 20 us ~100-180 KB/s, 100 us 75 KB/s.
+static uint32_t g_nap_ns = 2000;  // -semihosting-config ...,arg=nap=NS (0 = busy poll)
+
+const char* bare_arg(const char* key) {
+  const size_t k = strlen(key);
+  for (int i = 0; esp32q_arg(i) != NULL; ++i) {
+    const char* a = esp32q_arg(i);
+    if (strncmp(a, key, k) == 0 && a[k] == '=') return a + k + 1;
+  }
+  return NULL;
+}
+
+void bare_init(void) {
+  (void)esp32q_ticks();
+  const char* nap = bare_arg("nap");
+  if (nap != NULL) {
+    uint32_t v = 0;
+    for (const char* p = nap; *p >= '0' && *p <= '9'; ++p) v = v * 10u + (uint32_t)(*p - '0');
+    g_nap_ns = v;
+  }
+}
+
+int bare_host_open_read(const char* path) { return host_open(path, 0 /* O_RDONLY */); }
+
+void bare_console_wait(void) {
+  if (g_nap_ns != 0) esp32q_nap(g_nap_ns);
+}
+
+void bare_idle(void) { esp32q_nap(1000000); }
+
+// ---------------------------------------------------------------- stack guard
 extern uint32_t __stack_bottom[], __stack_top[];
 extern uint32_t __bss_start[], __bss_end[];
-#define STACK_PAINT 0xA5A5A5A5u
-
-uint32_t esp32q_stack_size(void) { return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom); }
-
-uint32_t esp32q_stack_high_water(void) {
-  const uint32_t* p = __stack_bottom;
-  while (p < __stack_top && *p == STACK_PAINT) ++p;
-  return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
-}
 
 // DBREAK0 on stores to the lowest 64 bytes of the thread stack (DBREAKC: SB, mask bits 0 =
 // 64-byte range), as ESP-IDF's end-of-stack watchpoint: the first store beyond the stack (a
@@ -188,12 +214,12 @@ __attribute__((noreturn, used)) void esp32q_reset_c(void) {
   // Paint the stack below the current frame (this function's frame sits at its top).
   uint32_t* sp;
   __asm__ volatile("mov %0, a1" : "=a"(sp));
-  for (uint32_t* p = __stack_bottom; p < sp - 16;) *p++ = STACK_PAINT;
+  for (uint32_t* p = __stack_bottom; p < sp - 16;) *p++ = BARE_STACK_PAINT;
   stack_guard_arm();
   (void)esp32q_ticks();
   __libc_init_array();
   const int rc = main();
-  esp32q_exit(rc == 0 ? ESP32Q_EXIT_MAIN_RETURNED : rc);
+  bare_exit(rc == 0 ? BARE_EXIT_MAIN_RETURNED : rc);
 }
 
 // ---------------------------------------------------------------- fault report
@@ -229,43 +255,14 @@ __attribute__((noreturn, used)) void esp32q_fault_report(const struct esp32q_fau
   if (f->kind == ESP32Q_FAULT_DOUBLE) put_hex(line, &n, " depc=0x", f->depc);
   line[n++] = '\n';
   line[n] = 0;
-  esp32q_log_write(line);
-  esp32q_exit(overflow ? ESP32Q_EXIT_STACK_OVERFLOW : ESP32Q_EXIT_FAULT);
+  bare_log_write(line);
+  bare_exit(overflow ? BARE_EXIT_STACK_OVERFLOW : BARE_EXIT_FAULT);
 }
 
 // ---------------------------------------------------------------- newlib (Espressif's) syscalls
-extern uint8_t __heap_start[], __heap_end[];
-
 struct _reent* __getreent(void) { return _impure_ptr; }
 
-void _exit(int code) { esp32q_exit(code == 0 ? ESP32Q_EXIT_MAIN_RETURNED : ESP32Q_EXIT_ABORT); }
-
-void* _sbrk(ptrdiff_t incr) {
-  static uint8_t* brk = __heap_start;
-  if (incr < 0 || brk + incr > __heap_end) {
-    errno = ENOMEM;
-    return (void*)-1;
-  }
-  uint8_t* prev = brk;
-  brk += incr;
-  return prev;
-}
-
-// printf/puts go to QEMU's stderr, never to the console (which carries binary frames).
-int _write(int fd, const void* buf, size_t len) {
-  (void)fd;
-  char chunk[65];
-  const char* p = (const char*)buf;
-  for (size_t done = 0; done < len;) {
-    size_t k = len - done > 64 ? 64 : len - done;
-    memcpy(chunk, p + done, k);
-    chunk[k] = 0;
-    esp32q_log_write(chunk);
-    done += k;
-  }
-  return (int)len;
-}
-
+// _exit, _sbrk, _write: sim/boards/common/bare_runtime.c.
 int _read(int fd, void* buf, size_t len) {
   (void)fd;
   (void)buf;

@@ -1,20 +1,23 @@
 // Bare-metal drivers for the esp32 core on QEMU's `sim` machine: SIMCALL console (the byte
-// channel), CCOUNT instruction clock, semihosting exit/log/argv, stack painting and guard.
-// C linkage so the reset code (C) and the board layer (C++) share them.
+// channel), CCOUNT instruction clock, semihosting exit/log/argv, stack guard. They implement the
+// bare-metal port (sim/boards/common/bare_port.h); what is esp32-only is declared here. C
+// linkage so the reset code (C) and the board layer (C++) share them.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bare_port.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 // ---- Console = QEMU's serial_hd(0) (`-serial chardev:uart0`, a socket): the sim machine has
-// no UART, but its SIMCALL read(0)/write(1) go to that chardev. QEMU buffers 16 received
-// bytes; a read takes what is there and never blocks.
-size_t esp32q_console_read(uint8_t* buf, size_t cap);  // 0 = nothing waiting
-void esp32q_console_write(const uint8_t* data, size_t len);
+// no UART, but its SIMCALL read(0)/write(1) go to that chardev (bare_console_read/write; QEMU
+// buffers 16 received bytes, a read takes what is there and never blocks). bare_console_wait()
+// naps (below) for `arg=nap=NS` (default 2000; 0 = busy poll).
+//
 // Sleep (WAITI) until the CCOMPARE0 timer fires `ns` of virtual time later (under
 // `-icount ...,sleep=on` idle virtual time follows the host clock): the console raises no
 // interrupt, so waiting for input is a poll with a nap in between. No instruction of a
@@ -30,27 +33,10 @@ uint64_t esp32q_instructions(void);
 uint32_t esp32q_ticks(void);
 uint32_t esp32q_millis(void);  // 1 ms = 25 000 ticks = 10^6 instructions
 
-// ---- Semihosting (QEMU -semihosting-config enable=on,target=native).
+// ---- Semihosting (QEMU -semihosting-config enable=on,target=native): bare_log_write goes to
 // QEMU's stderr through a host fd (fds 1/2 are the console chardev: binary frames only).
-void esp32q_log_write(const char* text);
 // -semihosting-config ...,arg=A,arg=B: argument i (0 = the first arg=) or NULL.
 const char* esp32q_arg(int i);
-int esp32q_host_open(const char* path, int flags);                // host fd or -1
-int esp32q_host_read(int fd, uint8_t* buf, size_t len);          // bytes, 0 at EOF, -1 error
-__attribute__((noreturn)) void esp32q_exit(int code);
-
-// Exit codes of the QEMU process (as sim/boards/mps2-an386).
-enum {
-  ESP32Q_EXIT_OK = 0,
-  ESP32Q_EXIT_MAIN_RETURNED = 2,
-  ESP32Q_EXIT_FAULT = 3,
-  ESP32Q_EXIT_STACK_OVERFLOW = 4,
-  ESP32Q_EXIT_ABORT = 5,
-};
-
-// ---- Thread stack painted at reset; bytes ever used = high-water mark.
-uint32_t esp32q_stack_high_water(void);
-uint32_t esp32q_stack_size(void);
 
 // Filled by vectors.S before esp32q_fault_report() runs.
 struct esp32q_fault_info {

@@ -18,17 +18,17 @@ int main(void) {
   char msg[160];
   const int n = snprintf(msg, sizeof msg, "hello esp32-qemu instr=%lu fpu=%d mul=%ld:%lu stack_hwm=%lu\n",
                          (unsigned long)(t1 - t0), (int)f, (long)(p >> 32), (unsigned long)(uint32_t)p,
-                         (unsigned long)esp32q_stack_high_water());
-  esp32q_console_write((const uint8_t*)msg, (size_t)n);
+                         (unsigned long)bare_stack_high_water());
+  bare_console_write((const uint8_t*)msg, (size_t)n);
   printf("hello on stderr, arg0=%s\n", esp32q_arg(0) ? esp32q_arg(0) : "(none)");
   for (;;) {
     uint8_t c;
-    if (esp32q_console_read(&c, 1) == 0) {
+    if (bare_console_read(&c, 1) == 0) {
       esp32q_nap(2000);
       continue;
     }
-    esp32q_console_write(&c, 1);
+    bare_console_write(&c, 1);
     if (c == '\n') break;
   }
-  esp32q_exit(ESP32Q_EXIT_OK);
+  bare_exit(BARE_EXIT_OK);
 }

@@ -7,8 +7,7 @@
 static volatile float g_f = 1.5f;
 
 int main(void) {
-  mps2_uart_init();
-  mps2_systick_start();
+  bare_init();
   uint64_t t0 = mps2_ticks();
   volatile uint32_t acc = 0;
   for (uint32_t i = 0; i < 100000u; ++i) acc += i;
@@ -16,15 +15,15 @@ int main(void) {
   float f = g_f * 3.0f;  // VFP instruction: faults if the FPU were off
   char msg[96];
   int n = snprintf(msg, sizeof msg, "hello mps2-an386 ticks=%lu fpu=%d stack_hwm=%lu\n",
-                   (unsigned long)(t1 - t0), (int)f, (unsigned long)mps2_stack_high_water());
-  mps2_uart_write((const uint8_t*)msg, (size_t)n);
+                   (unsigned long)(t1 - t0), (int)f, (unsigned long)bare_stack_high_water());
+  bare_console_write((const uint8_t*)msg, (size_t)n);
   // Echo one line of input back (RX polling), then exit through semihosting.
   for (;;) {
     int c = mps2_uart_getc();
     if (c < 0) continue;
     uint8_t b = (uint8_t)c;
-    mps2_uart_write(&b, 1);
+    bare_console_write(&b, 1);
     if (c == '\n') break;
   }
-  mps2_semihost_exit(MPS2_EXIT_OK);
+  bare_exit(BARE_EXIT_OK);
 }

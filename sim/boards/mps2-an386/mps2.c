@@ -1,7 +1,8 @@
-// Drivers for the QEMU mps2-an386 board; see mps2.h.
+// Drivers for the QEMU mps2-an386 board (mps2.h) and the bare-metal port over them (bare_port.h).
 #include "mps2.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define REG32(addr) (*(volatile uint32_t*)(addr))
 
@@ -22,11 +23,11 @@
 #define NVIC_ISER0 REG32(0xE000E100u)
 #define NVIC_ICPR0 REG32(0xE000E280u)
 
-void mps2_uart_init(void) {
+static void uart_init(void) {
   UART_BAUDDIV = 16;  // minimum legal divider; QEMU ignores the rate
   UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
   // The RX interrupt line is enabled in the NVIC but RXINTEN stays off outside
-  // mps2_uart_wait_rx(), so the interrupt only ever ends a WFI (PRIMASK set, no handler).
+  // bare_console_wait(), so the interrupt only ever ends a WFI (PRIMASK set, no handler).
   NVIC_ISER0 = 1u << UART0_RX_IRQ;
   // A read of DATA makes QEMU pull the next byte from its chardev: bytes the host sent before RX
   // was enabled would otherwise wait in a muxed chardev's buffer for the next byte to arrive.
@@ -38,7 +39,7 @@ int mps2_uart_getc(void) {
   return (int)(UART_DATA & 0xFFu);
 }
 
-size_t mps2_uart_read(uint8_t* buf, size_t cap) {
+size_t bare_console_read(uint8_t* buf, size_t cap) {
   size_t n = 0;
   while (n < cap) {
     int c = mps2_uart_getc();
@@ -48,7 +49,7 @@ size_t mps2_uart_read(uint8_t* buf, size_t cap) {
   return n;
 }
 
-void mps2_uart_wait_rx(void) {
+void bare_console_wait(void) {
   // Sleep until a byte arrives instead of polling: every register read takes QEMU's global
   // lock, and a poll loop starves the I/O thread that delivers the bytes. The RX interrupt
   // only wakes WFI; PRIMASK stays set, so no handler runs and no instruction is added to
@@ -62,7 +63,7 @@ void mps2_uart_wait_rx(void) {
   __asm__ volatile("cpsie i" ::: "memory");
 }
 
-void mps2_uart_write(const uint8_t* data, size_t len) {
+void bare_console_write(const uint8_t* data, size_t len) {
   for (size_t i = 0; i < len; ++i) {
     while (UART_STATE & UART_STATE_TXFULL) {
     }
@@ -80,7 +81,7 @@ static volatile uint32_t g_systick_wraps;
 
 void SysTick_Handler(void) { g_systick_wraps++; }
 
-void mps2_systick_start(void) {
+static void systick_start(void) {
   SYST_RVR = SYST_RELOAD;
   SYST_CVR = 0;
   SYST_CSR = 0x7u;  // CLKSOURCE = CPU clock, TICKINT, ENABLE
@@ -107,29 +108,29 @@ static inline int semihost_call(int op, void* arg) {
   return r0;
 }
 
-void mps2_semihost_write0(const char* text) { semihost_call(0x04 /* SYS_WRITE0 */, (void*)text); }
+void bare_log_write(const char* text) { semihost_call(0x04 /* SYS_WRITE0 */, (void*)text); }
 
-int mps2_semihost_cmdline(char* buf, size_t cap) {
+static int semihost_cmdline(char* buf, size_t cap) {
   uint32_t block[2] = {(uint32_t)(uintptr_t)buf, (uint32_t)cap};
   if (semihost_call(0x15 /* SYS_GET_CMDLINE */, block) != 0) return -1;
   return (int)block[1];
 }
 
-int mps2_semihost_open(const char* path, int mode) {
+int bare_host_open_read(const char* path) {
   size_t n = 0;
   while (path[n]) ++n;
-  uint32_t block[3] = {(uint32_t)(uintptr_t)path, (uint32_t)mode, (uint32_t)n};
+  uint32_t block[3] = {(uint32_t)(uintptr_t)path, 1u /* "rb" */, (uint32_t)n};
   return semihost_call(0x01 /* SYS_OPEN */, block);
 }
 
-int mps2_semihost_read(int handle, uint8_t* buf, size_t len) {
+int bare_host_read(int handle, uint8_t* buf, size_t len) {
   uint32_t block[3] = {(uint32_t)handle, (uint32_t)(uintptr_t)buf, (uint32_t)len};
   int not_read = semihost_call(0x06 /* SYS_READ */, block);  // returns bytes NOT read
   if (not_read < 0 || (size_t)not_read > len) return -1;
   return (int)(len - (size_t)not_read);
 }
 
-void mps2_semihost_exit(int code) {
+void bare_exit(int code) {
   // SYS_EXIT_EXTENDED carries the exit code on 32-bit ARM (plain SYS_EXIT only says 0/1).
   uint32_t block[2] = {0x20026u /* ADP_Stopped_ApplicationExit */, (uint32_t)code};
   semihost_call(0x20 /* SYS_EXIT_EXTENDED */, block);
@@ -137,15 +138,32 @@ void mps2_semihost_exit(int code) {
   }
 }
 
-// ---------------------------------------------------------------- stack painting
-extern uint32_t __stack_bottom[];
-extern uint32_t __stack_top[];
-#define STACK_PAINT 0xA5A5A5A5u
-
-uint32_t mps2_stack_size(void) { return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)__stack_bottom); }
-
-uint32_t mps2_stack_high_water(void) {
-  const uint32_t* p = __stack_bottom;
-  while (p < __stack_top && *p == STACK_PAINT) ++p;
-  return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
+// ---------------------------------------------------------------- the rest of the port
+void bare_init(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  uart_init();
+  systick_start();
 }
+
+// QEMU's command line: "<kernel> <-append text>", split at spaces once.
+const char* bare_arg(const char* key) {
+  static char cmd[256];
+  static int len = -2;
+  if (len == -2) {
+    len = semihost_cmdline(cmd, sizeof cmd - 1);
+    if (len < 0) len = 0;
+    cmd[len] = 0;
+    for (int i = 0; i < len; ++i) {
+      if (cmd[i] == ' ') cmd[i] = 0;
+    }
+  }
+  const size_t k = strlen(key);
+  for (int i = 0; i < len; i += (int)strlen(cmd + i) + 1) {
+    if (strncmp(cmd + i, key, k) == 0 && cmd[i + k] == '=') return cmd + i + k + 1;
+  }
+  return NULL;
+}
+
+void bare_idle(void) { __asm__ volatile("wfi" ::: "memory"); }  // SysTick wakes it

@@ -3,12 +3,10 @@
 // Reset: enable the FPU, copy .data, zero .bss, paint the thread stack, then run main() on
 // the process stack (PSP) at the bottom of RAM. Exceptions run on a separate main stack
 // (MSP), so a thread-stack overflow (which runs into unmapped memory below RAM) is caught
-// by the fault handler and reported instead of locking the core up.
-#include <errno.h>
+// by the fault handler and reported instead of locking the core up. newlib's system calls:
+// sim/boards/common/bare_runtime.c.
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
-#include <sys/types.h>
 
 #include "mps2.h"
 
@@ -16,7 +14,6 @@ extern uint32_t __data_start[], __data_end[], __data_load[];
 extern uint32_t __bss_start[], __bss_end[];
 extern uint32_t __stack_bottom[], __stack_top[];
 extern uint32_t __handler_stack_top[];
-extern uint8_t __heap_start[], __heap_end[];
 
 extern void __libc_init_array(void);
 extern int main(void);
@@ -36,7 +33,7 @@ void SysTick_Handler(void);
 __attribute__((noreturn, used)) static void thread_main(void) {
   __libc_init_array();
   int rc = main();
-  mps2_semihost_exit(rc == 0 ? MPS2_EXIT_MAIN_RETURNED : rc);
+  bare_exit(rc == 0 ? BARE_EXIT_MAIN_RETURNED : rc);
 }
 
 void Reset_Handler(void) {
@@ -45,7 +42,7 @@ void Reset_Handler(void) {
 
   for (uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;) *dst++ = *src++;
   for (uint32_t* dst = __bss_start; dst < __bss_end;) *dst++ = 0;
-  for (uint32_t* p = __stack_bottom; p < __stack_top;) *p++ = 0xA5A5A5A5u;
+  for (uint32_t* p = __stack_bottom; p < __stack_top;) *p++ = BARE_STACK_PAINT;
 
   // Switch thread mode to PSP (CONTROL.SPSEL) and continue on the painted stack.
   __asm__ volatile(
@@ -78,8 +75,8 @@ static void fault_report(const char* what) {
   for (int i = 7; i >= 0; --i) line[n++] = hex[(psp >> (4 * i)) & 0xF];
   line[n++] = '\n';
   line[n] = 0;
-  mps2_semihost_write0(line);
-  mps2_semihost_exit(overflow ? MPS2_EXIT_STACK_OVERFLOW : MPS2_EXIT_HARDFAULT);
+  bare_log_write(line);
+  bare_exit(overflow ? BARE_EXIT_STACK_OVERFLOW : BARE_EXIT_FAULT);
 }
 
 void HardFault_Handler(void) { fault_report("HardFault"); }
@@ -117,31 +114,3 @@ __attribute__((section(".isr_vector"), used)) const vector_t g_vectors[16 + 32] 
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler,
     Default_Handler, Default_Handler,
 };
-
-// ---------------------------------------------------------------- newlib syscalls
-void _exit(int code) { mps2_semihost_exit(code == 0 ? MPS2_EXIT_MAIN_RETURNED : MPS2_EXIT_ABORT); }
-
-void* _sbrk(ptrdiff_t incr) {
-  static uint8_t* brk = __heap_start;
-  if (incr < 0 || brk + incr > __heap_end) {
-    errno = ENOMEM;
-    return (void*)-1;
-  }
-  uint8_t* prev = brk;
-  brk += incr;
-  return prev;
-}
-
-// printf/puts go to the semihosting console, never to UART0 (which carries binary frames).
-int _write(int fd, const char* buf, int len) {
-  (void)fd;
-  char chunk[65];
-  for (int done = 0; done < len;) {
-    int n = len - done > 64 ? 64 : len - done;
-    memcpy(chunk, buf + done, (size_t)n);
-    chunk[n] = 0;
-    mps2_semihost_write0(chunk);
-    done += n;
-  }
-  return len;
-}

@@ -1,21 +1,20 @@
-// UART0 throughput probe (benchmarks/qemu_uart.py): reads a u32 little-endian byte count, then
-// that many bytes as fast as the board can (WFI while empty, as the firmware does), and answers
-// "sink <n> <fnv1a32>\n" (FNV-1a: order-sensitive, so a lost, doubled or
-// swapped byte shows). No TFLM, no frames: the ceiling of QEMU's UART path by itself.
+// Console throughput probe of a bare-metal QEMU board (benchmarks/qemu_uart.py): reads a u32
+// little-endian byte count, then that many bytes as fast as the board can (idling while empty,
+// as the firmware does), and answers "sink <n> <fnv1a32>\n" (FNV-1a: order-sensitive, so a
+// lost, doubled or swapped byte shows). No TFLM, no frames: the ceiling of QEMU's console path.
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mps2.h"
+#include "bare_port.h"
 
 static uint32_t read_some(uint8_t* buf, size_t cap) {
   size_t n;
-  while ((n = mps2_uart_read(buf, cap)) == 0) mps2_uart_wait_rx();
+  while ((n = bare_console_read(buf, cap)) == 0) bare_console_wait();
   return (uint32_t)n;
 }
 
 int main(void) {
-  mps2_uart_init();
-  mps2_systick_start();
+  bare_init();
   uint8_t buf[256];
   uint32_t want = 0;
   for (uint32_t got = 0; got < 4;) {
@@ -32,6 +31,6 @@ int main(void) {
   }
   char msg[48];
   const int len = snprintf(msg, sizeof msg, "sink %lu %lu\n", (unsigned long)n, (unsigned long)hash);
-  mps2_uart_write((const uint8_t*)msg, (size_t)len);
-  mps2_semihost_exit(MPS2_EXIT_OK);
+  bare_console_write((const uint8_t*)msg, (size_t)len);
+  bare_exit(BARE_EXIT_OK);
 }
