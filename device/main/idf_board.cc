@@ -11,6 +11,7 @@
 #include "esp_timer.h"
 #include "nvs.h"
 #include "freertos/task.h"
+#include "imuad/calibration_index.h"
 #include "imuad/codec.h"
 #include "imuad/protocol.h"
 #include "sdkconfig.h"
@@ -251,30 +252,66 @@ void IdfBoard::set_frame_logs(bool on) {
 
 namespace {
 
+constexpr char kCalNamespace[] = "imuad_cal";
+constexpr char kCalIndexKey[] = "index";  // imuad::CalibrationIndex: which calibrations are kept
+
 void calibration_key(const uint8_t* sha, char key[14]) {
-  static const char kHex[] = "0123456789abcdef";
   key[0] = 'c';
-  for (int i = 0; i < 6; ++i) {
-    key[1 + 2 * i] = kHex[sha[i] >> 4];
-    key[2 + 2 * i] = kHex[sha[i] & 15];
+  imuad::calibration_key_hex(sha, key + 1);
+}
+
+// The calibrations the namespace holds (their keys), at most `cap` of them.
+size_t stored_calibrations(nvs_handle_t h, uint8_t (*keys)[imuad::kCalibrationKeyBytes], size_t cap) {
+  size_t n = 0;
+  nvs_iterator_t it = nullptr;
+  for (esp_err_t e = nvs_entry_find_in_handle(h, NVS_TYPE_BLOB, &it); e == ESP_OK && n < cap; e = nvs_entry_next(&it)) {
+    nvs_entry_info_t info;
+    if (nvs_entry_info(it, &info) == ESP_OK && info.key[0] == 'c' && std::strlen(info.key) == 13 &&
+        imuad::calibration_key_from_hex(info.key + 1, keys[n])) {
+      ++n;
+    }
   }
-  key[13] = 0;
+  nvs_release_iterator(it);
+  return n;
 }
 
 }  // namespace
 
 bool IdfBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t len) {
   // Memory first (the Board default: the last one, until a reboot), so a calibration NVS fails
-  // to take is still reported; the console and infer tasks both save, hence the lock.
+  // to take is still reported; the console and infer tasks both save, hence the lock (held for
+  // the NVS update too: two saves must not interleave their index updates).
   xSemaphoreTake(calib_lock_, portMAX_DELAY);
   imuad::Board::save_calibration(sha, blob, len);
-  xSemaphoreGive(calib_lock_);
   nvs_handle_t h;
-  if (nvs_open("imuad_cal", NVS_READWRITE, &h) != ESP_OK) return false;
+  if (nvs_open(kCalNamespace, NVS_READWRITE, &h) != ESP_OK) {
+    xSemaphoreGive(calib_lock_);
+    return false;
+  }
+  // Keep the calibrations of the kCalibrationsKept models calibrated last, erase the rest (an
+  // index that is missing or damaged is rebuilt from what is stored), then write this one.
+  constexpr size_t kScan = 4 * imuad::kCalibrationsKept;
+  uint8_t stored[kScan][imuad::kCalibrationKeyBytes];
+  const size_t n_stored = stored_calibrations(h, stored, kScan);
+  uint8_t raw[imuad::kCalibrationIndexLen];
+  size_t got = sizeof raw;
+  imuad::CalibrationIndex index;
+  if (nvs_get_blob(h, kCalIndexKey, raw, &got) != ESP_OK || !index.decode(raw, got)) {
+    for (size_t i = 0; i < n_stored; ++i) index.add_oldest(stored[i]);
+  }
+  index.touch(sha);
   char key[14];
+  for (size_t i = 0; i < n_stored; ++i) {
+    if (index.contains(stored[i])) continue;
+    calibration_key(stored[i], key);
+    nvs_erase_key(h, key);
+  }
   calibration_key(sha, key);
-  const bool ok = nvs_set_blob(h, key, blob, len) == ESP_OK && nvs_commit(h) == ESP_OK;
+  index.encode(raw);
+  const bool ok = nvs_set_blob(h, key, blob, len) == ESP_OK && nvs_set_blob(h, kCalIndexKey, raw, sizeof raw) == ESP_OK &&
+                  nvs_commit(h) == ESP_OK;
   nvs_close(h);
+  xSemaphoreGive(calib_lock_);
   return ok;
 }
 
@@ -284,7 +321,7 @@ bool IdfBoard::load_calibration(const uint8_t* sha, uint8_t* blob, size_t len) {
   xSemaphoreGive(calib_lock_);
   if (kept) return true;
   nvs_handle_t h;
-  if (nvs_open("imuad_cal", NVS_READONLY, &h) != ESP_OK) return false;
+  if (nvs_open(kCalNamespace, NVS_READONLY, &h) != ESP_OK) return false;
   char key[14];
   calibration_key(sha, key);
   size_t got = len;

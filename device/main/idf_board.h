@@ -42,7 +42,9 @@ class IdfBoard : public imuad::Board {
 
   // Calibration store: NVS namespace "imuad_cal", one blob per model (key "c" + the first 12 hex
   // digits of its SHA-256), so a device keeps its commissioning across reboots and model updates;
-  // the last one saved is also kept in memory (the Board default) until a reboot.
+  // the blob "index" (imuad::CalibrationIndex) names the kCalibrationsKept models calibrated last,
+  // and a save erases the others. The last one saved is also kept in memory (the Board default)
+  // until a reboot.
   bool save_calibration(const uint8_t* model_sha256, const uint8_t* blob, size_t len) override;
   bool load_calibration(const uint8_t* model_sha256, uint8_t* blob, size_t len) override;
 

@@ -73,9 +73,9 @@ def _flatbuffer(data: bytearray):
     return schema.Model.GetRootAsModel(data, 0)
 
 
-def perturbed_model(src: Path, dst: Path, name: str) -> Path:
+def perturbed_model(src: Path, dst: Path, name: str, shift: int = 24) -> Path:
     """A model no firmware carries: src's flatbuffer with every 3rd weight of its largest int8
-    constant tensor moved by 24, under a new name."""
+    constant tensor moved by `shift` (1..100) toward zero's other side, under a new name."""
     data = bytearray((src / "model.tflite").read_bytes())
     m = _flatbuffer(data)
     g = m.Subgraphs(0)
@@ -90,7 +90,7 @@ def perturbed_model(src: Path, dst: Path, name: str) -> Path:
     assert n > 0, f"{src}: no int8 constant tensor"
     for k in range(start, start + n, 3):
         v = data[k] - 256 if data[k] > 127 else data[k]
-        data[k] = (v - 24 if v > 0 else v + 24) & 0xFF
+        data[k] = (v - shift if v > 0 else v + shift) & 0xFF
     return _retarget(src, dst, name, bytes(data))
 
 

@@ -288,21 +288,24 @@ def test_device_refit_bit_exact(fw: Fw):
             session._await(P.Calibration, session.idle_timeout, "an answer to CALIBRATE(refit)")
 
 
+def _stored_firmware(fw: Fw, state: Path):
+    """A function starting fw with its storage in the folder `state` (the same storage on every
+    start: a restart), for the boards that keep calibrations; skips the others."""
+    import os
+    from imuad.targets.host import PipeTransport
+    if fw.name == "host":
+        return lambda: PipeTransport([str(fw.target.executable()), "--state-dir", str(state)])
+    if fw.name == "idflinux":
+        return lambda: PipeTransport([str(fw.target.executable())], env={**os.environ, "IMUAD_FLASH_FILE": str(state / "flash.bin")})
+    pytest.skip(f"{fw.name} keeps calibrations in memory only (no storage on this board)")
+
+
 def test_device_calibration_survives_a_restart(fw: Fw, tmp_path):
     """The device keeps its calibration per model where the board has storage: ESP-IDF in NVS
     (linux: the emulated flash kept in IMUAD_FLASH_FILE), the POSIX build in --state-dir. After a
     restart CALIBRATE(0) reports it; before any calibration it says there is none."""
-    import os
     from imuad.contracts.calibration import CalibrationRequest
-    from imuad.targets.host import PipeTransport
-    if fw.name == "host":
-        def start():
-            return PipeTransport([str(fw.target.executable()), "--state-dir", str(tmp_path)])
-    elif fw.name == "idflinux":
-        def start():
-            return PipeTransport([str(fw.target.executable())], env={**os.environ, "IMUAD_FLASH_FILE": str(tmp_path / "flash.bin")})
-    else:
-        pytest.skip(f"{fw.name} keeps calibrations in memory only (no storage on this board)")
+    start = _stored_firmware(fw, tmp_path)
     card = card_of(FIXTURES / "fixture_cnn")
     req = CalibrationRequest(windows=40, margin_permille=50, drift_block=8)
     counts = drifting_counts(card, 60)
@@ -321,6 +324,55 @@ def test_device_calibration_survives_a_restart(fw: Fw, tmp_path):
         session.send(P.Calibrate(0))
         with pytest.raises(ImuadError, match="no calibration stored for this model"):
             session._await(P.Calibration, session.idle_timeout, "CALIBRATION")
+
+
+def test_device_keeps_the_calibrations_of_the_models_calibrated_last(fw: Fw, tmp_path):
+    """Storage holds the calibrations of the 8 models calibrated last (imuad::kCalibrationsKept):
+    after calibrating 10 models and restarting, the 8 newest report theirs, the 2 oldest none
+    (their calibrations were removed, not left to fill the flash); calibrating an old one again
+    makes it the newest."""
+    from imuad.contracts.calibration import CalibrationRequest
+    start = _stored_firmware(fw, tmp_path / "state")
+    (tmp_path / "state").mkdir()
+    kept = 8
+    models = [load_model_dir(perturbed_model(RUNTIME_SOURCE, tmp_path / f"m{i}", f"m{i}", shift=10 + 7 * i))
+              for i in range(kept + 2)]
+    assert len({m.card.tflite_sha256 for m in models}) == len(models)
+    card = models[0].card
+    req = CalibrationRequest(windows=16, margin_permille=50, drift_block=0)
+    counts = synthetic_counts(24, card.window, card.hop, card.n_channels)
+
+    def stored(session: ReplaySession, model) -> P.Calibration | None:
+        session.provide_model(model)
+        session.hello(model.card.name)
+        session.send(P.Calibrate(0))
+        try:
+            return session._await(P.Calibration, session.idle_timeout, "CALIBRATION")
+        except ImuadError as e:
+            assert "no calibration stored for this model" in str(e)
+            return None
+
+    made = {}
+    with ReplaySession(start(), fw.name) as session:
+        for m in models:
+            name = session.provide_model(m)
+            res = session.replay(counts, model=name, calibrate=P.Calibrate(**req.as_dict()), bye=False)
+            assert len(res.calibrations) == 1, name
+            made[name] = res.calibrations[0]
+    with ReplaySession(start(), fw.name) as session:
+        found = {m.card.name: stored(session, m) for m in models}
+    assert [n for n, c in found.items() if c is None] == ["m0", "m1"]
+    assert all(found[n] == made[n] for n in found if n not in ("m0", "m1"))
+    if fw.name == "host":
+        assert len(list((tmp_path / "state").glob("calibration-" + "[0-9a-f]" * 12 + "*.bin"))) == kept
+    with ReplaySession(start(), fw.name) as session:  # m2, the oldest kept, calibrated again
+        session.provide_model(models[2])
+        res = session.replay(counts, model="m2", calibrate=P.Calibrate(**req.as_dict()), bye=False)
+        session.provide_model(models[0])
+        session.replay(counts, model="m0", calibrate=P.Calibrate(**req.as_dict()), bye=False)
+    with ReplaySession(start(), fw.name) as session:
+        assert stored(session, models[2]) == res.calibrations[0]
+        assert stored(session, models[3]) is None  # the oldest now
 
 
 def test_device_calibration_kept_across_a_model_reload(fw: Fw):

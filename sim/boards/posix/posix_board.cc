@@ -1,5 +1,6 @@
 #include "posix_board.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "imuad/calibration_index.h"
 
 namespace imuad_host {
 
@@ -57,11 +60,56 @@ PosixBoard::~PosixBoard() { free(const_cast<uint8_t*>(slot_.map())); }
 
 namespace {
 
+constexpr char kPrefix[] = "calibration-";
+constexpr size_t kPrefixLen = sizeof kPrefix - 1;
+constexpr size_t kNameLen = kPrefixLen + 64 + 4;  // calibration-<sha256 hex>.bin
+
 bool calibration_path(const char* dir, const uint8_t* sha, char* out, size_t cap) {
   if (dir == nullptr) return false;
-  int o = snprintf(out, cap, "%s/calibration-", dir);
+  int o = snprintf(out, cap, "%s/%s", dir, kPrefix);
   for (int i = 0; i < 32 && o > 0 && static_cast<size_t>(o) < cap; ++i) o += snprintf(out + o, cap - static_cast<size_t>(o), "%02x", sha[i]);
   return o > 0 && static_cast<size_t>(o) + 5 < cap && snprintf(out + o, cap - static_cast<size_t>(o), ".bin") == 4;
+}
+
+// A crash mid-write never leaves half a file: write beside it, then rename over it.
+bool write_atomically(const char* path, const uint8_t* data, size_t len) {
+  char tmp[520];
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= static_cast<int>(sizeof(tmp))) return false;
+  FILE* f = fopen(tmp, "wb");
+  if (f == nullptr) return false;
+  const bool ok = fwrite(data, 1, len, f) == len;
+  if (fclose(f) != 0 || !ok) return false;
+  return rename(tmp, path) == 0;
+}
+
+// Calls fn(key, file name) for each calibration file of dir.
+template <typename Fn>
+void each_calibration(const char* dir, Fn fn) {
+  DIR* d = opendir(dir);
+  if (d == nullptr) return;
+  while (const dirent* e = readdir(d)) {
+    uint8_t key[imuad::kCalibrationKeyBytes];
+    if (strlen(e->d_name) == kNameLen && strncmp(e->d_name, kPrefix, kPrefixLen) == 0 &&
+        strcmp(e->d_name + kNameLen - 4, ".bin") == 0 && imuad::calibration_key_from_hex(e->d_name + kPrefixLen, key)) {
+      fn(key, e->d_name);
+    }
+  }
+  closedir(d);
+}
+
+// Puts `sha` first in the index (one that is missing or damaged is first rebuilt from the
+// calibration files) and removes the calibration files it does not name.
+void sweep_calibrations(const char* dir, const uint8_t* sha, imuad::CalibrationIndex* index, const char* index_path) {
+  uint8_t raw[imuad::kCalibrationIndexLen + 1];
+  FILE* f = fopen(index_path, "rb");
+  const size_t got = f != nullptr ? fread(raw, 1, sizeof raw, f) : 0;
+  if (f != nullptr) fclose(f);
+  if (!index->decode(raw, got)) each_calibration(dir, [&](const uint8_t* key, const char*) { index->add_oldest(key); });
+  index->touch(sha);
+  each_calibration(dir, [&](const uint8_t* key, const char* name) {
+    char path[512];
+    if (!index->contains(key) && snprintf(path, sizeof path, "%s/%s", dir, name) < static_cast<int>(sizeof path)) unlink(path);
+  });
 }
 
 }  // namespace
@@ -69,14 +117,14 @@ bool calibration_path(const char* dir, const uint8_t* sha, char* out, size_t cap
 bool PosixBoard::save_calibration(const uint8_t* sha, const uint8_t* blob, size_t len) {
   const bool kept = Board::save_calibration(sha, blob, len);  // memory: the last one, until exit
   if (state_dir_ == nullptr) return kept;
-  char path[512], tmp[520];
+  char path[512], index_path[512];
   if (!calibration_path(state_dir_, sha, path, sizeof(path))) return false;
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  FILE* f = fopen(tmp, "wb");
-  if (f == nullptr) return false;
-  const bool ok = fwrite(blob, 1, len, f) == len;
-  if (fclose(f) != 0 || !ok) return false;
-  return rename(tmp, path) == 0;  // a crash mid-write never leaves half a calibration
+  if (snprintf(index_path, sizeof index_path, "%s/%sindex.bin", state_dir_, kPrefix) >= static_cast<int>(sizeof index_path)) return false;
+  imuad::CalibrationIndex index;
+  sweep_calibrations(state_dir_, sha, &index, index_path);
+  uint8_t raw[imuad::kCalibrationIndexLen];
+  index.encode(raw);
+  return write_atomically(path, blob, len) && write_atomically(index_path, raw, sizeof raw);
 }
 
 bool PosixBoard::load_calibration(const uint8_t* sha, uint8_t* blob, size_t len) {

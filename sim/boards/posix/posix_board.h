@@ -30,8 +30,10 @@ class PosixBoard : public imuad::Board {
   size_t runtime_arena_bytes() const override { return 1u << 20; }
   size_t runtime_ring_values() const override { return 1u << 16; }
 
-  // Calibration store: <state_dir>/calibration-<model sha256 hex>.bin, written atomically;
-  // without a state dir (and for what this run saved) the Board default: memory.
+  // Calibration store: <state_dir>/calibration-<model sha256 hex>.bin, written atomically, for
+  // the kCalibrationsKept models calibrated last (calibration-index.bin, imuad::CalibrationIndex;
+  // a save removes the others); without a state dir (and for what this run saved) the Board
+  // default: memory.
   bool save_calibration(const uint8_t* model_sha256, const uint8_t* blob, size_t len) override;
   bool load_calibration(const uint8_t* model_sha256, uint8_t* blob, size_t len) override;
 
