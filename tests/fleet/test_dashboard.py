@@ -92,6 +92,28 @@ def test_gateways_to_the_plant_screen_and_commands_back(broker, pg_url, procs, t
             assert http.post("/api/commands/threshold", json=body).json()["pending"][0]["id"] \
                 != r.json()["id"]  # the first one is no longer pending
 
+            # an acknowledgement on the plant's screen reaches the event's gateway (C9 command
+            # `ack`): its own store (and dashboard) shows it, the device never gets it
+            ack = {"device_id": "hall-2/press", "seq": 2, "note": "bearing checked"}
+            assert httpx.post(f"{base}/api/events/ack", json=ack).status_code == 401
+            assert http.post("/api/events/ack", json=ack).status_code == 200
+
+            def local_ack(gw: str) -> tuple:
+                return tuple(stores[gw].db.execute(
+                    "SELECT acked, ack_note, ack_at FROM events WHERE device_id = 'press' AND seq = 2"
+                ).fetchone() or ())
+            wait_for(lambda: local_ack("hall-2")[:2] == (1, "bearing checked"), 30,
+                     "the acknowledgement in hall-2's store", [ing])
+            assert local_ack("hall-2")[2] == pg("SELECT ack_at FROM events WHERE gateway_id = "
+                                                "'hall-2' AND seq = 2")[0][0]
+            assert [c["kind"] for c in stores["hall-2"].pending_commands()] == ["config"]  # none for the device
+            wait_for(lambda: pg("SELECT kind, status FROM commands WHERE kind = 'ack' AND "
+                                "acked_at IS NOT NULL") == [("ack", "sent")], 30,
+                     "the ack command's ack in PostgreSQL", [ing])
+            assert local_ack("hall-1") == ()  # hall-1 has no seq 2; nothing else changed
+            assert stores["hall-1"].db.execute("SELECT COUNT(*) FROM events WHERE acked = 1"
+                                               ).fetchone()[0] == 0
+
             # the gateway learns the new threshold: its status updates the plant's screen
             stores["hall-2"].upsert_device("press", threshold=160)
             wait_for(lambda: http.get("/api/devices").json()["devices"][1]["threshold"] == 160,
@@ -119,3 +141,35 @@ def test_any_status_payload_decodes_or_names_the_field(payload: bytes) -> None:
     again = c9.decode_status(c9.encode_status(body["gateway_id"], body, body.get("status_at")))
     assert {f: again[f] for f in c9.STATUS_FIELDS} == {f: body.get(f) for f in c9.STATUS_FIELDS}
     assert again.get("status_at") == body.get("status_at")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=4),
+                 st.dictionaries(st.sampled_from(["seq", "note", "ack_at", "x"]),
+                                 st.one_of(st.none(), st.integers(-5, 2**33), st.floats(),
+                                           st.text(max_size=600), st.booleans()), max_size=4)))
+def test_any_ack_payload_decodes_or_names_the_field(payload) -> None:
+    try:
+        seq, note, at = c9.decode_ack(payload)
+    except c9.MqttContractError as exc:
+        assert "ack payload" in str(exc)
+        return
+    assert 0 <= seq < 2**32 and len(note) <= c9.ACK_NOTE_MAX
+    assert c9.decode_ack(c9.ack_payload(seq, note, at)) == (seq, note, at)
+
+
+def test_a_redelivered_fleet_ack_is_applied_once(tmp_path):
+    """The gateway's side of C9 `ack`: the event gets the fleet's note and time, the command is
+    recorded as sent (never pending for the device); the same fleet command again changes
+    nothing, even after a local acknowledgement with another note."""
+    from imuad.gateway.store import Store
+    with Store(tmp_path / "gw.db") as s:
+        s.insert_events("press", [dict(seq=5, kind=1, state=1, score=150, flags=0, received_at=1.0)])
+        assert s.apply_fleet_ack(41, "press", 5, "bearing checked", 1234.5)
+        row = s.db.execute("SELECT acked, ack_note, ack_at FROM events WHERE seq = 5").fetchone()
+        assert tuple(row) == (1, "bearing checked", 1234.5)
+        assert s.pending_commands() == []
+        assert [(c["fleet_id"], c["kind"]) for c in s.fleet_commands_to_ack()] == [(41, "ack")]
+        s.ack_event("press", 5, "local note", 2000.0)
+        assert not s.apply_fleet_ack(41, "press", 5, "bearing checked", 1234.5)
+        assert s.db.execute("SELECT ack_note FROM events WHERE seq = 5").fetchone()[0] == "local note"

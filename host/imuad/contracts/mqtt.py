@@ -212,3 +212,27 @@ def decode_command(payload: bytes) -> dict[str, Any]:
             or not isinstance(body.get("device_id"), str) or not isinstance(body.get("kind"), str):
         raise MqttContractError("command payload needs integer id, string device_id and kind")
     return body
+
+
+# Command kind `ack`: an acknowledgement made on the fleet's dashboard, for the gateway's own
+# store (its SQLite dashboard then shows it too); the gateway applies it, never the device.
+ACK_KIND = "ack"
+ACK_NOTE_MAX = 500  # as the dashboard's form
+
+
+def ack_payload(seq: int, note: str, ack_at: float) -> dict[str, Any]:
+    return {"seq": int(seq), "note": note, "ack_at": float(ack_at)}
+
+
+def decode_ack(payload: Any) -> tuple[int, str, float]:
+    """(seq, note, ack_at) of an `ack` command's payload; MqttContractError names the field."""
+    if not isinstance(payload, dict):
+        raise MqttContractError("ack payload is not an object")
+    seq, note, at = payload.get("seq"), payload.get("note", ""), payload.get("ack_at")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**32:
+        raise MqttContractError(f"ack payload field 'seq' must be an integer 0..2^32-1, got {seq!r}")
+    if not isinstance(note, str) or len(note) > ACK_NOTE_MAX:
+        raise MqttContractError(f"ack payload field 'note' must be a string of at most {ACK_NOTE_MAX} characters")
+    if not isinstance(at, (int, float)) or isinstance(at, bool) or not math.isfinite(at):
+        raise MqttContractError(f"ack payload field 'ack_at' must be a finite number, got {at!r}")
+    return seq, note, float(at)

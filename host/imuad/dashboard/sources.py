@@ -235,11 +235,18 @@ class PostgresSource:
         parts = split_key(key)
         if parts is None:
             return False
-        with self.pool.connection() as conn:
+        from ..contracts import mqtt as c9
+        from ..fleet import queue_command
+        at = time.time()
+        with self.pool.connection() as conn, conn.transaction():
             cur = conn.execute("UPDATE events SET acked = 1, ack_note = %s, ack_at = %s "
                                "WHERE gateway_id = %s AND device_id = %s AND seq = %s",
-                               (note, time.time(), *parts, int(seq)))
-            return cur.rowcount == 1
+                               (note, at, *parts, int(seq)))
+            if cur.rowcount != 1:
+                return False
+            # and to the event's gateway (C9 command `ack`): its own dashboard shows it too
+            queue_command(conn, *parts, c9.ACK_KIND, c9.ack_payload(seq, note, at))
+            return True
 
     def queue_command(self, key: str, kind: str, payload: dict[str, Any]) -> int:
         from ..fleet import queue_command

@@ -249,15 +249,25 @@ class MqttOutbox:
 
     def _take_commands(self, store: Any, payloads: list[bytes]) -> None:
         """Fleet commands into the store's queue: the gateway core sends them to the device
-        like the dashboard's (any kind passes through; the core judges it)."""
+        like the dashboard's (any kind passes through; the core judges it). An `ack` is the
+        fleet dashboard's acknowledgement of an event: applied to this store at once."""
         for payload in payloads:
             try:
                 cmd = c9.decode_command(payload)
             except ImuadError as exc:
                 log.warning("bad command message: %s", exc)
                 continue
-            if store.queue_fleet_command(cmd["id"], cmd["device_id"], cmd["kind"],
-                                         cmd.get("payload")):
+            if cmd["kind"] == c9.ACK_KIND:  # for this store, not for the device
+                try:
+                    seq, note, at = c9.decode_ack(cmd.get("payload"))
+                except ImuadError as exc:
+                    log.warning("bad ack command %s: %s", cmd["id"], exc)
+                    continue
+                taken = store.apply_fleet_ack(cmd["id"], cmd["device_id"], seq, note, at)
+            else:
+                taken = store.queue_fleet_command(cmd["id"], cmd["device_id"], cmd["kind"],
+                                                  cmd.get("payload"))
+            if taken:
                 self.commands_received += 1
 
     def _publish_statuses(self, store: Any) -> None:

@@ -450,6 +450,22 @@ class Store:
                 (device_id, kind, json.dumps(payload if payload is not None else {}),
                  time.time(), int(fleet_id))).rowcount == 1
 
+    def apply_fleet_ack(self, fleet_id: int, device_id: str, seq: int, note: str,
+                        at: float) -> bool:
+        """An acknowledgement made on the fleet's dashboard (C9 command `ack`): the event here
+        gets it too, and the command is recorded as done (sent now, so the core never sends it
+        to the device; its ack goes back to the fleet). False if it was applied before."""
+        with self._tx():
+            if self.db.execute(
+                    "INSERT OR IGNORE INTO commands (device_id, kind, payload_json, created_at, "
+                    "sent_at, fleet_id) VALUES (?, 'ack', ?, ?, ?, ?)",
+                    (device_id, json.dumps({"seq": seq, "note": note, "ack_at": at}), time.time(),
+                     time.time(), int(fleet_id))).rowcount != 1:
+                return False
+            self.db.execute("UPDATE events SET acked = 1, ack_note = ?, ack_at = ? "
+                            "WHERE device_id = ? AND seq = ?", (note, at, device_id, int(seq)))
+            return True
+
     def fleet_commands_to_ack(self) -> list[dict[str, Any]]:
         """Fleet commands handed to their device whose ack has not reached the broker."""
         return [dict(r) for r in self.db.execute(
