@@ -132,3 +132,32 @@ def shape_corrupted(data: bytes) -> bytes:
     pos = tab.Vector(tab.Offset(4))  # shape: int32 vector, field 0 of Tensor
     buf[pos:pos + 4] = (int.from_bytes(buf[pos:pos + 4], "little") + 1).to_bytes(4, "little")
     return bytes(buf)
+
+
+def run_with_missing_rx_file(argv_for, tmp_path: Path) -> tuple[int, str]:
+    """A bare-metal QEMU firmware started with `rx=` naming no file: (exit code, stderr).
+    argv_for(port, rx_path) is the board's qemu_argv; QEMU waits for the console's client."""
+    import socket
+    import subprocess
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    missing = tmp_path / "no-such-fifo"
+    proc = subprocess.Popen(argv_for(port, missing), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            con = socket.create_connection(("127.0.0.1", port), timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    with con:
+        try:
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    return proc.returncode, err

@@ -21,7 +21,9 @@ BareQemuBoard::BareQemuBoard(const char* target, uint32_t hang_after_bytes)
   if (const char* path = bare_arg("rx")) {
     rx_handle_ = bare_host_open_read(path);
     if (rx_handle_ < 0) {
-      bare_log_write("imuad-qemu: FATAL cannot open semihosting rx file\n");
+      bare_log_write("imuad-qemu: FATAL cannot open semihosting rx file ");
+      bare_log_write(path);
+      bare_log_write("\n");
       bare_exit(BARE_EXIT_ABORT);
     }
   }
