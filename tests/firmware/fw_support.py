@@ -134,30 +134,22 @@ def shape_corrupted(data: bytes) -> bytes:
     return bytes(buf)
 
 
-def run_with_missing_rx_file(argv_for, tmp_path: Path) -> tuple[int, str]:
-    """A bare-metal QEMU firmware started with `rx=` naming no file: (exit code, stderr).
-    argv_for(port, rx_path) is the board's qemu_argv; QEMU waits for the console's client."""
-    import socket
-    import subprocess
+
+def run_with_missing_rx_file(transport_cls: type, elf: Path, missing: Path) -> tuple[int | None, str]:
+    """A bare-metal QEMU firmware started by its board's transport with `rx=` naming no file:
+    (exit code, what QEMU and the firmware printed)."""
     import time
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    missing = tmp_path / "no-such-fifo"
-    proc = subprocess.Popen(argv_for(port, missing), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            con = socket.create_connection(("127.0.0.1", port), timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    with con:
-        try:
-            _, err = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
-    return proc.returncode, err
+
+    class MissingRx(transport_cls):
+        def argv(self, port: int, rx_path: Path | None) -> list[str]:
+            return super().argv(port, missing)
+
+    t = MissingRx(elf)
+    try:
+        code = t.exit_code(timeout=30)
+        deadline = time.monotonic() + 5
+        while str(missing) not in t.diagnostics() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the output pump may still be reading the last line
+        return code, t.diagnostics()
+    finally:
+        t.close()

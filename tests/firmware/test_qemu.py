@@ -109,7 +109,7 @@ def test_production_firmware_carries_no_fixture_model(qemu):
 def test_missing_rx_file_is_a_named_fatal_exit(qemu, tmp_path):
     """`rx=PATH` naming no file: exit code 5 (abort) and a line naming the path, at once."""
     from fw_support import run_with_missing_rx_file
-    from imuad.targets.qemu import firmware_elf, qemu_argv
-    code, err = run_with_missing_rx_file(lambda port, rx: qemu_argv(firmware_elf(qemu), port, rx), tmp_path)
-    assert code == 5, err
-    assert f"FATAL cannot open semihosting rx file {tmp_path / 'no-such-fifo'}" in err
+    from imuad.targets.qemu import QemuTransport, firmware_elf
+    code, out = run_with_missing_rx_file(QemuTransport, firmware_elf(qemu), tmp_path / "no-such-fifo")
+    assert code == 5, out
+    assert f"FATAL cannot open semihosting rx file {tmp_path / 'no-such-fifo'}" in out

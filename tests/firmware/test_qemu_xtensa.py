@@ -108,10 +108,9 @@ def test_production_firmware_carries_no_fixture_model(xt):
 
 
 def test_missing_rx_file_is_a_named_fatal_exit(xt, tmp_path):
-    """`arg=rx=PATH` naming no file: exit code 5 (abort) and a line naming the path, at once."""
+    """`rx=PATH` naming no file: exit code 5 (abort) and a line naming the path, at once."""
     from fw_support import run_with_missing_rx_file
-    from imuad.targets.qemu_xtensa import firmware_elf, qemu_argv, qemu_binary
-    code, err = run_with_missing_rx_file(
-        lambda port, rx: qemu_argv(qemu_binary(), firmware_elf(xt), port, rx), tmp_path)
-    assert code == 5, err
-    assert f"FATAL cannot open semihosting rx file {tmp_path / 'no-such-fifo'}" in err
+    from imuad.targets.qemu_xtensa import QemuXtTransport, firmware_elf
+    code, out = run_with_missing_rx_file(QemuXtTransport, firmware_elf(xt), tmp_path / "no-such-fifo")
+    assert code == 5, out
+    assert f"FATAL cannot open semihosting rx file {tmp_path / 'no-such-fifo'}" in out

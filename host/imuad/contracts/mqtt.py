@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ImuadError
+from .ranges import FloatRange, IntRange, RangeError
 
 PREFIX = "imuad"
 SHARE_GROUP = "imuad-ingest"
@@ -218,6 +219,8 @@ def decode_command(payload: bytes) -> dict[str, Any]:
 # store (its SQLite dashboard then shows it too); the gateway applies it, never the device.
 ACK_KIND = "ack"
 ACK_NOTE_MAX = 500  # as the dashboard's form
+_ACK_SEQ = IntRange(0, 2**32 - 1)
+_ACK_AT = FloatRange(0.0, 1e12)
 
 
 def ack_payload(seq: int, note: str, ack_at: float) -> dict[str, Any]:
@@ -228,11 +231,10 @@ def decode_ack(payload: Any) -> tuple[int, str, float]:
     """(seq, note, ack_at) of an `ack` command's payload; MqttContractError names the field."""
     if not isinstance(payload, dict):
         raise MqttContractError("ack payload is not an object")
-    seq, note, at = payload.get("seq"), payload.get("note", ""), payload.get("ack_at")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**32:
-        raise MqttContractError(f"ack payload field 'seq' must be an integer 0..2^32-1, got {seq!r}")
+    note = payload.get("note", "")
     if not isinstance(note, str) or len(note) > ACK_NOTE_MAX:
-        raise MqttContractError(f"ack payload field 'note' must be a string of at most {ACK_NOTE_MAX} characters")
-    if not isinstance(at, (int, float)) or isinstance(at, bool) or not math.isfinite(at):
-        raise MqttContractError(f"ack payload field 'ack_at' must be a finite number, got {at!r}")
-    return seq, note, float(at)
+        raise MqttContractError(f"ack payload: note must be a string of at most {ACK_NOTE_MAX} characters")
+    try:
+        return _ACK_SEQ.check("seq", payload.get("seq")), note, _ACK_AT.check("ack_at", payload.get("ack_at"))
+    except RangeError as exc:
+        raise MqttContractError(f"ack payload: {exc}") from None

@@ -455,12 +455,13 @@ class Store:
         """An acknowledgement made on the fleet's dashboard (C9 command `ack`): the event here
         gets it too, and the command is recorded as done (sent now, so the core never sends it
         to the device; its ack goes back to the fleet). False if it was applied before."""
+        now = time.time()
         with self._tx():
             if self.db.execute(
                     "INSERT OR IGNORE INTO commands (device_id, kind, payload_json, created_at, "
                     "sent_at, fleet_id) VALUES (?, 'ack', ?, ?, ?, ?)",
-                    (device_id, json.dumps({"seq": seq, "note": note, "ack_at": at}), time.time(),
-                     time.time(), int(fleet_id))).rowcount != 1:
+                    (device_id, json.dumps({"seq": seq, "note": note, "ack_at": at}), now, now,
+                     int(fleet_id))).rowcount != 1:
                 return False
             self.db.execute("UPDATE events SET acked = 1, ack_note = ?, ack_at = ? "
                             "WHERE device_id = ? AND seq = ?", (note, at, device_id, int(seq)))
